@@ -1,0 +1,1 @@
+"""The HTTP edge: FastAPI app factory, dependencies, one error handler, routes."""

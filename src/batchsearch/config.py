@@ -1,0 +1,72 @@
+"""One Settings object for the whole service, read from BATCHSEARCH_* environment variables.
+
+Build it only in entrypoints (CLI, app factory callers) and pass it down explicitly.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of batchsearch; each field maps to the env var BATCHSEARCH_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="BATCHSEARCH_", extra="ignore")
+
+    # --- storage locations ---
+    data_dir: Path = Field(Path(".batchsearch"), description="Folder that holds the index, database and files.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the job/key database; default a SQLite file in data_dir."
+    )
+
+    # --- HTTP server ---
+    host: str = Field("127.0.0.1", description="Address `batchsearch serve` binds to.")
+    port: int = Field(8000, description="Port `batchsearch serve` listens on.")
+    public_url: str | None = Field(
+        None, description="Base URL clients reach the server at, used in signed URLs; default http://host:port."
+    )
+    signing_secret: SecretStr | None = Field(
+        None, description="HMAC secret for signed upload/download URLs; default a random secret kept in data_dir."
+    )
+    search_threads: int = Field(2, ge=1, description="Threads that run synchronous searches for the API.")
+
+    # --- search ---
+    fusion: Literal["rrf", "weighted"] = Field("rrf", description="How lexical and dense candidates are fused.")
+    query_timeout_seconds: float = Field(30.0, gt=0, description="Per-query deadline for batch lines (504 after).")
+
+    # --- batch jobs ---
+    workers: int = Field(1, ge=0, description="Worker processes `batchsearch serve` starts (0: API only).")
+    upload_url_ttl_seconds: int = Field(3600, gt=0, description="Lifetime of a batch upload (PUT) URL.")
+    download_url_ttl_seconds: int = Field(86400, gt=0, description="Lifetime of an output_file_url (GET).")
+    batch_max_lines: int = Field(100_000, gt=0, description="Most lines one batch file may have.")
+    batch_max_bytes: int = Field(256 * 1024 * 1024, gt=0, description="Largest batch file accepted, in bytes.")
+    micro_batch_size: int = Field(64, gt=0, description="Lines a worker searches together in one pass.")
+    lease_seconds: float = Field(30.0, gt=0, description="How long a worker's claim on a job lasts without heartbeat.")
+    heartbeat_seconds: float = Field(5.0, gt=0, description="How often a worker renews its lease.")
+    poll_seconds: float = Field(0.5, gt=0, description="How often an idle worker looks for work.")
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside data_dir."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'batchsearch.db').resolve()}"
+
+    def resolved_public_url(self) -> str:
+        """The base URL used when signing URLs for clients."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def resolved_signing_secret(self) -> bytes:
+        """The signing secret: the configured one, else one generated once and kept in data_dir."""
+        if self.signing_secret is not None:
+            return self.signing_secret.get_secret_value().encode()
+        path = self.data_dir / "signing.secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip().encode()

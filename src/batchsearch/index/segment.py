@@ -1,0 +1,193 @@
+"""One immutable index segment: numpy arrays, a tantivy index and a JSON meta file.
+
+Layout of a segment folder:
+  meta.json                  format version, counts, vocabularies (codes -> strings)
+  docs.jsonl                 per-document metadata returned in responses
+  <name>.npy                 dense columns (memory-mapped on load)
+  <name>.indptr.npy/.values.npy   CSR postings (row -> codes)
+  text.bin                   UTF-8 chunk texts, sliced by text_off.npy
+  tantivy/                   lexical index (fields: row, headline, body)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import tantivy
+
+SEGMENT_FORMAT_VERSION = 1
+DOC_CSR = ("doc_hent", "doc_htop", "doc_tag", "doc_rent", "doc_rper")
+CHUNK_CSR = ("chunk_ent", "chunk_top")
+VOCABS = ("entities", "topics", "tags", "sources", "categories", "types", "subtypes", "owners")
+
+
+def build_schema() -> tantivy.Schema:
+    """The lexical schema: a fast row number plus stemmed headline and body."""
+    builder = tantivy.SchemaBuilder()
+    builder.add_unsigned_field("row", stored=False, indexed=True, fast=True)
+    builder.add_text_field("headline", stored=False, tokenizer_name="en_stem", index_option="position")
+    builder.add_text_field("body", stored=False, tokenizer_name="en_stem", index_option="position")
+    return builder.build()
+
+
+def save_csr(folder: Path, name: str, rows: list[list[int]], dtype: type = np.int32) -> None:
+    """Write a list of code lists as indptr/values arrays."""
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    values = np.fromiter((c for r in rows for c in r), dtype=dtype, count=int(indptr[-1]))
+    np.save(folder / f"{name}.indptr.npy", indptr)
+    np.save(folder / f"{name}.values.npy", values)
+
+
+class Postings:
+    """CSR postings row -> codes, with a lazily built inverted view code -> rows."""
+
+    def __init__(self, indptr: np.ndarray, values: np.ndarray) -> None:
+        self.indptr = indptr
+        self.values = values
+
+    def codes_of(self, row: int) -> np.ndarray:
+        """The codes on one row."""
+        return np.asarray(self.values[self.indptr[row] : self.indptr[row + 1]])
+
+    @cached_property
+    def _inverted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        values = np.asarray(self.values)
+        rows = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int64), np.diff(self.indptr))
+        order = np.argsort(values, kind="stable")
+        return values[order], rows[order], order
+
+    def rows_with(self, code: int) -> np.ndarray:
+        """Rows that carry this code (ascending, may repeat if a row repeats the code)."""
+        sorted_codes, sorted_rows, _ = self._inverted
+        lo, hi = np.searchsorted(sorted_codes, [code, code + 1])
+        return sorted_rows[lo:hi]
+
+
+class Segment:
+    """A loaded, read-only segment."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.meta: dict[str, Any] = json.loads((path / "meta.json").read_text())
+        if self.meta.get("format_version") != SEGMENT_FORMAT_VERSION:
+            raise ValueError(f"segment {path.name} has format {self.meta.get('format_version')}, "
+                             f"expected {SEGMENT_FORMAT_VERSION}: re-ingest the data")
+        self.id: str = self.meta["id"]
+        self.n_chunks: int = self.meta["n_chunks"]
+        self.n_docs: int = self.meta["n_docs"]
+        self.vocab: dict[str, list[str]] = self.meta["vocab"]
+        self.codes: dict[str, dict[str, int]] = {k: {v: i for i, v in enumerate(vs)} for k, vs in self.vocab.items()}
+        self._arrays: dict[str, np.ndarray] = {}
+        self._postings: dict[str, Postings] = {}
+
+    def array(self, name: str) -> np.ndarray:
+        """A column, memory-mapped on first use."""
+        arr = self._arrays.get(name)
+        if arr is None:
+            arr = np.load(self.path / f"{name}.npy", mmap_mode="r")
+            self._arrays[name] = arr
+        return arr
+
+    def postings(self, name: str) -> Postings:
+        """CSR postings by name (doc_* or chunk_*)."""
+        post = self._postings.get(name)
+        if post is None:
+            post = Postings(self.array(f"{name}.indptr"), self.array(f"{name}.values"))
+            self._postings[name] = post
+        return post
+
+    @cached_property
+    def faiss_index(self) -> faiss.IndexFlatIP:
+        """An exact inner-product index over the chunk embeddings (loaded once)."""
+        vectors = np.ascontiguousarray(self.array("vectors"), dtype=np.float32)
+        index = faiss.IndexFlatIP(int(self.meta["dim"]))
+        if len(vectors):
+            index.add(vectors)
+        return index
+
+    @cached_property
+    def vectors(self) -> np.ndarray:
+        """Chunk embeddings, float32 (n_chunks, dim): a view of the faiss index's storage."""
+        dim = int(self.meta["dim"])
+        if self.n_chunks == 0:
+            return np.zeros((0, dim), dtype=np.float32)
+        flat = faiss.rev_swig_ptr(self.faiss_index.get_xb(), self.n_chunks * dim)
+        return np.asarray(flat).reshape(self.n_chunks, dim)
+
+    @cached_property
+    def source_keys(self) -> np.ndarray:
+        """A stable integer per source id (comparable across segments), indexed by source code."""
+        return np.asarray([zlib.crc32(s.encode()) for s in self.vocab["sources"]] or [0], dtype=np.int64)
+
+    @cached_property
+    def chunk_doc(self) -> np.ndarray:
+        """Document ordinal of each chunk."""
+        return np.asarray(self.array("chunk_doc"))
+
+    @cached_property
+    def chunk_ts(self) -> np.ndarray:
+        """Document timestamp (epoch seconds) of each chunk."""
+        return np.asarray(self.array("doc_ts"))[self.chunk_doc]
+
+    @cached_property
+    def docs(self) -> list[dict[str, Any]]:
+        """Response metadata of each document."""
+        with open(self.path / "docs.jsonl", encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh]
+
+    @cached_property
+    def doc_index(self) -> dict[str, int]:
+        """Document id -> ordinal."""
+        return {doc["id"]: i for i, doc in enumerate(self.docs)}
+
+    @cached_property
+    def _text(self) -> tuple[np.ndarray, np.ndarray]:
+        blob = np.memmap(self.path / "text.bin", dtype=np.uint8, mode="r") if self.meta["text_bytes"] else np.zeros(0, np.uint8)
+        return blob, np.asarray(self.array("text_off"))
+
+    def chunk_text(self, row: int) -> str:
+        """The text of one chunk."""
+        blob, off = self._text
+        return bytes(blob[off[row] : off[row + 1]]).decode("utf-8")
+
+    @cached_property
+    def tantivy_index(self) -> tantivy.Index:
+        """The lexical index (opened once)."""
+        return tantivy.Index.open(str(self.path / "tantivy"))
+
+    @cached_property
+    def searcher(self) -> tantivy.Searcher:
+        """A searcher over the (immutable) lexical index."""
+        return self.tantivy_index.searcher()
+
+    def detections(self, row: int) -> list[dict[str, Any]]:
+        """Entity and topic spans of one chunk, as response objects."""
+        off = self.array("det_off")
+        lo, hi = int(off[row]), int(off[row + 1])
+        if lo == hi:
+            return []
+        codes, starts, ends, kinds = (self.array(n)[lo:hi] for n in ("det_code", "det_start", "det_end", "det_kind"))
+        out = []
+        for code, start, end, kind in zip(codes, starts, ends, kinds, strict=True):
+            vocab = self.vocab["entities"] if kind == 0 else self.vocab["topics"]
+            out.append({"id": vocab[int(code)], "start": int(start), "end": int(end),
+                        "type": "entity" if kind == 0 else "topic"})
+        return out
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or new file in `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

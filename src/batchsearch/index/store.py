@@ -1,0 +1,174 @@
+"""The index folder: segments, numbered manifests, and the CURRENT pointer that publishes them.
+
+A writer builds new segments, then writes manifest N+1 (segments + per-segment delete files) and
+atomically replaces CURRENT. Readers open the generation CURRENT names; a search holds one
+`Snapshot` for its whole run, so a concurrent ingest never changes what it sees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock
+
+from batchsearch.index.builder import build_segment
+from batchsearch.index.records import DocumentRecord
+from batchsearch.index.segment import Segment, fsync_dir
+
+MANIFEST_FORMAT_VERSION = 1
+
+
+@dataclass
+class SegmentView:
+    """A segment as one snapshot sees it: the segment plus its deleted-chunk mask."""
+
+    segment: Segment
+    deleted: np.ndarray | None
+    deletes_file: str | None = None
+
+    def live_mask(self) -> np.ndarray:
+        """True for chunks that are not deleted in this snapshot."""
+        if self.deleted is None:
+            return np.ones(self.segment.n_chunks, dtype=bool)
+        return ~self.deleted
+
+
+@dataclass
+class Snapshot:
+    """A consistent, immutable view of the index at one generation."""
+
+    generation: int
+    views: list[SegmentView]
+    max_timestamp: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """The snapshot id reported on responses."""
+        return f"gen-{self.generation}"
+
+    @property
+    def n_chunks(self) -> int:
+        """Live chunks in this snapshot."""
+        return sum(int(v.live_mask().sum()) for v in self.views)
+
+    @property
+    def n_docs(self) -> int:
+        """Documents (live or not) in this snapshot's segments."""
+        return sum(v.segment.n_docs for v in self.views)
+
+
+class IndexStore:
+    """Reads and publishes index generations under one folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.segments_dir = root / "segments"
+        self.manifests_dir = root / "manifests"
+        self._segments: dict[str, Segment] = {}
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    # ---- reading -------------------------------------------------------------------------
+    def current_generation(self) -> int:
+        """The published generation (0 = empty index)."""
+        try:
+            return int((self.root / "CURRENT").read_text().strip())
+        except FileNotFoundError:
+            return 0
+
+    def snapshot(self) -> Snapshot:
+        """The newest published snapshot, reusing loaded segments."""
+        generation = self.current_generation()
+        with self._lock:
+            if self._snapshot is None or self._snapshot.generation != generation:
+                self._snapshot = self._open(generation)
+            return self._snapshot
+
+    def open_generation(self, generation: int) -> Snapshot:
+        """A specific published generation (for pinning a batch to one snapshot)."""
+        with self._lock:
+            return self._open(generation)
+
+    def _open(self, generation: int) -> Snapshot:
+        if generation == 0:
+            return Snapshot(generation=0, views=[])
+        manifest = self._read_manifest(generation)
+        views = []
+        for entry in manifest["segments"]:
+            segment = self._segments.get(entry["id"])
+            if segment is None:
+                segment = self._segments[entry["id"]] = Segment(self.segments_dir / entry["id"])
+            deleted = np.load(self.segments_dir / entry["id"] / entry["deletes"]) if entry.get("deletes") else None
+            views.append(SegmentView(segment, deleted, entry.get("deletes")))
+        max_ts = max((int(np.max(v.segment.array("doc_ts"))) for v in views if v.segment.n_docs), default=0)
+        return Snapshot(generation=generation, views=views, max_timestamp=max_ts)
+
+    def _read_manifest(self, generation: int) -> dict[str, Any]:
+        manifest: dict[str, Any] = json.loads((self.manifests_dir / f"{generation:08d}.json").read_text())
+        if manifest.get("format_version") != MANIFEST_FORMAT_VERSION:
+            raise ValueError(f"index manifest format {manifest.get('format_version')} is not supported")
+        return manifest
+
+    # ---- writing -------------------------------------------------------------------------
+    def writer_lock(self) -> FileLock:
+        """The lock that serialises writers (ingest processes)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / "write.lock"))
+
+    def publish(self, docs: list[DocumentRecord], dim: int, removed_ids: set[str] = frozenset()) -> Snapshot:  # type: ignore[assignment]
+        """Add `docs` as a new segment, replacing older versions of the same ids; call under writer_lock."""
+        self.segments_dir.mkdir(parents=True, exist_ok=True)
+        self.manifests_dir.mkdir(parents=True, exist_ok=True)
+        base = self.snapshot()
+        replaced = {d.id for d in docs} | set(removed_ids)
+        entries = [self._entry_with_deletes(view, replaced, base.generation + 1) for view in base.views]
+        if docs:
+            seg_id = build_segment(self.segments_dir, _last_version_only(docs), dim)
+            entries.append({"id": seg_id, "deletes": None})
+        generation = base.generation + 1
+        manifest = {"format_version": MANIFEST_FORMAT_VERSION, "generation": generation,
+                    "created_at": datetime.now(UTC).isoformat(), "segments": entries}
+        _atomic_write(self.manifests_dir / f"{generation:08d}.json", json.dumps(manifest, indent=1))
+        _atomic_write(self.root / "CURRENT", str(generation))
+        return self.snapshot()
+
+    def _entry_with_deletes(self, view: SegmentView, ids: set[str], generation: int) -> dict[str, Any]:
+        seg = view.segment
+        hit = [seg.doc_index[i] for i in ids if i in seg.doc_index]
+        if not hit:
+            return {"id": seg.id, "deletes": view.deletes_file}
+        deleted = view.deleted.copy() if view.deleted is not None else np.zeros(seg.n_chunks, dtype=bool)
+        deleted |= np.isin(seg.chunk_doc, np.asarray(hit, dtype=np.int32))
+        name = f"deletes-{generation:08d}.npy"
+        with open(seg.path / name, "wb") as fh:
+            np.save(fh, deleted)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return {"id": seg.id, "deletes": name}
+
+
+def _last_version_only(docs: list[DocumentRecord]) -> list[DocumentRecord]:
+    """Within one batch of documents the last line with an id wins."""
+    latest: dict[str, DocumentRecord] = {}
+    for doc in docs:
+        latest.pop(doc.id, None)
+        latest[doc.id] = doc
+    return list(latest.values())
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)

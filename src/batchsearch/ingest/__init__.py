@@ -1,0 +1,1 @@
+"""Ingestion: readers -> documents -> chunks -> annotations -> embeddings -> segments."""

@@ -1,0 +1,112 @@
+"""Running one micro-batch of lines through a searcher, isolating every line's failure from its neighbours."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import Any, Protocol, TypeVar
+
+from batchsearch.errors import BatchSearchError, InternalError, SearchTimeoutError
+from batchsearch.jobs.lines import (
+    EXCEPTION_MESSAGE,
+    TIMEOUT_MESSAGE,
+    LineResult,
+    ParsedLine,
+    RawLine,
+    error_result,
+    outcome_result,
+    parse_line,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Outcome = dict[str, Any] | BatchSearchError
+
+
+class LineSearcher(Protocol):
+    """What the runner needs from the search engine: validate a line's query and search many at once."""
+
+    def parse_query(self, payload: Any) -> Any:
+        """The parsed query; raises a BatchSearchError (400) naming the field when invalid."""
+        ...
+
+    def search_many(self, queries: Sequence[Any], *, owner: str | None) -> list[Outcome]:
+        """One response dict or error per query, in order."""
+        ...
+
+
+class Deadline:
+    """Runs calls in a helper thread and gives up waiting after a timeout (a stuck call keeps its own thread)."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-search")
+
+    def call(self, fn: Callable[[], T], timeout: float) -> T:
+        """The result of fn(), or TimeoutError after `timeout` seconds."""
+        future = self._pool.submit(fn)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeoutError:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-search")
+            raise TimeoutError(f"call exceeded {timeout} s") from None
+
+    def close(self) -> None:
+        """Stop the helper thread (without waiting for a stuck call)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class MicroBatchExecutor:
+    """Parses and searches a micro-batch; on a failed batch call retries its lines one by one."""
+
+    def __init__(self, searcher: LineSearcher, *, timeout_seconds: float) -> None:
+        self._searcher = searcher
+        self._timeout = timeout_seconds
+        self._deadline = Deadline()
+
+    def run(self, lines: Sequence[RawLine], owner: str | None) -> list[LineResult]:
+        """The output line of every input line, in input order."""
+        parsed = [self._parse(line) for line in lines]
+        valid = [p for p in parsed if isinstance(p, ParsedLine)]
+        outcomes = iter(self._search(valid, owner))
+        return [outcome_result(p, next(outcomes)) if isinstance(p, ParsedLine) else p for p in parsed]
+
+    def close(self) -> None:
+        """Release the helper thread."""
+        self._deadline.close()
+
+    def _parse(self, line: RawLine) -> ParsedLine | LineResult:
+        """Parse a line; a crash in the parser becomes that line's exception result."""
+        try:
+            return parse_line(line, self._searcher.parse_query)
+        except Exception:
+            log.exception("unexpected error parsing batch line %d", line.number)
+            return error_result(line.number, None, InternalError(EXCEPTION_MESSAGE))
+
+    def _search(self, lines: list[ParsedLine], owner: str | None) -> list[Outcome]:
+        """Outcomes for the lines: one batch call, else one call per line."""
+        if not lines:
+            return []
+        try:
+            outcomes = self._deadline.call(lambda: self._searcher.search_many([p.query for p in lines], owner=owner), self._timeout)
+            if len(outcomes) == len(lines):
+                return outcomes
+            log.error("search_many returned %d outcomes for %d queries", len(outcomes), len(lines))
+        except Exception as exc:  # one bad line must not fail its neighbours
+            log.warning("micro-batch of %d lines failed (%s); retrying one by one", len(lines), exc)
+        return [self._search_one(line, owner) for line in lines]
+
+    def _search_one(self, line: ParsedLine, owner: str | None) -> Outcome:
+        """The outcome of one line on its own, with timeouts and crashes turned into errors."""
+        try:
+            outcomes = self._deadline.call(lambda: self._searcher.search_many([line.query], owner=owner), self._timeout)
+        except TimeoutError:
+            return SearchTimeoutError(TIMEOUT_MESSAGE)
+        except Exception:
+            log.exception("search failed for batch line %d", line.number)
+            return InternalError(EXCEPTION_MESSAGE)
+        if len(outcomes) != 1:
+            return InternalError(EXCEPTION_MESSAGE)
+        return outcomes[0]

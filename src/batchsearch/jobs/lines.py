@@ -1,0 +1,185 @@
+"""Batch files line by line (pure): splitting, whole-file checks, parsing a line, rendering a result."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from batchsearch.errors import BatchSearchError, PayloadTooLargeError, SearchTimeoutError, ValidationError
+
+BOM = b"\xef\xbb\xbf"
+BLANK_LINE_MESSAGE = "1 validation error for request\nbody\n  Field required"
+NOT_OBJECT_MESSAGE = (
+    "1 validation error for request\nbody\n  Input should be a valid dictionary or object to extract fields from"
+)
+MISSING_QUERY_MESSAGE = "1 validation error for request\nquery\n  Field required"
+SMART_MODE_MESSAGE = 'Batch search supports only search_mode "fast"'
+TIMEOUT_MESSAGE = "Search request timed out"
+EXCEPTION_MESSAGE = "Internal error while executing search"
+
+
+@dataclass(frozen=True)
+class RawLine:
+    """One input line: its 1-based number, bytes without the newline, and the file offset just past it."""
+
+    number: int
+    data: bytes
+    end_offset: int
+
+
+@dataclass(frozen=True)
+class ParsedLine:
+    """A line whose query validated: the echo for the output and the parsed query for the engine."""
+
+    number: int
+    echo: Any
+    query: Any
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """One output line: line_number, status, query, response, code and error."""
+
+    number: int
+    status: str
+    query: Any
+    code: int
+    response: dict[str, Any] | None = None
+    error: str | None = None
+
+    def to_json_line(self) -> bytes:
+        """The result as one JSON line (error only present when the line failed)."""
+        body: dict[str, Any] = {
+            "line_number": self.number,
+            "status": self.status,
+            "query": self.query,
+            "response": self.response,
+            "code": self.code,
+        }
+        if self.error is not None:
+            body["error"] = self.error
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def iter_lines(chunks: Iterable[bytes], *, first_number: int = 1, start_offset: int = 0) -> Iterator[RawLine]:
+    """Split a byte stream into lines; a trailing final newline does not start another line."""
+    number, offset, pending = first_number, start_offset, b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for data in complete:
+            offset += len(data) + 1
+            yield RawLine(number, _clean(data, number), offset)
+            number += 1
+    if pending:
+        yield RawLine(number, _clean(pending, number), offset + len(pending))
+
+
+def _clean(data: bytes, number: int) -> bytes:
+    """Drop a Windows line ending, and the UTF-8 byte order mark of the first line."""
+    if number == 1 and data.startswith(BOM):
+        data = data[len(BOM) :]
+    return data[:-1] if data.endswith(b"\r") else data
+
+
+@dataclass(frozen=True)
+class InputStats:
+    """What a whole-file check found: size in bytes and number of lines."""
+
+    size: int
+    lines: int
+
+
+class InputInspector:
+    """Checks a batch file as it streams past: UTF-8, not empty, under the byte and line limits."""
+
+    def __init__(self, *, max_bytes: int, max_lines: int) -> None:
+        self._max_bytes = max_bytes
+        self._max_lines = max_lines
+        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._size = 0
+        self._newlines = 0
+        self._has_content = False
+        self._ends_with_newline = True
+
+    def feed(self, chunk: bytes) -> None:
+        """Check the next chunk; raises ValidationError or PayloadTooLargeError as soon as the file is unusable."""
+        if not chunk:
+            return
+        self._size += len(chunk)
+        if self._size > self._max_bytes:
+            raise PayloadTooLargeError(f"File is larger than the limit of {self._max_bytes} bytes")
+        self._decode(chunk, final=False)
+        self._has_content = self._has_content or bool(chunk.strip())
+        self._newlines += chunk.count(b"\n")
+        self._ends_with_newline = chunk.endswith(b"\n")
+        if self._line_count() > self._max_lines:
+            raise PayloadTooLargeError(f"File has more than the limit of {self._max_lines} lines")
+
+    def _decode(self, chunk: bytes, *, final: bool) -> None:
+        """Feed the UTF-8 decoder; name the line of the first invalid byte."""
+        try:
+            self._decoder.decode(chunk, final)
+        except UnicodeDecodeError as exc:
+            line = self._newlines + chunk[: max(exc.start, 0)].count(b"\n") + 1
+            raise ValidationError(f"File is not valid UTF-8 (line {line}): {exc.reason}") from exc
+
+    def _line_count(self) -> int:
+        """Lines so far: one per newline plus an unterminated last line."""
+        return self._newlines + (0 if self._ends_with_newline else 1)
+
+    def wrap(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """Pass the chunks through, checking each one, and the whole file at the end."""
+        for chunk in chunks:
+            self.feed(chunk)
+            yield chunk
+        self.finish()
+
+    def finish(self) -> InputStats:
+        """Final checks once the whole file went by; returns its size and line count."""
+        self._decode(b"", final=True)
+        if not self._has_content:
+            raise ValidationError("File is empty: expected one JSON object per line")
+        return InputStats(size=self._size, lines=self._line_count())
+
+
+def parse_line(line: RawLine, parse_query: Callable[[Any], Any]) -> ParsedLine | LineResult:
+    """Parse one input line into a query, or into the error line the output gets for it."""
+    if not line.data.strip():
+        return error_result(line.number, None, ValidationError(BLANK_LINE_MESSAGE))
+    try:
+        payload = json.loads(line.data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        position = exc.pos if isinstance(exc, json.JSONDecodeError) else exc.start
+        message = f"1 validation error for request\n{position}\n  JSON decode error"
+        return error_result(line.number, None, ValidationError(message))
+    if not isinstance(payload, dict):
+        return error_result(line.number, None, ValidationError(NOT_OBJECT_MESSAGE))
+    if "query" not in payload:
+        return error_result(line.number, None, ValidationError(MISSING_QUERY_MESSAGE))
+    echo = payload["query"]
+    if payload.get("search_mode", "fast") != "fast":
+        return error_result(line.number, echo, ValidationError(SMART_MODE_MESSAGE))
+    try:
+        return ParsedLine(line.number, echo, parse_query(echo))
+    except BatchSearchError as exc:
+        return error_result(line.number, echo, exc)
+
+
+def error_result(number: int, echo: Any, exc: BatchSearchError) -> LineResult:
+    """The output line for a failed line: error (4xx), timeout (504) or exception (5xx)."""
+    if isinstance(exc, SearchTimeoutError):
+        return LineResult(number, "timeout", echo, exc.status_code, error=exc.message or TIMEOUT_MESSAGE)
+    if 400 <= exc.status_code < 500:
+        return LineResult(number, "error", echo, exc.status_code, error=exc.message)
+    return LineResult(number, "exception", echo, exc.status_code, error=exc.message or EXCEPTION_MESSAGE)
+
+
+def outcome_result(line: ParsedLine, outcome: dict[str, Any] | BatchSearchError) -> LineResult:
+    """The output line for a searched query: success with the response, or the error the engine gave."""
+    if isinstance(outcome, BatchSearchError):
+        return error_result(line.number, line.echo, outcome)
+    return LineResult(line.number, "success", line.echo, 200, response=outcome)

@@ -1,0 +1,125 @@
+"""The batch job record and the JobStore seam (SQLite now, PostgreSQL later)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from batchsearch.jobs.states import JobStatus
+
+
+@dataclass(frozen=True)
+class Job:
+    """One batch job as stored: identity, status, progress, checkpoint and lease."""
+
+    id: str
+    owner: str
+    status: JobStatus
+    created_at: datetime
+    upload_expires_at: datetime
+    input_key: str
+    output_key: str | None = None
+    uploaded_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    input_bytes: int | None = None
+    lines_total: int | None = None
+    lines_done: int = 0
+    checkpoint_line: int = 0
+    checkpoint_offset: int = 0
+    error: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    lines_per_s: float | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Progress a worker made durable: last finished line, input offset after it, lines done, measured rate."""
+
+    line: int
+    offset: int
+    lines_done: int
+    lines_per_s: float | None
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker process as last reported: id, heartbeat time and measured lines/s."""
+
+    id: str
+    heartbeat_at: datetime
+    lines_per_s: float | None
+
+
+class JobStore(Protocol):
+    """Batch job records; status changes only by compare-and-set (ConflictError otherwise)."""
+
+    def create(self, job: Job) -> None:
+        """Insert a new job."""
+        ...
+
+    def get(self, job_id: str) -> Job | None:
+        """The job, or None when missing."""
+        ...
+
+    def transition(
+        self, job_id: str, expected: JobStatus, new: JobStatus, changes: Mapping[str, object] | None = None
+    ) -> Job:
+        """Move the job from `expected` to `new` (allowed by states.py) with other column changes."""
+        ...
+
+    def update_fields(self, job_id: str, expected: JobStatus, changes: Mapping[str, object]) -> bool:
+        """Change non-status columns while the job is in `expected`; False when it is not."""
+        ...
+
+    def fail_expired_uploads(self, now: datetime) -> int:
+        """Fail the pending jobs whose upload URL expired before any upload; return how many."""
+        ...
+
+
+class JobQueue(Protocol):
+    """The work queue over the job records: FIFO claims under leases, heartbeats and checkpoints."""
+
+    def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
+        """Take the oldest queued job, or a processing job whose lease expired, under a lease."""
+        ...
+
+    def renew_lease(self, job_id: str, worker_id: str, lease_until: datetime) -> bool:
+        """Extend our lease; False when the job was cancelled or another worker holds it."""
+        ...
+
+    def save_checkpoint(self, job_id: str, worker_id: str, checkpoint: Checkpoint, lease_until: datetime) -> bool:
+        """Record progress while we hold the lease; False when the lease was lost or the job left processing."""
+        ...
+
+    def release(self, job_id: str, worker_id: str, now: datetime) -> None:
+        """Give the lease up so that any worker can resume the job at once."""
+        ...
+
+    def active_jobs(self) -> list[Job]:
+        """Jobs not yet terminal, oldest first (FIFO order)."""
+        ...
+
+
+class WorkerRegistry(Protocol):
+    """Live worker processes and their measured throughput, for estimates."""
+
+    def report_worker(self, worker_id: str, now: datetime, lines_per_s: float | None) -> None:
+        """Record that a worker is alive (and its measured rate when given)."""
+        ...
+
+    def live_workers(self, since: datetime) -> list[WorkerInfo]:
+        """Workers that reported at or after `since`."""
+        ...
+
+    def remove_worker(self, worker_id: str) -> None:
+        """Forget a worker that stopped cleanly."""
+        ...
+
+
+class JobBackend(JobStore, JobQueue, WorkerRegistry, Protocol):
+    """All three job seams, as one database-backed store provides them."""

@@ -1,0 +1,102 @@
+"""Object keys of a batch job and its part files; planning and assembling the output from parts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from batchsearch.errors import InternalError
+from batchsearch.storage.protocol import ObjectStore
+
+_PART_RE = re.compile(r"/parts/(\d{9})-(\d{9})\.jsonl$")
+
+
+def upload_key(job_id: str) -> str:
+    """The key clients PUT the input file to (the presigned URL's key)."""
+    return f"batches/{job_id}/input.jsonl"
+
+
+def job_id_from_upload_key(key: str) -> str | None:
+    """The job id an upload key belongs to, or None when `key` is not an upload key."""
+    parts = key.split("/")
+    if len(parts) == 3 and parts[0] == "batches" and parts[2] == "input.jsonl":
+        return parts[1]
+    return None
+
+
+def stored_input_key(job_id: str, upload_id: str) -> str:
+    """Where one upload attempt of the input is stored (unique, so that racing PUTs never mix)."""
+    return f"batches/{job_id}/input-{upload_id}.jsonl"
+
+
+def output_key(job_id: str) -> str:
+    """Where the assembled output file of a job is stored."""
+    return f"batches/{job_id}/output.jsonl"
+
+
+def parts_prefix(job_id: str) -> str:
+    """The prefix all part files of a job share."""
+    return f"batches/{job_id}/parts/"
+
+
+def part_key(job_id: str, first: int, last: int) -> str:
+    """The part file holding the output of lines first..last (inclusive)."""
+    return f"{parts_prefix(job_id)}{first:09d}-{last:09d}.jsonl"
+
+
+def part_range(key: str) -> tuple[int, int] | None:
+    """The (first, last) line range of a part key, or None for other keys."""
+    match = _PART_RE.search(key)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def plan_chain(ranges: list[tuple[int, int]], upto: int) -> list[tuple[int, int]]:
+    """Contiguous ranges covering lines 1..upto exactly once, preferring long parts (InternalError if impossible)."""
+    by_first: dict[int, list[int]] = {}
+    for first, last in ranges:
+        if first <= last <= upto:
+            by_first.setdefault(first, []).append(last)
+    reachable_from: dict[int, int] = {upto + 1: upto + 1}
+    for first in sorted(by_first, reverse=True):
+        lasts = [last for last in sorted(by_first[first], reverse=True) if last + 1 in reachable_from]
+        if lasts:
+            reachable_from[first] = lasts[0]
+    if upto > 0 and 1 not in reachable_from:
+        raise InternalError(f"Part files do not cover lines 1..{upto}")
+    chain, line = [], 1
+    while line <= upto:
+        chain.append((line, reachable_from[line]))
+        line = reachable_from[line] + 1
+    return chain
+
+
+def job_part_ranges(objects: ObjectStore, job_id: str) -> list[tuple[int, int]]:
+    """The line ranges of all part files a job has."""
+    return [r for key in objects.list_keys(parts_prefix(job_id)) if (r := part_range(key)) is not None]
+
+
+def discard_parts_after(objects: ObjectStore, job_id: str, line: int) -> None:
+    """Delete part files that reach past the checkpoint (written but never checkpointed)."""
+    for first, last in job_part_ranges(objects, job_id):
+        if last > line:
+            objects.delete(part_key(job_id, first, last))
+
+
+def delete_parts(objects: ObjectStore, job_id: str) -> None:
+    """Delete every part file of a job (after its output was assembled)."""
+    for key in objects.list_keys(parts_prefix(job_id)):
+        objects.delete(key)
+
+
+def _chain_bytes(objects: ObjectStore, job_id: str, chain: list[tuple[int, int]]) -> Iterator[bytes]:
+    """The bytes of the part files along a chain, in order."""
+    for first, last in chain:
+        yield from objects.iter_bytes(part_key(job_id, first, last))
+
+
+def assemble_output(objects: ObjectStore, job_id: str, upto: int) -> str:
+    """Write the output file for lines 1..upto from the part files; return its key."""
+    chain = plan_chain(job_part_ranges(objects, job_id), upto)
+    key = output_key(job_id)
+    objects.put_stream(key, _chain_bytes(objects, job_id, chain))
+    return key

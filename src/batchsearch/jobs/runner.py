@@ -1,0 +1,150 @@
+"""Runs one claimed job: check the input, stream lines in micro-batches, write parts, checkpoint, finish."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from batchsearch.errors import BatchSearchError, ConflictError
+from batchsearch.jobs import parts
+from batchsearch.jobs.eta import moving_average
+from batchsearch.jobs.execute import MicroBatchExecutor
+from batchsearch.jobs.lines import InputInspector, RawLine, iter_lines
+from batchsearch.jobs.model import Checkpoint, Job, JobBackend
+from batchsearch.jobs.states import JobStatus
+from batchsearch.storage.protocol import ObjectStore
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """The settings a runner needs."""
+
+    micro_batch_size: int
+    lease_seconds: float
+    max_bytes: int
+    max_lines: int
+
+
+def micro_batches(lines: Iterable[RawLine], size: int) -> Iterator[list[RawLine]]:
+    """Consecutive lists of at most `size` lines."""
+    iterator = iter(lines)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+class JobRunner:
+    """Processes claimed jobs for one worker; every step is durable before the checkpoint that covers it."""
+
+    def __init__(
+        self,
+        config: RunnerConfig,
+        jobs: JobBackend,
+        objects: ObjectStore,
+        executor: MicroBatchExecutor,
+        worker_id: str,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._config = config
+        self._jobs = jobs
+        self._objects = objects
+        self._executor = executor
+        self._worker_id = worker_id
+        self._clock = clock
+        self.lines_per_s: float | None = None
+
+    def run(self, job: Job, stop: threading.Event) -> None:
+        """Run the job from its checkpoint until done, cancelled, lease lost or asked to stop."""
+        checked = self._check_input(job)
+        if checked is None:
+            return
+        parts.discard_parts_after(self._objects, job.id, checked.checkpoint_line)
+        if self._run_lines(checked, stop):
+            self._finish(checked)
+        elif stop.is_set():
+            self._jobs.release(job.id, self._worker_id, self._clock())
+
+    def _check_input(self, job: Job) -> Job | None:
+        """The job with its line count, checking the file first if nobody did; None when the file is unusable."""
+        if job.lines_total is not None:
+            return job
+        inspector = InputInspector(max_bytes=self._config.max_bytes, max_lines=self._config.max_lines)
+        try:
+            for chunk in self._objects.iter_bytes(job.input_key):
+                inspector.feed(chunk)
+            stats = inspector.finish()
+        except BatchSearchError as exc:
+            self._fail(job, exc.message)
+            return None
+        changes = {"lines_total": stats.lines, "input_bytes": stats.size}
+        self._jobs.update_fields(job.id, JobStatus.PROCESSING, changes)
+        return self._jobs.get(job.id)
+
+    def _run_lines(self, job: Job, stop: threading.Event) -> bool:
+        """Process lines after the checkpoint; True when every line is done and checkpointed."""
+        chunks = self._objects.iter_bytes(job.input_key, start=job.checkpoint_offset)
+        lines = iter_lines(chunks, first_number=job.checkpoint_line + 1, start_offset=job.checkpoint_offset)
+        started = time.monotonic()
+        done = job.checkpoint_line
+        with closing(lines):
+            for batch in micro_batches(lines, self._config.micro_batch_size):
+                if stop.is_set():
+                    return False
+                results = self._executor.run(batch, job.owner)
+                first, last = batch[0].number, batch[-1].number
+                body = b"".join(result.to_json_line() for result in results)
+                self._objects.put_stream(parts.part_key(job.id, first, last), [body])
+                now = time.monotonic()
+                self.lines_per_s = moving_average(self.lines_per_s, len(batch) / max(now - started, 1e-6))
+                started = now
+                if not self._checkpoint(job, Checkpoint(last, batch[-1].end_offset, last, self.lines_per_s)):
+                    return False
+                done = last
+        return done == job.lines_total or self._fail(job, f"Input has {done} lines, expected {job.lines_total}")
+
+    def _checkpoint(self, job: Job, checkpoint: Checkpoint) -> bool:
+        """Make progress durable; False when the job was cancelled or its lease went to another worker."""
+        lease_until = self._clock() + timedelta(seconds=self._config.lease_seconds)
+        if self._jobs.save_checkpoint(job.id, self._worker_id, checkpoint, lease_until):
+            return True
+        log.info("job %s: lease lost or job no longer processing; stopping", job.id)
+        return False
+
+    def _finish(self, job: Job) -> None:
+        """Assemble the output from the parts and mark the job completed."""
+        key = parts.assemble_output(self._objects, job.id, job.lines_total or 0)
+        changes = {
+            "output_key": key,
+            "completed_at": self._clock(),
+            "lines_done": job.lines_total or 0,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        try:
+            self._jobs.transition(job.id, JobStatus.PROCESSING, JobStatus.COMPLETED, changes)
+        except ConflictError:
+            log.info("job %s left processing before it could complete", job.id)
+            return
+        parts.delete_parts(self._objects, job.id)
+
+    def _fail(self, job: Job, message: str) -> bool:
+        """Mark the whole job failed with `message`; always False."""
+        changes = {"error": message, "completed_at": self._clock(), "lease_owner": None, "lease_expires_at": None}
+        try:
+            self._jobs.transition(job.id, JobStatus.PROCESSING, JobStatus.FAILED, changes)
+        except ConflictError:
+            log.info("job %s left processing before it could fail", job.id)
+        return False

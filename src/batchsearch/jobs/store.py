@@ -1,0 +1,240 @@
+"""JobStore, JobQueue and WorkerRegistry on SQLAlchemy Core (SQLite WAL now; portable SQL for PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Row
+
+from batchsearch.errors import ConflictError, NotFoundError
+from batchsearch.jobs.model import Checkpoint, Job, WorkerInfo
+from batchsearch.jobs.states import TERMINAL, JobStatus, check_transition
+
+metadata = MetaData()
+
+batch_jobs = Table(
+    "batch_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("upload_expires_at", DateTime(timezone=True), nullable=False),
+    Column("input_key", String(300), nullable=False),
+    Column("output_key", String(300)),
+    Column("uploaded_at", DateTime(timezone=True)),
+    Column("started_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("input_bytes", BigInteger),
+    Column("lines_total", Integer),
+    Column("lines_done", Integer, nullable=False, default=0),
+    Column("checkpoint_line", Integer, nullable=False, default=0),
+    Column("checkpoint_offset", BigInteger, nullable=False, default=0),
+    Column("error", Text),
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Column("lines_per_s", Float),
+    Column("attempts", Integer, nullable=False, default=0),
+    Index("ix_batch_jobs_status_created", "status", "created_at"),
+    Index("ix_batch_jobs_owner", "owner"),
+)
+
+batch_workers = Table(
+    "batch_workers",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("lines_per_s", Float),
+)
+
+_JOB_FIELDS = frozenset(f.name for f in fields(Job))
+_DATETIME_FIELDS = frozenset(
+    {"created_at", "upload_expires_at", "uploaded_at", "started_at", "completed_at", "lease_expires_at"}
+)
+_ACTIVE = [s.value for s in JobStatus if s not in TERMINAL]
+EXPIRED_UPLOAD_MESSAGE = "The input file was not uploaded before the upload URL expired"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Datetimes read back from SQLite are naive UTC: make them aware."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _job(row: Row[Any]) -> Job:
+    """A Job from a batch_jobs row."""
+    data = dict(row._mapping)
+    for name in _DATETIME_FIELDS:
+        data[name] = _utc(data[name])
+    data["status"] = JobStatus(data["status"])
+    return Job(**data)
+
+
+def _columns(changes: Mapping[str, object]) -> dict[str, object]:
+    """Validate column changes: known fields, never `status` or `id`."""
+    unknown = set(changes) - _JOB_FIELDS | ({"status", "id"} & set(changes))
+    if unknown:
+        raise ValueError(f"cannot set batch job fields {sorted(unknown)}")
+    return dict(changes)
+
+
+class SqlJobStore:
+    """Batch jobs and workers in two SQL tables; every status change is an UPDATE ... WHERE status = :expected."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        metadata.create_all(engine)
+
+    def create(self, job: Job) -> None:
+        """Insert a new job."""
+        values = asdict(job) | {"status": job.status.value}
+        with self._engine.begin() as conn:
+            conn.execute(insert(batch_jobs).values(**values))
+
+    def get(self, job_id: str) -> Job | None:
+        """The job, or None when missing."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(batch_jobs).where(batch_jobs.c.id == job_id)).first()
+        return None if row is None else _job(row)
+
+    def fetch(self, job_id: str) -> Job:
+        """The job; NotFoundError when missing."""
+        job = self.get(job_id)
+        if job is None:
+            raise NotFoundError(f"Batch job {job_id} not found")
+        return job
+
+    def transition(
+        self, job_id: str, expected: JobStatus, new: JobStatus, changes: Mapping[str, object] | None = None
+    ) -> Job:
+        """Move the job from `expected` to `new` (allowed by states.py) with other column changes."""
+        check_transition(expected, new)
+        values = _columns(changes or {}) | {"status": new.value}
+        stmt = update(batch_jobs).where(batch_jobs.c.id == job_id, batch_jobs.c.status == expected.value)
+        with self._engine.begin() as conn:
+            matched = conn.execute(stmt.values(**values)).rowcount
+        if matched != 1:
+            current = self.fetch(job_id).status
+            raise ConflictError(f"Batch job {job_id} is {current.value}, not {expected.value}")
+        return self.fetch(job_id)
+
+    def update_fields(self, job_id: str, expected: JobStatus, changes: Mapping[str, object]) -> bool:
+        """Change non-status columns while the job is in `expected`; False when it is not."""
+        stmt = update(batch_jobs).where(batch_jobs.c.id == job_id, batch_jobs.c.status == expected.value)
+        with self._engine.begin() as conn:
+            return conn.execute(stmt.values(**_columns(changes))).rowcount == 1
+
+    def fail_expired_uploads(self, now: datetime) -> int:
+        """Fail the pending jobs whose upload URL expired before any upload; return how many."""
+        check_transition(JobStatus.PENDING, JobStatus.FAILED)
+        stmt = (
+            update(batch_jobs)
+            .where(batch_jobs.c.status == JobStatus.PENDING.value, batch_jobs.c.upload_expires_at < now)
+            .values(status=JobStatus.FAILED.value, error=EXPIRED_UPLOAD_MESSAGE, completed_at=now)
+        )
+        with self._engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount)
+
+    def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
+        """Take the oldest queued job, or a processing job whose lease expired, under a lease."""
+        check_transition(JobStatus.QUEUED, JobStatus.PROCESSING)
+        queued = batch_jobs.c.status == JobStatus.QUEUED.value
+        expired = and_(batch_jobs.c.status == JobStatus.PROCESSING.value, batch_jobs.c.lease_expires_at < now)
+        candidates = select(batch_jobs.c.id).where(or_(queued, expired))
+        with self._engine.connect() as conn:
+            ids = conn.execute(candidates.order_by(batch_jobs.c.created_at, batch_jobs.c.id).limit(8)).scalars()
+            ids = list(ids)
+        for job_id in ids:
+            stmt = update(batch_jobs).where(batch_jobs.c.id == job_id, or_(queued, expired))
+            values = {
+                "status": JobStatus.PROCESSING.value,
+                "lease_owner": worker_id,
+                "lease_expires_at": lease_until,
+                "started_at": func.coalesce(batch_jobs.c.started_at, now),
+                "attempts": batch_jobs.c.attempts + 1,
+            }
+            with self._engine.begin() as conn:
+                if conn.execute(stmt.values(**values)).rowcount == 1:
+                    return self.fetch(job_id)
+        return None
+
+    def renew_lease(self, job_id: str, worker_id: str, lease_until: datetime) -> bool:
+        """Extend our lease; False when the job was cancelled or another worker holds it."""
+        return self._while_leased(job_id, worker_id, {"lease_expires_at": lease_until})
+
+    def save_checkpoint(self, job_id: str, worker_id: str, checkpoint: Checkpoint, lease_until: datetime) -> bool:
+        """Record progress while we hold the lease; False when the lease was lost or the job left processing."""
+        values = {
+            "checkpoint_line": checkpoint.line,
+            "checkpoint_offset": checkpoint.offset,
+            "lines_done": checkpoint.lines_done,
+            "lines_per_s": checkpoint.lines_per_s,
+            "lease_expires_at": lease_until,
+        }
+        return self._while_leased(job_id, worker_id, values)
+
+    def release(self, job_id: str, worker_id: str, now: datetime) -> None:
+        """Give the lease up so that any worker can resume the job at once."""
+        self._while_leased(job_id, worker_id, {"lease_owner": None, "lease_expires_at": now})
+
+    def _while_leased(self, job_id: str, worker_id: str, values: Mapping[str, object]) -> bool:
+        """Update the job only while it is processing under our lease."""
+        stmt = update(batch_jobs).where(
+            batch_jobs.c.id == job_id,
+            batch_jobs.c.status == JobStatus.PROCESSING.value,
+            batch_jobs.c.lease_owner == worker_id,
+        )
+        with self._engine.begin() as conn:
+            return conn.execute(stmt.values(**values)).rowcount == 1
+
+    def active_jobs(self) -> list[Job]:
+        """Jobs not yet terminal, oldest first (FIFO order)."""
+        stmt = select(batch_jobs).where(batch_jobs.c.status.in_(_ACTIVE))
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(batch_jobs.c.created_at, batch_jobs.c.id)).all()
+        return [_job(row) for row in rows]
+
+    def report_worker(self, worker_id: str, now: datetime, lines_per_s: float | None) -> None:
+        """Record that a worker is alive (and its measured rate when given)."""
+        values: dict[str, object] = {"heartbeat_at": now}
+        if lines_per_s is not None:
+            values["lines_per_s"] = lines_per_s
+        with self._engine.begin() as conn:
+            stmt = update(batch_workers).where(batch_workers.c.id == worker_id).values(**values)
+            if conn.execute(stmt).rowcount == 0:
+                conn.execute(insert(batch_workers).values(id=worker_id, **values))
+
+    def live_workers(self, since: datetime) -> list[WorkerInfo]:
+        """Workers that reported at or after `since`."""
+        stmt = select(batch_workers).where(batch_workers.c.heartbeat_at >= since).order_by(batch_workers.c.id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [WorkerInfo(r.id, _utc(r.heartbeat_at) or since, r.lines_per_s) for r in rows]
+
+    def remove_worker(self, worker_id: str) -> None:
+        """Forget a worker that stopped cleanly."""
+        with self._engine.begin() as conn:
+            conn.execute(delete(batch_workers).where(batch_workers.c.id == worker_id))
+

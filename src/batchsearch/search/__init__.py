@@ -1,0 +1,1 @@
+"""The search core: filters to masks, lexical and dense retrieval, fusion, ranking, the engine."""

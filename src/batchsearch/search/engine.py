@@ -1,0 +1,304 @@
+"""The search engine: one query or many, over one consistent index snapshot.
+
+`search_many` is the batched path: it embeds every query text in one pass, evaluates each distinct
+filter once, and runs dense retrieval for many queries with shared matrix multiplications. It
+returns exactly what calling `search` on each query would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from batchsearch.embeddings import Embedder
+from batchsearch.errors import BatchSearchError, InternalError
+from batchsearch.index.store import IndexStore, Snapshot
+from batchsearch.models.search import Query
+from batchsearch.search import ranking
+from batchsearch.search.dense import DenseRequest, search_segment
+from batchsearch.search.filters import FilterEvaluator, epoch
+from batchsearch.search.fusion import fuse
+from batchsearch.search.lexical import Lexical
+
+log = logging.getLogger(__name__)
+
+MIN_DEPTH = 100
+ROW_BITS = 40
+
+
+@dataclass
+class _Plan:
+    """Everything retrieval needs for one query."""
+
+    query: Query
+    vector: np.ndarray | None
+    terms: list[str]
+    masks: list[tuple[np.ndarray | None, int]]
+    depth: int
+    audit: bool = False
+
+
+@dataclass
+class _Candidates:
+    """Merged candidates of one query across segments (keys = view << 40 | row)."""
+
+    keys: np.ndarray
+    dense_score: np.ndarray
+    dense_rank: np.ndarray
+    lexical_norm: np.ndarray
+    lexical_rank: np.ndarray
+
+
+class SearchEngine:
+    """Hybrid search over an index folder, with an embedder for query texts."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, *, fusion: str = "rrf") -> None:
+        self.store = store
+        self.embedder = embedder
+        self.fusion = fusion
+        self.lexical = Lexical()
+        self.filters = FilterEvaluator(self.lexical.keyword_mask)
+
+    @classmethod
+    def open(cls, data_dir: Path, *, embedder: Embedder | None = None, fusion: str = "rrf") -> SearchEngine:
+        """An engine over `<data_dir>/index` with the default MiniLM embedder."""
+        if embedder is None:
+            from batchsearch.embeddings import MiniLMEmbedder
+
+            embedder = MiniLMEmbedder()
+        return cls(IndexStore(Path(data_dir) / "index"), embedder, fusion=fusion)
+
+    def snapshot(self) -> Snapshot:
+        """The newest published snapshot."""
+        return self.store.snapshot()
+
+    # ---- public API ------------------------------------------------------------------------
+    def search(self, query: Query, *, owner: str | None = None, snapshot: Snapshot | None = None,
+               request_id: str | None = None, fusion: str | None = None, audit: bool = False) -> dict[str, Any]:
+        """Run one query; raises BatchSearchError subclasses on failure."""
+        result = self.search_many([query], owner=owner, snapshot=snapshot, request_ids=[request_id], fusion=fusion,
+                                  audit=audit)[0]
+        if isinstance(result, BatchSearchError):
+            raise result
+        return result
+
+    def search_many(self, queries: Sequence[Query], *, owner: str | None = None, snapshot: Snapshot | None = None,
+                    request_ids: Sequence[str | None] | None = None,
+                    fusion: str | None = None, audit: bool = False) -> list[dict[str, Any] | BatchSearchError]:
+        """Run many queries together; one response dict or error per query, in order."""
+        snap = snapshot or self.snapshot()
+        method = fusion or self.fusion
+        plans = self._plan(queries, snap, owner)
+        for plan in plans:
+            plan.audit = audit
+        dense = self._dense(plans, snap)
+        out: list[dict[str, Any] | BatchSearchError] = []
+        for i, plan in enumerate(plans):
+            rid = (request_ids[i] if request_ids else None) or str(uuid.uuid4())
+            try:
+                out.append(self._answer(plan, dense[i], snap, method, rid))
+            except BatchSearchError as exc:
+                out.append(exc)
+            except Exception as exc:  # one bad query must not fail its neighbours
+                log.exception("search failed")
+                out.append(InternalError(f"Internal error while executing search: {type(exc).__name__}"))
+        return out
+
+    # ---- planning --------------------------------------------------------------------------
+    def _plan(self, queries: Sequence[Query], snap: Snapshot, owner: str | None) -> list[_Plan]:
+        texts = sorted({q.text.strip() for q in queries if q.text and q.text.strip()})
+        vectors = self.embedder.embed(texts) if texts else np.zeros((0, 0), np.float32)
+        by_text = {t: vectors[i] for i, t in enumerate(texts)}
+        mask_cache: dict[str, list[tuple[np.ndarray | None, int]]] = {}
+        plans = []
+        for q in queries:
+            text = q.text.strip() if q.text else ""
+            key = json.dumps([owner, q.filters.model_dump(mode="json", exclude_none=True)], sort_keys=True)
+            if key not in mask_cache:
+                mask_cache[key] = [self._mask(view, q, owner) for view in snap.views]
+            plans.append(_Plan(q, by_text.get(text), self.lexical.terms(text) if text else [], mask_cache[key],
+                               max(MIN_DEPTH, 2 * q.max_chunks)))
+        return plans
+
+    def _mask(self, view: Any, query: Query, owner: str | None) -> tuple[np.ndarray | None, int]:
+        mask = self.filters.mask(view, query.filters, owner)
+        count = int(mask.sum())
+        return (None if count == view.segment.n_chunks else mask), count
+
+    # ---- retrieval -------------------------------------------------------------------------
+    def _dense(self, plans: list[_Plan], snap: Snapshot) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+        per_query: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in plans]
+        active = [i for i, p in enumerate(plans) if p.vector is not None]
+        for v, view in enumerate(snap.views):
+            requests = [DenseRequest(plans[i].vector, plans[i].masks[v][0], plans[i].masks[v][1], plans[i].depth)
+                        for i in active]
+            for i, found in zip(active, search_segment(view.segment, requests), strict=True):
+                per_query[i].append(found)
+        return per_query
+
+    def _lexical(self, plan: _Plan, snap: Snapshot) -> list[tuple[np.ndarray, np.ndarray]]:
+        found = []
+        for v, view in enumerate(snap.views):
+            mask, count = plan.masks[v]
+            query = self.lexical.text_query(view.segment, plan.terms) if plan.terms and count else None
+            if query is None:
+                found.append((np.zeros(0, np.int64), np.zeros(0, np.float32)))
+            else:
+                found.append(self.lexical.top(view.segment, query, plan.depth, mask, count))
+        return found
+
+    # ---- answering -------------------------------------------------------------------------
+    def _answer(self, plan: _Plan, dense: list[tuple[np.ndarray, np.ndarray]], snap: Snapshot, method: str,
+                request_id: str) -> dict[str, Any]:
+        if plan.vector is None:
+            keys, scores, rel = self._filter_only(plan, snap)
+        else:
+            cand = self._candidates(plan, dense, self._lexical(plan, snap), snap)
+            scores = fuse(method, cand.dense_rank, cand.lexical_rank, cand.dense_score, cand.lexical_norm)
+            keep = np.isfinite(scores)
+            keys, scores = cand.keys[keep], scores[keep]
+            rel = ranking.relevance(cand.dense_score[keep], cand.lexical_norm[keep])
+        chosen = self._rank(plan, snap, keys, scores, rel)
+        return self._response(plan, snap, keys[chosen], rel[chosen], request_id)
+
+    def _candidates(self, plan: _Plan, dense: list[tuple[np.ndarray, np.ndarray]],
+                    lexical: list[tuple[np.ndarray, np.ndarray]], snap: Snapshot) -> _Candidates:
+        d_keys, d_scores = _merge(dense, plan.depth)
+        l_keys, l_scores = _merge(lexical, plan.depth)
+        keys = np.union1d(d_keys, l_keys)
+        dense_rank = _rank_of(keys, d_keys)
+        lexical_rank = _rank_of(keys, l_keys)
+        best = float(l_scores[0]) if len(l_scores) else 1.0
+        lexical_norm = np.zeros(len(keys))
+        if len(l_keys):
+            pos = np.searchsorted(keys, l_keys)
+            lexical_norm[pos] = l_scores / best
+        dense_score = _cosines(snap, keys, plan.vector)
+        return _Candidates(keys, dense_score, dense_rank, lexical_norm, lexical_rank)
+
+    def _filter_only(self, plan: _Plan, snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Without text: newest first among the matching chunks; relevance 1."""
+        keys_all, ts_all = [], []
+        for v, view in enumerate(snap.views):
+            mask, count = plan.masks[v]
+            if count == 0:
+                continue
+            rows = np.arange(view.segment.n_chunks) if mask is None else np.flatnonzero(mask)
+            ts = view.segment.chunk_ts[rows]
+            if len(rows) > plan.depth:
+                part = np.argpartition(-ts, plan.depth - 1)[: plan.depth]
+                rows, ts = rows[part], ts[part]
+            keys_all.append((np.int64(v) << ROW_BITS) | rows.astype(np.int64))
+            ts_all.append(ts)
+        if not keys_all:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        keys, ts = np.concatenate(keys_all), np.concatenate(ts_all).astype(np.float64)
+        order = np.lexsort((keys, -ts))[: plan.depth]
+        keys = keys[order]
+        return keys, np.linspace(1.0, 0.5, len(keys)) if len(keys) else np.zeros(0), np.ones(len(keys))
+
+    def _rank(self, plan: _Plan, snap: Snapshot, keys: np.ndarray, scores: np.ndarray, rel: np.ndarray) -> np.ndarray:
+        """Indices of the chunks to return, best first."""
+        if len(keys) == 0:
+            return np.zeros(0, np.int64)
+        params = plan.query.ranking_params
+        docs, sources, ranks, ts, hashes = _columns(snap, keys)
+        reference = epoch(plan.query.filters.timestamp.end) if plan.query.filters.timestamp and plan.query.filters.timestamp.end else snap.max_timestamp
+        final = scores * ranking.freshness_factor(ts, reference, params.freshness_boost)
+        final = final * ranking.source_factor(ranks, params.source_boost)
+        order = ranking.rank_order(final, keys)
+        if params.content_diversification.enabled:
+            final = ranking.diversify(order, docs, sources, final)
+            order = ranking.rank_order(final, keys)
+        order = ranking.drop_duplicates(order, hashes)
+        if params.reranker is not None and params.reranker.enabled:
+            order = order[rel[order] >= params.reranker.threshold]
+        return order[: plan.query.max_chunks]
+
+    def _response(self, plan: _Plan, snap: Snapshot, keys: np.ndarray, rel: np.ndarray, request_id: str) -> dict[str, Any]:
+        results: list[dict[str, Any]] = []
+        by_doc: dict[tuple[int, int], dict[str, Any]] = {}
+        for key, relevance in zip(keys, rel, strict=True):
+            v, row = int(key) >> ROW_BITS, int(key) & ((1 << ROW_BITS) - 1)
+            seg = snap.views[v].segment
+            doc_ord = int(seg.chunk_doc[row])
+            doc = by_doc.get((v, doc_ord))
+            if doc is None:
+                doc = dict(seg.docs[doc_ord])
+                doc["chunks"] = []
+                by_doc[(v, doc_ord)] = doc
+                results.append(doc)
+            doc["chunks"].append({
+                "cnum": int(seg.array("cnum")[row]),
+                "text": seg.chunk_text(row),
+                "relevance": round(float(relevance), 6),
+                "sentiment": round(float(seg.array("sentiment")[row]), 2),
+                "detections": seg.detections(row),
+            })
+        metadata: dict[str, Any] = {"request_id": request_id, "timestamp": datetime.now(UTC).isoformat(),
+                                    "snapshot_id": snap.id}
+        if plan.audit:
+            metadata["audit"] = {"queries": [plan.query.model_dump(mode="json", by_alias=True, exclude_none=True)]}
+        return {"results": results, "metadata": metadata, "usage": {"api_query_units": ranking.query_units(len(keys))}}
+
+
+def _merge(lists: list[tuple[np.ndarray, np.ndarray]], depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge per-segment (rows, scores) into global keys by score; best `depth`, ties by key."""
+    keys = [(np.int64(v) << ROW_BITS) | rows for v, (rows, _) in enumerate(lists) if len(rows)]
+    if not keys:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    all_keys = np.concatenate(keys)
+    all_scores = np.concatenate([s for rows, s in lists if len(rows)])
+    order = np.lexsort((all_keys, -all_scores))[:depth]
+    return all_keys[order], all_scores[order]
+
+
+def _rank_of(keys: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """1-based rank of each key in `ranked` (0 when absent)."""
+    rank = np.zeros(len(keys), dtype=np.float64)
+    if len(ranked):
+        rank[np.searchsorted(keys, ranked)] = np.arange(1, len(ranked) + 1)
+    return rank
+
+
+def _split(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return keys >> ROW_BITS, keys & ((1 << ROW_BITS) - 1)
+
+
+def _cosines(snap: Snapshot, keys: np.ndarray, vector: np.ndarray | None) -> np.ndarray:
+    out = np.zeros(len(keys), dtype=np.float64)
+    if vector is None:
+        return out
+    views, rows = _split(keys)
+    for v in np.unique(views):
+        sel = views == v
+        out[sel] = snap.views[int(v)].segment.vectors[rows[sel]] @ vector
+    return out
+
+
+def _columns(snap: Snapshot, keys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-candidate doc key, source key, rank, timestamp and text hash."""
+    views, rows = _split(keys)
+    docs = np.zeros(len(keys), np.int64)
+    sources = np.zeros(len(keys), np.int64)
+    ranks = np.zeros(len(keys), np.int64)
+    ts = np.zeros(len(keys), np.int64)
+    hashes = np.zeros(len(keys), np.int64)
+    for v in np.unique(views):
+        sel = views == v
+        seg = snap.views[int(v)].segment
+        doc_ord = seg.chunk_doc[rows[sel]]
+        docs[sel] = (int(v) << ROW_BITS) | doc_ord
+        sources[sel] = seg.source_keys[np.asarray(seg.array("doc_source"))[doc_ord]]
+        ranks[sel] = np.asarray(seg.array("doc_rank"))[doc_ord]
+        ts[sel] = np.asarray(seg.array("doc_ts"))[doc_ord]
+        hashes[sel] = np.asarray(seg.array("text_hash"))[rows[sel]]
+    return docs, sources, ranks, ts, hashes

@@ -1,0 +1,194 @@
+"""Filters -> boolean chunk masks over one segment view. Every filter is AND-ed.
+
+Doc-level columns are evaluated per document and spread to chunks through `chunk_doc`.
+Visibility is always applied: public documents plus the caller's own uploads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import numpy as np
+
+from batchsearch.index.segment import Segment
+from batchsearch.index.store import SegmentView
+from batchsearch.models.search import EntityFilter, Filters, ModeValues, SentimentFilter, TagFilter, TopicFilter
+
+# Deprecated sentiment labels map to ranges: documented in the README (`sentiment` filter).
+NEUTRAL_BAND = 0.05
+SENTIMENT_LABEL_RANGES = {
+    "positive": (NEUTRAL_BAND, 1.0, False),
+    "negative": (-1.0, -NEUTRAL_BAND, False),
+    "neutral": (-NEUTRAL_BAND, NEUTRAL_BAND, True),
+}
+
+KeywordMask = Callable[[Segment, str, str], np.ndarray]
+
+
+def epoch(value: datetime) -> int:
+    """Seconds since the epoch."""
+    return int(value.timestamp())
+
+
+def _doc_has(seg: Segment, csr: str, vocab: str, value: str) -> np.ndarray:
+    mask = np.zeros(seg.n_docs, dtype=bool)
+    code = seg.codes[vocab].get(value)
+    if code is not None:
+        mask[seg.postings(csr).rows_with(code)] = True
+    return mask
+
+
+def _chunk_has(seg: Segment, csr: str, vocab: str, value: str) -> np.ndarray:
+    mask = np.zeros(seg.n_chunks, dtype=bool)
+    code = seg.codes[vocab].get(value)
+    if code is not None:
+        mask[seg.postings(csr).rows_with(code)] = True
+    return mask
+
+
+def _annotation_has(seg: Segment, kind: str, value: str, search_in: str) -> np.ndarray:
+    """Chunks whose headline (doc-level) and/or body (chunk-level) carry an entity/topic."""
+    vocab, head_csr, body_csr = ("entities", "doc_hent", "chunk_ent") if kind == "entity" else ("topics", "doc_htop", "chunk_top")
+    out = np.zeros(seg.n_chunks, dtype=bool)
+    if search_in in ("HEADLINE", "ALL"):
+        out |= _doc_has(seg, head_csr, vocab, value)[seg.chunk_doc]
+    if search_in in ("BODY", "ALL"):
+        out |= _chunk_has(seg, body_csr, vocab, value)
+    return out
+
+
+def _any_all_none(n: int, has: Callable[[str], np.ndarray], f: EntityFilter | TopicFilter | TagFilter) -> np.ndarray:
+    mask = np.ones(n, dtype=bool)
+    if f.any_of:
+        any_mask = np.zeros(n, dtype=bool)
+        for value in f.any_of:
+            any_mask |= has(value)
+        mask &= any_mask
+    for value in f.all_of:
+        mask &= has(value)
+    for value in f.none_of:
+        mask &= ~has(value)
+    return mask
+
+
+def _mode_values(column: np.ndarray, codes: dict[str, int], f: ModeValues) -> np.ndarray:
+    wanted = np.asarray([codes[v] for v in f.values if v in codes], dtype=column.dtype)
+    hit = np.isin(column, wanted)
+    return hit if f.mode == "INCLUDE" else ~hit
+
+
+def _sentiment(values: np.ndarray, f: SentimentFilter) -> np.ndarray:
+    mask = np.zeros(len(values), dtype=bool)
+    for r in f.ranges or ():
+        mask |= (values >= r.min) & (values <= r.max)
+    for label in f.values or ():
+        lo, hi, inclusive = SENTIMENT_LABEL_RANGES[label]
+        mask |= ((values >= lo) & (values <= hi)) if inclusive else ((values > lo) if label == "positive" else (values < hi))
+    return mask
+
+
+class FilterEvaluator:
+    """Evaluates `Filters` on segment views; keyword matching is delegated to the lexical index."""
+
+    def __init__(self, keyword_mask: KeywordMask) -> None:
+        self._keyword_mask = keyword_mask
+
+    def mask(self, view: SegmentView, filters: Filters, owner: str | None) -> np.ndarray:
+        """Chunks of `view` that are live, visible to `owner`, and pass every filter."""
+        seg = view.segment
+        doc_mask = self._visible(seg, owner)
+        doc_mask &= self._doc_filters(seg, filters, owner)
+        mask = view.live_mask() & doc_mask[seg.chunk_doc]
+        return mask & self._chunk_filters(seg, filters) if mask.any() else mask
+
+    @staticmethod
+    def _visible(seg: Segment, owner: str | None) -> np.ndarray:
+        owners = np.asarray(seg.array("doc_owner"))
+        mask = owners == -1
+        code = seg.codes["owners"].get(owner) if owner else None
+        if code is not None:
+            mask |= owners == code
+        return mask
+
+    def _doc_filters(self, seg: Segment, f: Filters, owner: str | None) -> np.ndarray:
+        mask = np.ones(seg.n_docs, dtype=bool)
+        if f.timestamp is not None:
+            ts = np.asarray(seg.array("doc_ts"))
+            if f.timestamp.start is not None:
+                mask &= ts >= epoch(f.timestamp.start)
+            if f.timestamp.end is not None:
+                mask &= ts <= epoch(f.timestamp.end)
+        if f.source is not None:
+            mask &= _mode_values(np.asarray(seg.array("doc_source")), seg.codes["sources"], f.source)
+        if f.category is not None:
+            mask &= _mode_values(np.asarray(seg.array("doc_category")), seg.codes["categories"], f.category)
+        if f.document_type is not None:
+            mask &= self._document_type(seg, f)
+        if f.reporting_entities is not None:
+            any_rep = np.zeros(seg.n_docs, dtype=bool)
+            for ent in f.reporting_entities:
+                any_rep |= _doc_has(seg, "doc_rent", "entities", ent)
+            mask &= any_rep
+        if f.reporting_periods is not None:
+            mask &= self._periods(seg, f)
+        if f.document is not None:
+            ids = np.zeros(seg.n_docs, dtype=bool)
+            ids[[seg.doc_index[d] for d in f.document.values if d in seg.doc_index]] = True
+            mask &= ids if f.document.mode == "INCLUDE" else ~ids
+        if f.tag is not None:
+            mask &= _any_all_none(seg.n_docs, lambda t: _doc_has(seg, "doc_tag", "tags", t), f.tag)
+        return mask
+
+    @staticmethod
+    def _document_type(seg: Segment, f: Filters) -> np.ndarray:
+        assert f.document_type is not None
+        types = np.asarray(seg.array("doc_type"))
+        subtypes = np.asarray(seg.array("doc_subtype"))
+        hit = np.zeros(seg.n_docs, dtype=bool)
+        for value in f.document_type.values:
+            code = seg.codes["types"].get(value.type)
+            if code is None:
+                continue
+            this = types == code
+            if value.subtypes:
+                sub_codes = [seg.codes["subtypes"][s] for s in value.subtypes if s in seg.codes["subtypes"]]
+                this &= np.isin(subtypes, np.asarray(sub_codes, dtype=subtypes.dtype))
+            hit |= this
+        return hit if f.document_type.mode == "INCLUDE" else ~hit
+
+    @staticmethod
+    def _periods(seg: Segment, f: Filters) -> np.ndarray:
+        assert f.reporting_periods is not None
+        post = seg.postings("doc_rper")
+        values = np.asarray(post.values)
+        rows = np.repeat(np.arange(seg.n_docs), np.diff(post.indptr))
+        hit = np.zeros(len(values), dtype=bool)
+        for p in f.reporting_periods:
+            if p.fiscal_quarter is None:
+                hit |= values // 10 == p.fiscal_year
+            else:
+                hit |= values == p.fiscal_year * 10 + p.fiscal_quarter
+        mask = np.zeros(seg.n_docs, dtype=bool)
+        mask[rows[hit]] = True
+        return mask
+
+    def _chunk_filters(self, seg: Segment, f: Filters) -> np.ndarray:
+        mask = np.ones(seg.n_chunks, dtype=bool)
+        if f.chunk is not None:
+            cnum = np.asarray(seg.array("cnum"))
+            mask &= cnum >= f.chunk.from_
+            if f.chunk.to is not None:
+                mask &= cnum <= f.chunk.to
+        if f.sentiment is not None:
+            mask &= _sentiment(np.asarray(seg.array("sentiment")), f.sentiment)
+        if f.entity is not None:
+            ent = f.entity
+            mask &= _any_all_none(seg.n_chunks, lambda e: _annotation_has(seg, "entity", e, ent.search_in), ent)
+        if f.topic is not None:
+            top = f.topic
+            mask &= _any_all_none(seg.n_chunks, lambda t: _annotation_has(seg, "topic", t, top.search_in), top)
+        if f.keyword is not None:
+            kw = f.keyword
+            mask &= _any_all_none(seg.n_chunks, lambda w: self._keyword_mask(seg, w, kw.search_in), kw)  # type: ignore[arg-type]
+        return mask

@@ -1,0 +1,34 @@
+"""Signed URLs for the local object store: HMAC-SHA256 over method, object key and expiry (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import quote, urlencode
+
+from batchsearch.errors import PermissionDeniedError
+
+FILES_PREFIX = "/files/"
+
+
+def signature(secret: bytes, method: str, key: str, expires: int) -> str:
+    """The hex HMAC-SHA256 that authorises `method` on `key` until the unix time `expires`."""
+    message = f"{method.upper()}\n{key}\n{expires}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def signed_url(base_url: str, secret: bytes, method: str, key: str, expires: int) -> str:
+    """A URL under `base_url`/files/ that lets its holder run `method` on `key` until `expires`."""
+    query = urlencode({"expires": expires, "signature": signature(secret, method, key, expires)})
+    return f"{base_url.rstrip('/')}{FILES_PREFIX}{quote(key, safe='/')}?{query}"
+
+
+def verify(secret: bytes, method: str, key: str, expires: str | None, sig: str | None, now: float) -> None:
+    """Raise PermissionDeniedError unless `sig` signs (method, key, expires) and `expires` is in the future."""
+    if not expires or not sig or not expires.isdigit():
+        raise PermissionDeniedError("Signed URL is missing its expires or signature parameter")
+    expected = signature(secret, method, key, int(expires))
+    if not hmac.compare_digest(expected, sig):
+        raise PermissionDeniedError("Signature does not match the URL")
+    if int(expires) <= now:
+        raise PermissionDeniedError("Signed URL has expired")

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(30.0, gt=0, description="How long a worker's claim on a job lasts without heartbeat.")
     heartbeat_seconds: float = Field(5.0, gt=0, description="How often a worker renews its lease.")
     poll_seconds: float = Field(0.5, gt=0, description="How often an idle worker looks for work.")
+    batch_max_attempts: int = Field(
+        5, gt=0, description="Claims of one batch job (crashes included) before it is failed as broken."
+    )
+    eta_default_lines_per_second: float = Field(
+        50.0, gt=0, description="Throughput assumed by estimated_completion_time before any worker measured one."
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside data_dir."""

@@ -6,6 +6,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,6 +15,7 @@ from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
 from batchsearch.errors import BatchSearchError, InternalError, ValidationError
 from batchsearch.keys import KeyStore
+from batchsearch.search.engine import SearchEngine
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +32,14 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-def format_request_validation(exc: RequestValidationError) -> str:
-    """FastAPI's body/param errors in the same words as our search validation messages."""
+def format_request_validation(exc: RequestValidationError, title: str) -> str:
+    """FastAPI's body/param errors in the same words as the search API's validation messages."""
     errors = exc.errors()
-    lines = [f"{len(errors)} validation error{'s' if len(errors) != 1 else ''} for request"]
+    lines = [f"{len(errors)} validation error{'s' if len(errors) != 1 else ''} for {title}"]
     for err in errors:
         loc = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
-        lines.append(f"{loc or 'body'}\n  {err.get('msg', 'invalid value')}")
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        lines.append(f"{loc or 'body'}\n  {msg}")
     return "\n".join(lines)
 
 
@@ -50,7 +53,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        err = ValidationError(format_request_validation(exc), request_id=getattr(request.state, "request_id", None))
+        title = "PublicSearchRequest" if request.url.path == "/v1/search" else "request"
+        err = ValidationError(format_request_validation(exc, title), request_id=getattr(request.state, "request_id", None))
         return JSONResponse(err.to_body(), status_code=err.status_code)
 
     @app.exception_handler(Exception)
@@ -60,9 +64,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(err.to_body(), status_code=err.status_code)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the API for these settings: key store, search service and all routes."""
-    from batchsearch.api.routes import health
+def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> FastAPI:
+    """Build the API for these settings: key store, search engine and all routes."""
+    from batchsearch.api.routes import health, search
 
     app = FastAPI(
         title="batchsearch",
@@ -73,6 +77,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.db = create_db_engine(settings.resolved_database_url())
     app.state.keys = KeyStore(app.state.db)
+    app.state.engine = engine or SearchEngine.open(settings.data_dir, fusion=settings.fusion)
+    app.state.search_limiter = anyio.CapacityLimiter(settings.search_threads)
 
     @app.middleware("http")
     async def _request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -82,4 +88,5 @@ def create_app(settings: Settings) -> FastAPI:
 
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(search.router, responses=ERROR_RESPONSES)
     return app

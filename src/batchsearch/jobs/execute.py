@@ -28,8 +28,8 @@ Outcome = dict[str, Any] | BatchSearchError
 class LineSearcher(Protocol):
     """What the runner needs from the search engine: validate a line's query and search many at once."""
 
-    def parse_query(self, payload: Any) -> Any:
-        """The parsed query; raises a BatchSearchError (400) naming the field when invalid."""
+    def parse_request(self, payload: Any) -> Any:
+        """The query of one line (a sync search request body); BatchSearchError (400) naming the field if invalid."""
         ...
 
     def search_many(self, queries: Sequence[Any], *, owner: str | None) -> list[Outcome]:
@@ -80,7 +80,7 @@ class MicroBatchExecutor:
     def _parse(self, line: RawLine) -> ParsedLine | LineResult:
         """Parse a line; a crash in the parser becomes that line's exception result."""
         try:
-            return parse_line(line, self._searcher.parse_query)
+            return parse_line(line, self._searcher.parse_request)
         except Exception:
             log.exception("unexpected error parsing batch line %d", line.number)
             return error_result(line.number, None, InternalError(EXCEPTION_MESSAGE))

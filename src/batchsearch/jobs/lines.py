@@ -11,12 +11,7 @@ from typing import Any
 from batchsearch.errors import BatchSearchError, PayloadTooLargeError, SearchTimeoutError, ValidationError
 
 BOM = b"\xef\xbb\xbf"
-BLANK_LINE_MESSAGE = "1 validation error for request\nbody\n  Field required"
-NOT_OBJECT_MESSAGE = (
-    "1 validation error for request\nbody\n  Input should be a valid dictionary or object to extract fields from"
-)
-MISSING_QUERY_MESSAGE = "1 validation error for request\nquery\n  Field required"
-SMART_MODE_MESSAGE = 'Batch search supports only search_mode "fast"'
+BLANK_LINE_MESSAGE = "1 validation error for PublicSearchRequest\nbody\n  Field required"
 TIMEOUT_MESSAGE = "Search request timed out"
 EXCEPTION_MESSAGE = "Internal error while executing search"
 
@@ -146,27 +141,25 @@ class InputInspector:
         return InputStats(size=self._size, lines=self._line_count())
 
 
-def parse_line(line: RawLine, parse_query: Callable[[Any], Any]) -> ParsedLine | LineResult:
-    """Parse one input line into a query, or into the error line the output gets for it."""
+def parse_line(line: RawLine, parse_request: Callable[[Any], Any]) -> ParsedLine | LineResult:
+    """Parse one input line (a search request body) into its query, or into the error line the output gets."""
     if not line.data.strip():
         return error_result(line.number, None, ValidationError(BLANK_LINE_MESSAGE))
     try:
         payload = json.loads(line.data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        position = exc.pos if isinstance(exc, json.JSONDecodeError) else exc.start
-        message = f"1 validation error for request\n{position}\n  JSON decode error"
-        return error_result(line.number, None, ValidationError(message))
-    if not isinstance(payload, dict):
-        return error_result(line.number, None, ValidationError(NOT_OBJECT_MESSAGE))
-    if "query" not in payload:
-        return error_result(line.number, None, ValidationError(MISSING_QUERY_MESSAGE))
-    echo = payload["query"]
-    if payload.get("search_mode", "fast") != "fast":
-        return error_result(line.number, echo, ValidationError(SMART_MODE_MESSAGE))
+        return error_result(line.number, None, ValidationError(json_error_message(exc)))
+    echo = payload.get("query") if isinstance(payload, dict) else None
     try:
-        return ParsedLine(line.number, echo, parse_query(echo))
+        return ParsedLine(line.number, echo, parse_request(payload))
     except BatchSearchError as exc:
         return error_result(line.number, echo, exc)
+
+
+def json_error_message(exc: ValueError) -> str:
+    """The sync endpoint's message for a body that is not JSON: the character where parsing stopped."""
+    position = exc.pos if isinstance(exc, json.JSONDecodeError) else getattr(exc, "start", 0)
+    return f"1 validation error for PublicSearchRequest\n{position}\n  JSON decode error"
 
 
 def error_result(number: int, echo: Any, exc: BatchSearchError) -> LineResult:

@@ -176,8 +176,9 @@ class SqlJobStore:
                 "attempts": batch_jobs.c.attempts + 1,
             }
             with self._engine.begin() as conn:
-                if conn.execute(stmt.values(**values)).rowcount == 1:
-                    return self.fetch(job_id)
+                won = conn.execute(stmt.values(**values)).rowcount == 1
+            if won:
+                return self.fetch(job_id)
         return None
 
     def renew_lease(self, job_id: str, worker_id: str, lease_until: datetime) -> bool:

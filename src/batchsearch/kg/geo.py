@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from batchsearch.kg.names import ascii_fold
+
 # ISO 3166-1 alpha-2 -> (English name, other names used in prose). The other names are also
 # detection aliases, so only unambiguous ones are listed ("Georgia" and "Jersey" are left out:
 # in financial news they are far more often the US state / "New Jersey").
@@ -93,26 +95,37 @@ US_STATES: frozenset[str] = frozenset(
      "Rhode Island", "South Carolina", "South Dakota", "West Virginia", "D.C.", "DC", "District of Columbia"]
 )
 
+US_STATE_CODES: frozenset[str] = frozenset(
+    """AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC
+    ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY""".split()
+)
+
 # Sub-national regions elsewhere that appear in headquarters strings; never a city.
 _OTHER_REGIONS: frozenset[str] = frozenset(
-    ["Ontario", "Quebec", "British Columbia", "Alberta", "Bavaria", "Hesse", "Baden-Württemberg",
-     "North Rhine-Westphalia", "Lower Saxony", "Rhineland-Palatinate", "Saxony", "Île-de-France",
-     "Catalonia", "Aichi", "Kanagawa", "Hyogo", "Saitama", "Ibaraki", "Gunma", "Tochigi", "Nagano",
-     "Gifu", "Mie", "Yamanashi", "Ishikawa", "Shiga", "Chiba Prefecture", "North-East Region",
-     "Flanders", "Wallonia", "Lombardy", "Zug", "Canton of Zug", "Uusimaa", "Skåne", "Brabant",
-     "North Brabant", "South Holland", "North Holland"]
+    ["Ontario", "Quebec", "British Columbia", "Alberta", "New South Wales", "Victoria", "Bavaria",
+     "Upper Bavaria", "Hesse", "Baden-Württemberg", "North Rhine-Westphalia", "Lower Saxony",
+     "Rhineland-Palatinate", "Saxony", "Île-de-France", "Hauts-de-Seine", "Essonne", "Yvelines",
+     "Catalonia", "Galicia", "Andalusia", "Basque Country", "Community of Madrid", "Emilia-Romagna",
+     "Piedmont", "Lombardy", "Aichi", "Kanagawa", "Hyogo", "Saitama", "Ibaraki", "Gunma", "Tochigi",
+     "Nagano", "Gifu", "Mie", "Yamanashi", "Ishikawa", "Shiga", "Flanders", "Wallonia", "Zug", "Vaud",
+     "Uusimaa", "Skåne", "Brabant", "North Brabant", "South Holland", "North Holland", "Berkshire",
+     "Hertfordshire", "Surrey", "Essex", "Kent", "Greater London", "Greater Manchester",
+     "West Midlands", "Merseyside"]
 )
 
 _CITY_RENAMES: dict[str, str] = {"New York City": "New York", "NYC": "New York"}
 _WASHINGTON_DC = re.compile(r"Washington,?\s*D\.?\s?C\b")
 
-_NOT_CITY_WORDS = re.compile(
-    r"\b(campus|center|centre|park|tower|building|street|st|road|avenue|drive|plaza|field|square|"
-    r"arrondissement|headquarters|house|place|boulevard|way|lane|and|ku|chome|floor|suite)\b",
+# Words of an address or a building, never of a city name.
+_ADDRESS_WORDS = re.compile(
+    r"\b(campus|center|centre|tower|towers|building|street|road|avenue|drive|plaza|square|rue|"
+    r"arrondissement|headquarters|house|boulevard|way|lane|and|ku|chome|floor|suite|fl|st\.(?= \w+ \w+))\b",
     re.IGNORECASE,
 )
 _CITY_SHAPE = re.compile(r"^[^\W\d_][\w.'’\- ]*$")
-_LOWER_JOINERS = frozenset(["of", "de", "del", "la", "le", "am", "an", "sur", "upon", "on", "im", "der", "di"])
+_LOWER_JOINERS = frozenset(
+    ["of", "de", "del", "la", "le", "am", "an", "aan", "den", "en", "sur", "upon", "on", "im", "der", "di"]
+)
 
 
 def _build_country_lookup() -> dict[str, str]:
@@ -126,7 +139,7 @@ def _build_country_lookup() -> dict[str, str]:
 
 _COUNTRY_LOOKUP = _build_country_lookup()
 _US_STATES_LOWER = frozenset(state.lower() for state in US_STATES)
-_REGIONS_LOWER = frozenset(region.lower() for region in _OTHER_REGIONS)
+_REGIONS_LOWER = frozenset(ascii_fold(region).lower() for region in _OTHER_REGIONS)
 
 
 def country_name(code: str) -> str | None:
@@ -139,10 +152,15 @@ def country_code(text: str | None) -> str | None:
     """ISO alpha-2 code for a country name, alias or code ("U.S.", "Russian Federation", "FR")."""
     if not text:
         return None
-    key = text.strip().rstrip(".").lower()
-    if key.upper() in COUNTRIES and len(key) == 2:
+    key = text.strip()
+    if len(key) == 2 and key.upper() in COUNTRIES:
         return key.upper()
-    return _COUNTRY_LOOKUP.get(key)
+    return _country_from_name(key)
+
+
+def _country_from_name(text: str) -> str | None:
+    """Like country_code, but names only: in addresses "CA" or "IN" are US states, not countries."""
+    return _COUNTRY_LOOKUP.get(text.strip().rstrip(".").lower())
 
 
 def _leading_words(token: str) -> str:
@@ -151,19 +169,26 @@ def _leading_words(token: str) -> str:
     return match.group(0).strip(" .") if match else ""
 
 
-def _split_trailing_country(token: str) -> list[str]:
-    """"Alabama United States" -> ["Alabama", "United States"]; other tokens unchanged."""
-    for name in ("United States", "United Kingdom", "U.S.", "US", "UK"):
-        if token.endswith(" " + name) and len(token) > len(name) + 1:
-            return [token[: -len(name)].strip(), name]
+def _split_glued_country(token: str) -> list[str]:
+    """Split a country name glued to a neighbour: "Alabama United States", "Netherlands Blagnac"."""
+    words = token.split()
+    if _is_region(token) or _country_from_name(token) is not None:
+        return [token]
+    for size in (3, 2, 1):
+        if len(words) > size and _country_from_name(" ".join(words[-size:])) is not None:
+            return [" ".join(words[:-size]), " ".join(words[-size:])]
+        rest = " ".join(words[size:])
+        if len(words) > size and _country_from_name(" ".join(words[:size])) is not None and rest != "City":
+            return [" ".join(words[:size]), rest]
     return [token]
 
 
 def _tokens(text: str) -> list[str]:
-    first_location = re.split(r";", text)[0]
+    without_notes = re.sub(r"\([^)]*\)", ",", text)
+    first_location = re.split(r";| / ", without_notes)[0]
     tokens: list[str] = []
     for raw in re.split(r",", first_location):
-        for part in _split_trailing_country(" ".join(raw.split())):
+        for part in _split_glued_country(" ".join(raw.split())):
             if part:
                 tokens.append(part)
     return tokens
@@ -171,7 +196,7 @@ def _tokens(text: str) -> list[str]:
 
 def looks_like_city(token: str) -> bool:
     """A plausible city name: 1-4 capitalised words, no digits, no street or building words."""
-    if not token or not _CITY_SHAPE.match(token) or _NOT_CITY_WORDS.search(token):
+    if not token or not _CITY_SHAPE.match(token) or _ADDRESS_WORDS.search(token):
         return False
     words = token.split()
     if len(words) > 4:
@@ -180,8 +205,16 @@ def looks_like_city(token: str) -> bool:
 
 
 def _is_region(token: str) -> bool:
-    lower = token.lower()
+    lower = ascii_fold(token).lower()
+    if token in US_STATE_CODES or lower.startswith("canton of "):
+        return True
+    if lower.endswith((" prefecture", " county", " region", " district")):
+        return True
     return lower in _US_STATES_LOWER or lower in _REGIONS_LOWER
+
+
+def _is_us_region(token: str) -> bool:
+    return token in US_STATE_CODES or token.lower() in _US_STATES_LOWER
 
 
 def parse_location(text: str | None) -> tuple[str | None, str | None]:
@@ -191,29 +224,58 @@ def parse_location(text: str | None) -> tuple[str | None, str | None]:
     if _WASHINGTON_DC.search(text):
         return "Washington", "US"
     tokens = _tokens(text)
+    anchor, country = _anchor(tokens)
+    if anchor is None:
+        return (_clean_city(tokens[0]) if len(tokens) == 1 else None), country
+    if anchor + 1 < len(tokens) and _is_us_region(tokens[anchor]) and _is_region(_leading_words(tokens[anchor + 1])):
+        # "New York, NY": a city named like its state
+        return _CITY_RENAMES.get(tokens[anchor], tokens[anchor]), country
+    if anchor > 0:
+        return _clean_city(tokens[anchor - 1]), country
+    return None, country
+
+
+def _anchor(tokens: list[str]) -> tuple[int | None, str | None]:
+    """Index of the first region or country token, and the country the tokens name."""
     country: str | None = None
     anchor: int | None = None
     for index, token in enumerate(tokens):
         words = _leading_words(token)
-        code = country_code(words)
+        code = _country_from_name(words)
         if code is not None:
-            country = code
-            anchor = index if anchor is None else anchor
-            break
+            return (index if anchor is None else anchor), code
         if _is_region(words):
-            country = country or ("US" if words.lower() in _US_STATES_LOWER else None)
+            country = country or ("US" if _is_us_region(words) else None)
             anchor = index if anchor is None else anchor
-    if anchor is None:
-        city = tokens[-1] if len(tokens) == 1 else None
-    else:
-        city = tokens[anchor - 1] if anchor > 0 else None
-    return _clean_city(city), country
+    return anchor, country
 
 
-def _clean_city(city: str | None) -> str | None:
-    if city is None:
+def _clean_city(token: str | None) -> str | None:
+    """The city in a token: the token itself, or what follows the address in "1725 3rd St. San Francisco"."""
+    if token is None or _is_region(token.strip()):
         return None
-    city = _CITY_RENAMES.get(city, city).strip()
-    if not looks_like_city(city) or country_code(city) is not None or _is_region(city):
+    city = token.strip()
+    if not looks_like_city(city):
+        city = _after_address(city)
+    if not city or not looks_like_city(city) or _country_from_name(city) is not None or _is_region(city):
         return None
-    return city
+    return _CITY_RENAMES.get(city, city)
+
+
+def _after_address(token: str) -> str:
+    """"388 Greenwich Street New York City" -> "New York City"; "22 Avenue Montaigne Paris" -> "Paris"."""
+    words = token.split()
+    last_address = -1
+    for index, word in enumerate(words):
+        if any(ch.isdigit() for ch in word) or _ADDRESS_WORDS.fullmatch(word.rstrip(".,")):
+            last_address = index
+    rest = words[last_address + 1 :]
+    is_european = last_address >= 1 and any(ch.isdigit() for ch in words[last_address - 1])
+    if is_european and words[last_address].lower() in ("avenue", "rue", "boulevard"):
+        # "22 Avenue Montaigne Paris": the street name follows the word, the city comes last
+        rest = rest[-1:] if len(rest) > 1 else []
+    if not rest:
+        return ""
+    if len(rest) > 1 and rest[0] in ("St.", "St"):
+        rest = rest[1:]
+    return " ".join(rest) if len(rest) <= 3 else ""

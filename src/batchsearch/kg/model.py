@@ -38,6 +38,12 @@ class Entity:
     description: str | None = None
     webpage: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    cusips: tuple[str, ...] = ()
+    sedols: tuple[str, ...] = ()
+    industry_group: str | None = None
+    # How well known the entity is (companies: weighted count of the indices they belong to);
+    # ranks lookups and resolves ambiguous mentions. Not part of the wire format.
+    popularity: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -50,3 +56,4 @@ class Source:
     country: str | None = None
     categories: tuple[str, ...] = ()
     description: str | None = None
+    webpage: str | None = None

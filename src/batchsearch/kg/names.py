@@ -17,7 +17,7 @@ _LEGAL_SUFFIXES: tuple[str, ...] = (
     "p.l.c.", "S.p.A.", "N.V.", "S.A.", "L.P.", "K.K.", "A/S", "B.V.", "N.A.", "S.A.F.", "AB (publ)",
     "Incorporated", "Corporation", "Corporación", "Company", "Limited", "Inc.", "Inc", "Corp.", "Corp",
     "Co.", "Co", "plc", "PLC", "AG", "SE", "SA", "NV", "Ltd.", "Ltd", "LLC", "LP", "KGaA", "Oyj", "Oy",
-    "AB", "ASA", "SpA", "GmbH", "SCA", "& Co",
+    "AB", "ASA", "SpA", "GmbH", "SCA", "& Co.", "& Co",
 )
 # Descriptive words dropped to make a shorter alias ("CBRE Group" -> "CBRE").
 _DESCRIPTOR_SUFFIXES: tuple[str, ...] = ("Holdings", "Holding", "Group", "Gruppe", "Groupe")
@@ -26,7 +26,7 @@ _SUFFIX_RE = re.compile(
 )
 _DESCRIPTOR_RE = re.compile(r"\s+(?:" + "|".join(_DESCRIPTOR_SUFFIXES) + r")\s*$")
 _PARENTHETICAL = re.compile(r"\s*\([^)]*\)\s*")
-_SHARE_CLASS_TAIL = re.compile(r"(?<=[a-zäöüéå])[ABC]$")
+_SHARE_CLASS_TAIL = re.compile(r"^([A-Z][a-zäöüéå]+)[ABC]$")
 _PERSON_TITLES = re.compile(r"^(?:Sir|Dame|Dr\.?|Mr\.?|Mrs\.?|Ms\.?|Prof\.?|Lord|Baroness|Baron)\s+", re.IGNORECASE)
 _PERSON_NAME = re.compile(
     r"^(?:[A-ZÀ-ÖØ-Þ][\w'’.\-]*\.?|(?:de|da|di|del|der|van|von|den|du|la|le|bin|al|dos|y)\s)"
@@ -38,7 +38,7 @@ def clean_company_name(raw: str) -> str:
     """The display name: no "(Class A)"-style notes, no glued share-class letter, tidy spacing."""
     name = _PARENTHETICAL.sub(" ", raw)
     name = " ".join(name.split()).replace(" ,", ",").replace("–", "-").strip(" ,")
-    name = _SHARE_CLASS_TAIL.sub("", name)
+    name = _SHARE_CLASS_TAIL.sub(r"\1", name)
     if re.match(r"^E[A-Z][a-z]", name):  # "EBay" -> "eBay": Wikipedia capitalises the first letter
         name = "e" + name[1:]
     return name

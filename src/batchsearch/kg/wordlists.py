@@ -141,7 +141,7 @@ FIRST_NAMES: frozenset[str] = _words(
     aaron adam alan albert alex alexander alice allen amanda amy andrew angela ann anna anne
     anthony arthur austin barbara ben benjamin bernard beth betty bill bob brad brandon brian
     bruce carl carmel carol carter charles charlie chris christian christopher clara clark claude
-    colin craig daniel david dean denis dennis diana donald douglas dylan edward
+    colin craig dana daniel david dean denis dennis diana donald douglas dylan edward
     elizabeth ellen emily emma eric eugene evan frank franklin fred gary george gordon grace grant
     greg harold harrison harry helen henry howard hugh ian irving isaac jack jackson jacob james
     jane janet jasper jason jean jeff jeffrey jennifer jerry jesse jessica jim joan joe john jordan

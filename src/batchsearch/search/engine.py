@@ -296,7 +296,7 @@ def _columns(snap: Snapshot, keys: np.ndarray) -> tuple[np.ndarray, ...]:
         sel = views == v
         seg = snap.views[int(v)].segment
         doc_ord = seg.chunk_doc[rows[sel]]
-        docs[sel] = (int(v) << ROW_BITS) | doc_ord
+        docs[sel] = (np.int64(v) << ROW_BITS) | doc_ord.astype(np.int64)  # chunk_doc is int32
         sources[sel] = seg.source_keys[np.asarray(seg.array("doc_source"))[doc_ord]]
         ranks[sel] = np.asarray(seg.array("doc_rank"))[doc_ord]
         ts[sel] = np.asarray(seg.array("doc_ts"))[doc_ord]

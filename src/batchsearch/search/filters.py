@@ -6,6 +6,7 @@ Visibility is always applied: public documents plus the caller's own uploads.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 
@@ -116,7 +117,8 @@ class FilterEvaluator:
         if f.timestamp is not None:
             ts = np.asarray(seg.array("doc_ts"))
             if f.timestamp.start is not None:
-                mask &= ts >= epoch(f.timestamp.start)
+                # whole-second timestamps: a start of 10:00:00.5 excludes 10:00:00, so round it up
+                mask &= ts >= math.ceil(f.timestamp.start.timestamp())
             if f.timestamp.end is not None:
                 mask &= ts <= epoch(f.timestamp.end)
         if f.source is not None:

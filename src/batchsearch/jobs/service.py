@@ -1,0 +1,200 @@
+"""Batch Search as the API sees it: create, upload, status with estimate and URLs, cancel."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from batchsearch.config import Settings
+from batchsearch.errors import BatchSearchError, ConflictError, NotFoundError, PayloadTooLargeError
+from batchsearch.jobs import eta, parts
+from batchsearch.jobs.lines import InputInspector
+from batchsearch.jobs.model import Job, JobBackend
+from batchsearch.jobs.runner import Clock, utcnow
+from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
+from batchsearch.jobs.store import SqlJobStore
+from batchsearch.storage.local import LocalObjectStore
+from batchsearch.storage.protocol import ObjectStore
+
+CANCELLABLE = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.PROCESSING)
+
+
+@dataclass(frozen=True)
+class CreatedBatch:
+    """A new job and the URL its input goes to."""
+
+    job: Job
+    presigned_url: str
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, to the millisecond."""
+    return None if value is None else value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class BatchService:
+    """The batch operations behind the routes; owns the job backend and the object store."""
+
+    def __init__(self, settings: Settings, backend: JobBackend, objects: ObjectStore, clock: Clock = utcnow) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.objects = objects
+        self.clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine) -> BatchService:
+        """The embedded service: jobs in the app database, files under data_dir."""
+        return cls(settings, SqlJobStore(engine), LocalObjectStore.from_settings(settings))
+
+    def create(self, owner: str) -> CreatedBatch:
+        """A pending job and its presigned upload URL."""
+        now = self.clock()
+        job_id = str(uuid.uuid4())
+        expires = now + timedelta(seconds=self.settings.upload_url_ttl_seconds)
+        job = Job(job_id, owner, JobStatus.PENDING, now, expires, input_key=parts.upload_key(job_id))
+        self.backend.create(job)
+        url = self.objects.presign("PUT", parts.upload_key(job_id), int(expires.timestamp()))
+        return CreatedBatch(job, url)
+
+    def fetch_owned(self, job_id: str, owner: str) -> Job:
+        """The owner's job; NotFoundError when missing or someone else's."""
+        job = self.backend.get(job_id)
+        if job is None or job.owner != owner:
+            raise NotFoundError(f"Batch job {job_id} not found")
+        return job
+
+    def receive_upload(self, key: str, chunks: Iterable[bytes], declared_size: int | None = None) -> Job:
+        """Store an uploaded input and queue the job; an unusable file fails the job (and raises)."""
+        job = self._pending_job_for(key)
+        try:
+            stored_key, stats = self._store_input(job, chunks, declared_size)
+        except BatchSearchError as exc:
+            self._fail_upload(job, exc.message)
+            raise
+        changes = {"input_key": stored_key, "uploaded_at": self.clock(), "input_bytes": stats[0], "lines_total": stats[1]}
+        try:
+            return self.backend.transition(job.id, JobStatus.PENDING, JobStatus.QUEUED, changes)
+        except ConflictError:
+            self.objects.delete(stored_key)
+            raise
+
+    def _fail_upload(self, job: Job, message: str) -> None:
+        """Fail a job whose uploaded file is unusable (unless it was cancelled meanwhile)."""
+        changes = {"error": message, "completed_at": self.clock()}
+        try:
+            self.backend.transition(job.id, JobStatus.PENDING, JobStatus.FAILED, changes)
+        except ConflictError:
+            pass
+
+    def _pending_job_for(self, key: str) -> Job:
+        """The job an upload key belongs to, which must still wait for its input."""
+        job_id = parts.job_id_from_upload_key(key)
+        job = self.backend.get(job_id) if job_id else None
+        if job is None:
+            raise NotFoundError(f"No batch job takes uploads at {key}")
+        if job.status is not JobStatus.PENDING:
+            raise ConflictError(f"Batch job {job.id} is {wire_status(job.status)} and no longer takes an upload")
+        return job
+
+    def _store_input(self, job: Job, chunks: Iterable[bytes], declared_size: int | None) -> tuple[str, tuple[int, int]]:
+        """Stream the input into the object store while checking it; returns its key and (bytes, lines)."""
+        limit = self.settings.batch_max_bytes
+        if declared_size is not None and declared_size > limit:
+            raise PayloadTooLargeError(f"File is larger than the limit of {limit} bytes")
+        inspector = InputInspector(max_bytes=limit, max_lines=self.settings.batch_max_lines)
+        key = parts.stored_input_key(job.id, uuid.uuid4().hex[:12])
+        self.objects.put_stream(key, inspector.wrap(chunks), max_bytes=limit)
+        stats = inspector.finish()
+        return key, (stats.size, stats.lines)
+
+    def cancel(self, job: Job) -> Job:
+        """Cancel a job that is not finished; lines already done stay downloadable."""
+        for _ in range(5):
+            if job.status not in CANCELLABLE:
+                raise ConflictError(f"Batch job {job.id} is already {wire_status(job.status)}")
+            try:
+                job = self.backend.transition(job.id, job.status, JobStatus.CANCELLED, {"completed_at": self.clock()})
+                return self._with_cancelled_output(job)
+            except ConflictError:
+                job = self.backend.get(job.id) or job
+        raise ConflictError(f"Batch job {job.id} changed status while being cancelled; retry")
+
+    def _with_cancelled_output(self, job: Job) -> Job:
+        """A cancelled job whose finished lines are assembled into its output file."""
+        if job.status is not JobStatus.CANCELLED or job.output_key or job.checkpoint_line == 0:
+            return job
+        key = parts.assemble_output(self.objects, job.id, job.checkpoint_line)
+        changes = {"output_key": key, "lines_done": job.checkpoint_line}
+        self.backend.update_fields(job.id, JobStatus.CANCELLED, changes)
+        return self.backend.get(job.id) or job
+
+    def status(self, job: Job) -> dict[str, Any]:
+        """The wire status of a job: estimate while running, fresh signed output URL when there is output."""
+        now = self.clock()
+        if job.status is JobStatus.PENDING and job.upload_expires_at < now:
+            self.backend.fail_expired_uploads(now)
+            job = self.backend.get(job.id) or job
+        job = self._with_cancelled_output(job)
+        return {
+            "batch_id": job.id,
+            "status": wire_status(job.status),
+            "estimated_completion_time": iso(self.estimate(job, now)),
+            "output_file_url": self._output_url(job, now),
+            "created_at": iso(job.created_at),
+            "started_at": iso(job.started_at),
+            "completed_at": iso(job.completed_at),
+            "error": job.error,
+            "lines_total": job.lines_total,
+            "lines_done": job.lines_done,
+        }
+
+    def _output_url(self, job: Job, now: datetime) -> str | None:
+        """A signed GET URL of the output, for completed jobs and cancelled jobs with finished lines."""
+        if job.output_key is None or job.status not in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+            return None
+        expires = int((now + timedelta(seconds=self.settings.download_url_ttl_seconds)).timestamp())
+        return self.objects.presign("GET", job.output_key, expires)
+
+    def estimate(self, job: Job, now: datetime) -> datetime | None:
+        """When the job should finish, from measured throughput and the work queued ahead of it."""
+        if is_terminal(job.status):
+            return None
+        default_rate = self.settings.eta_default_lines_per_second
+        if job.status is JobStatus.PROCESSING and job.lease_expires_at and job.lease_expires_at > now:
+            seconds = eta.running_seconds(_remaining(job), job.lines_per_s, default_rate)
+            return now + timedelta(seconds=seconds)
+        active = self.backend.active_jobs()
+        live = self.backend.live_workers(now - timedelta(seconds=self.settings.lease_seconds))
+        rates = [w.lines_per_s for w in live if w.lines_per_s]
+        default_rate = sum(rates) / len(rates) if rates else default_rate
+        lanes = _lanes(active, live, now, default_rate)
+        ahead = [_remaining(j) for j in active if _is_waiting(j, now) and (j.created_at, j.id) < (job.created_at, job.id)]
+        return now + timedelta(seconds=eta.queued_seconds(lanes, ahead, _remaining(job), default_rate))
+
+
+def _remaining(job: Job) -> int:
+    """Lines of the job not yet done (0 while unknown)."""
+    return max((job.lines_total or 0) - job.checkpoint_line, 0)
+
+
+def _is_waiting(job: Job, now: datetime) -> bool:
+    """Uploaded and waiting for a worker: queued, or processing under an expired lease."""
+    expired = job.lease_expires_at is None or job.lease_expires_at <= now
+    return job.status is JobStatus.QUEUED or (job.status is JobStatus.PROCESSING and expired)
+
+
+def _lanes(active: list[Job], live: list[Any], now: datetime, default_rate: float) -> list[eta.Lane]:
+    """One lane per live worker, busy for the rest of the job it holds."""
+    held = {j.lease_owner: j for j in active if j.status is JobStatus.PROCESSING and not _is_waiting(j, now)}
+    lanes = []
+    for worker in live:
+        job = held.get(worker.id)
+        busy = eta.running_seconds(_remaining(job), job.lines_per_s, default_rate) if job else 0.0
+        lanes.append(eta.Lane(busy, worker.lines_per_s))
+    return lanes
+

@@ -1,0 +1,192 @@
+"""A worker process: claim jobs FIFO under a lease, heartbeat, run them; `python -m batchsearch.jobs.worker`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from batchsearch.config import Settings
+from batchsearch.db import create_db_engine
+from batchsearch.jobs.execute import LineSearcher, MicroBatchExecutor, Outcome
+from batchsearch.jobs.model import JobBackend
+from batchsearch.jobs.runner import Clock, JobRunner, RunnerConfig, utcnow
+from batchsearch.jobs.store import SqlJobStore
+from batchsearch.storage.local import LocalObjectStore
+from batchsearch.storage.protocol import ObjectStore
+
+log = logging.getLogger(__name__)
+SearcherFactory = Callable[[Settings], LineSearcher]
+ORPHAN_EXIT_CODE = 3
+
+
+class EngineLineSearcher:
+    """The real search engine as a LineSearcher."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def parse_request(self, payload: Any) -> Any:
+        """Validate a line exactly as the synchronous endpoint validates its body; return the query."""
+        from batchsearch.models.search import parse_search_request
+
+        return parse_search_request(payload).query
+
+    def search_many(self, queries: Sequence[Any], *, owner: str | None) -> list[Outcome]:
+        """The engine's responses (or errors), one per query."""
+        return list(self._engine.search_many(queries, owner=owner))
+
+
+def open_engine_searcher(settings: Settings) -> LineSearcher:
+    """Load the index and embedder of data_dir once for this process."""
+    from batchsearch.search.engine import SearchEngine
+
+    return EngineLineSearcher(SearchEngine.open(settings.data_dir))
+
+
+def new_worker_id() -> str:
+    """A worker id that names the host process, for logs and the workers table."""
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class Heartbeat:
+    """A thread that keeps the worker registered, renews the current job's lease and exits when orphaned."""
+
+    def __init__(self, backend: JobBackend, worker_id: str, settings: Settings, clock: Clock, parent_pid: int | None):
+        self._backend = backend
+        self._worker_id = worker_id
+        self._settings = settings
+        self._clock = clock
+        self._parent_pid = parent_pid
+        self._job_id: str | None = None
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="batch-heartbeat", daemon=True)
+        self.rate: Callable[[], float | None] = lambda: None
+
+    def start(self) -> None:
+        """Start beating."""
+        self.beat()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop beating."""
+        self._stopped.set()
+        self._thread.join(timeout=5)
+
+    def watch(self, job_id: str | None) -> None:
+        """Renew this job's lease on every beat (None: no job)."""
+        self._job_id = job_id
+
+    def _loop(self) -> None:
+        """Beat every heartbeat_seconds until stopped."""
+        while not self._stopped.wait(self._settings.heartbeat_seconds):
+            try:
+                self.beat()
+            except Exception:
+                log.exception("heartbeat failed")
+
+    def beat(self) -> None:
+        """One beat: exit if orphaned, report alive, extend the lease."""
+        if self._parent_pid is not None and os.getppid() != self._parent_pid:
+            log.error("worker %s: parent process died; exiting", self._worker_id)
+            os._exit(ORPHAN_EXIT_CODE)
+        now = self._clock()
+        self._backend.report_worker(self._worker_id, now, self.rate())
+        job_id = self._job_id
+        if job_id is not None:
+            self._backend.renew_lease(job_id, self._worker_id, now + timedelta(seconds=self._settings.lease_seconds))
+
+
+class Worker:
+    """Claims jobs one at a time (oldest first, expired leases included) and runs them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: JobBackend,
+        objects: ObjectStore,
+        searcher: LineSearcher,
+        *,
+        clock: Clock = utcnow,
+        parent_pid: int | None = None,
+    ) -> None:
+        self.id = new_worker_id()
+        self._settings = settings
+        self._backend = backend
+        self._clock = clock
+        self._executor = MicroBatchExecutor(searcher, timeout_seconds=settings.query_timeout_seconds)
+        config = RunnerConfig(
+            micro_batch_size=settings.micro_batch_size,
+            lease_seconds=settings.lease_seconds,
+            max_bytes=settings.batch_max_bytes,
+            max_lines=settings.batch_max_lines,
+        )
+        self._runner = JobRunner(config, backend, objects, self._executor, self.id, clock)
+        self._heartbeat = Heartbeat(backend, self.id, settings, clock, parent_pid)
+        self._heartbeat.rate = lambda: self._runner.lines_per_s
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set; the current micro-batch finishes and the lease is released."""
+        self._heartbeat.start()
+        try:
+            while not stop.is_set():
+                if not self.run_once(stop):
+                    stop.wait(self._settings.poll_seconds)
+        finally:
+            self._heartbeat.stop()
+            self._executor.close()
+            self._backend.remove_worker(self.id)
+
+    def run_once(self, stop: threading.Event) -> bool:
+        """Claim and run one job; False when there was nothing to do."""
+        now = self._clock()
+        self._backend.fail_expired_uploads(now)
+        job = self._backend.claim(self.id, now, now + timedelta(seconds=self._settings.lease_seconds))
+        if job is None:
+            return False
+        log.info("worker %s: running job %s from line %d", self.id, job.id, job.checkpoint_line + 1)
+        self._heartbeat.watch(job.id)
+        try:
+            self._runner.run(job, stop)
+        finally:
+            self._heartbeat.watch(None)
+        return True
+
+
+def build_worker(settings: Settings, searcher: LineSearcher, *, parent_pid: int | None = None) -> Worker:
+    """A worker over the configured database and the local object store."""
+    backend = SqlJobStore(create_db_engine(settings.resolved_database_url()))
+    return Worker(settings, backend, LocalObjectStore.from_settings(settings), searcher, parent_pid=parent_pid)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT ask the worker to stop after the current micro-batch."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+
+
+def run_worker(
+    settings: Settings, searcher_factory: SearcherFactory | None = None, *, parent_pid: int | None = None
+) -> None:
+    """Run one worker in this process until SIGTERM/SIGINT (blocking)."""
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    searcher = (searcher_factory or open_engine_searcher)(settings)
+    build_worker(settings, searcher, parent_pid=parent_pid).run(stop)
+
+
+def main() -> None:
+    """Entry point of `python -m batchsearch.jobs.worker`: one worker with settings from the environment."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    run_worker(Settings())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Builds the long-lived services (engine, ingestor, annotator) from Settings, for entrypoints."""
+
+from __future__ import annotations
+
+from batchsearch.config import Settings
+from batchsearch.index.store import IndexStore
+from batchsearch.ingest.pipeline import Annotator, Ingestor
+
+
+def index_store(settings: Settings) -> IndexStore:
+    """The index folder of these settings."""
+    return IndexStore(settings.data_dir / "index")
+
+
+def build_annotator(settings: Settings) -> Annotator | None:
+    """The default annotator (knowledge-graph entities, topics, sentiment)."""
+    return None
+
+
+def build_ingestor(settings: Settings, owner: str | None = None) -> Ingestor:
+    """An ingestor writing into this data dir with the default embedder and annotator."""
+    from batchsearch.embeddings import MiniLMEmbedder
+
+    return Ingestor(index_store(settings), MiniLMEmbedder(), build_annotator(settings), owner=owner)

@@ -1,0 +1,167 @@
+"""Dense top-k against numpy argsort: no mask, broad, mid (faiss selector), selective (gather), many segments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from batchsearch.index.records import ChunkRecord, DocumentRecord
+from batchsearch.models.search import Query
+from batchsearch.search import dense
+from batchsearch.search.dense import DenseRequest, exact_search, search_segment
+from batchsearch.search.engine import SearchEngine
+from batchsearch.search.ranking import relevance
+from search_fixtures import FakeEmbedder, build_store, random_documents, snapshot_rows, unit_vectors
+
+DIM = 16
+BIG = 30_000  # above the 20,000-row gather limit, so a mid-size mask takes the faiss selector path
+
+
+def reference_top(vectors: np.ndarray, query: np.ndarray, allowed: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Brute force: every allowed row's inner product, best first, ties by row."""
+    scores = vectors.astype(np.float64) @ query.astype(np.float64)
+    rows = np.arange(len(vectors)) if allowed is None else np.flatnonzero(allowed)
+    order = np.lexsort((rows, -scores[rows]))[:k]
+    return rows[order], scores[rows][order]
+
+
+def assert_same_top(got: tuple[np.ndarray, np.ndarray], want: tuple[np.ndarray, np.ndarray]) -> None:
+    rows, scores = got
+    assert rows.dtype == np.int64
+    assert rows.tolist() == want[0].tolist()
+    np.testing.assert_allclose(scores, want[1], atol=1e-5)
+
+
+def _big_segment(root: Path, n: int) -> Any:
+    rng = np.random.default_rng(5)
+    vectors = unit_vectors(rng, n, DIM)
+    base = random_documents(rng, 1, DIM, owners=(None,), max_chunks=1)[0]
+    docs, per_doc = [], 500
+    for d in range(n // per_doc):
+        chunks = [ChunkRecord(cnum=c + 1, text=f"t{d}x{c}", vector=vectors[d * per_doc + c]) for c in range(per_doc)]
+        docs.append(DocumentRecord(**{**base.__dict__, "id": f"{d:032X}", "chunks": chunks}))
+    seg = build_store(root, [docs], DIM).snapshot().views[0].segment
+    np.testing.assert_array_equal(seg.vectors, vectors)
+    return seg
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return _big_segment(tmp_path_factory.mktemp("dense") / "index", BIG)
+
+
+@pytest.fixture(scope="module")
+def queries() -> np.ndarray:
+    return unit_vectors(np.random.default_rng(9), 40, DIM)
+
+
+@pytest.mark.parametrize("k", [1, 10, 250])
+def test_exact_search_without_mask(big: Any, queries: np.ndarray, k: int) -> None:
+    for q in queries[:10]:
+        assert_same_top(exact_search(big, q, None, big.n_chunks, k), reference_top(big.vectors, q, None, k))
+
+
+@pytest.mark.parametrize(("share", "path"), [(0.8, "selector"), (0.004, "gather"), (0.0004, "gather")])
+def test_exact_search_with_mask(big: Any, queries: np.ndarray, share: float, path: str) -> None:
+    rng = np.random.default_rng(int(share * 10_000))
+    for q in queries[:10]:
+        allowed = rng.random(big.n_chunks) < share
+        n_allowed = int(allowed.sum())
+        assert (n_allowed > 20_000) == (path == "selector")
+        for k in (5, 100):
+            assert_same_top(exact_search(big, q, allowed, n_allowed, k), reference_top(big.vectors, q, allowed, k))
+
+
+def test_exact_search_edge_cases(big: Any, queries: np.ndarray) -> None:
+    none = np.zeros(big.n_chunks, bool)
+    assert exact_search(big, queries[0], none, 0, 10)[0].tolist() == []
+    assert exact_search(big, queries[0], None, big.n_chunks, 0)[0].tolist() == []
+    three = np.zeros(big.n_chunks, bool)
+    three[[7, 20_001, 29_999]] = True
+    rows, _ = exact_search(big, queries[0], three, 3, 10)
+    assert sorted(rows.tolist()) == [7, 20_001, 29_999], "k above the allowed rows returns all of them"
+
+
+def _requests(queries: np.ndarray, masks: list[np.ndarray | None], k: int) -> list[DenseRequest]:
+    return [DenseRequest(q, m, int(m.sum()) if m is not None else BIG, k) for q, m in zip(queries, masks, strict=True)]
+
+
+def test_batched_search_matches_one_by_one_reference(big: Any, queries: np.ndarray) -> None:
+    """A mixed batch (no mask, broad masks, selective masks) shares faiss searches yet returns the exact top-k."""
+    rng = np.random.default_rng(3)
+    shares = [None, 0.9, 0.5, 0.35, 0.01, 0.001] * 7
+    masks = [None if s is None else rng.random(big.n_chunks) < s for s in shares[: len(queries)]]
+    for k in (10, 120):
+        found = search_segment(big, _requests(queries, masks, k))
+        assert len(found) == len(queries)
+        for q, m, got in zip(queries, masks, found, strict=True):
+            assert_same_top(got, reference_top(big.vectors, q, m, k))
+
+
+def test_selector_path_through_search_segment(big: Any, queries: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mid-size mask (too many rows to gather, too few to count as broad) goes through the faiss ID selector."""
+    monkeypatch.setattr(dense, "BROAD_FRACTION", 0.95)
+    rng = np.random.default_rng(4)
+    masks = [rng.random(big.n_chunks) < 0.75 for _ in range(5)]
+    assert all(20_000 < m.sum() < 0.95 * big.n_chunks for m in masks)
+    for q, m, got in zip(queries[:5], masks, search_segment(big, _requests(queries[:5], masks, 50)), strict=True):
+        assert_same_top(got, reference_top(big.vectors, q, m, 50))
+
+
+def test_broad_mask_that_excludes_the_nearest_rows_falls_back_to_exact(big: Any, queries: np.ndarray) -> None:
+    """When the shared deep search finds too few allowed rows, the result is still the exact masked top-k."""
+    q = queries[0]
+    scores = big.vectors @ q
+    allowed = scores < np.quantile(scores, 0.6)  # 60% of rows allowed, none of the 40% nearest
+    got = search_segment(big, _requests(q[None, :], [allowed], 20))[0]
+    assert_same_top(got, reference_top(big.vectors, q, allowed, 20))
+
+
+# ---- across segments, through the engine ------------------------------------------------------
+
+NEUTRAL = {"freshness_boost": 0, "source_boost": 0, "content_diversification": {"enabled": False}}
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    rng = np.random.default_rng(21)
+    batches = [random_documents(rng, n, DIM, prefix=p, owners=(None,)) for n, p in ((60, "a"), (40, "b"), (50, "c"))]
+    batches[2][0].id = batches[0][1].id  # one replaced document: its old chunks are dead rows
+    store = build_store(tmp_path_factory.mktemp("multi") / "index", batches, DIM)
+    embedder = FakeEmbedder(DIM)
+    return {"engine": SearchEngine(store, embedder, fusion="dense"), "embedder": embedder,
+            "rows": snapshot_rows(store.snapshot(), batches)}
+
+
+def _flat(response: dict[str, Any]) -> list[tuple[str, int, float]]:
+    return [(doc["id"], ch["cnum"], ch["relevance"]) for doc in response["results"] for ch in doc["chunks"]]
+
+
+@pytest.mark.parametrize("filters", [{}, {"source": {"values": ["D4B903", "5A5702"]}},
+                                     {"document_type": {"values": ["NEWS"]}, "chunk": {"from": 2}}])
+@pytest.mark.parametrize("k", [1, 15, 200])
+def test_dense_top_k_across_segments(multi: dict[str, Any], filters: dict[str, Any], k: int) -> None:
+    engine, embedder = multi["engine"], multi["embedder"]
+    f = Query.model_validate({"filters": filters} if filters else {"text": "x"}).filters
+    from search_fixtures import oracle
+
+    rows = [r for r in multi["rows"] if oracle(r, f, None)]
+    vectors = np.stack([r.chunk.vector for r in rows])
+    for text in ("zzqq one", "zzqq two", "zzqq three"):  # words absent from the corpus: no lexical hits
+        q = embedder.vector(text)
+        want_idx, want_scores = reference_top(vectors, q, None, k)
+        resp = engine.search(Query.model_validate({"text": text, "filters": filters, "max_chunks": k,
+                                                   "ranking_params": NEUTRAL}))
+        got = _flat(resp)
+        want = [(rows[i].doc.id, rows[i].chunk.cnum) for i in want_idx]
+        assert sorted((d, c) for d, c, _ in got) == sorted(want)
+        by_key = {(d, c): r for d, c, r in got}
+        expected_rel = relevance(want_scores, np.zeros(len(want_scores)))
+        np.testing.assert_allclose([by_key[w] for w in want], expected_rel, atol=2e-6)
+        # documents come in the order of their best chunk
+        first_seen = list(dict.fromkeys(d for d, _ in want))
+        assert [doc["id"] for doc in resp["results"]] == first_seen
+        assert resp["usage"]["api_query_units"] == pytest.approx(len(want) / 10)

@@ -1,0 +1,122 @@
+"""The SQL job store on a real SQLite file: compare-and-set status, FIFO claims, leases, checkpoints."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from batchsearch.db import create_db_engine
+from batchsearch.errors import ConflictError
+from batchsearch.jobs.model import Checkpoint, Job
+from batchsearch.jobs.states import JobStatus
+from batchsearch.jobs.store import EXPIRED_UPLOAD_MESSAGE, SqlJobStore
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqlJobStore:
+    return SqlJobStore(create_db_engine(f"sqlite:///{tmp_path / 'jobs.db'}"))
+
+
+def add(store: SqlJobStore, job_id: str, *, status: JobStatus = JobStatus.QUEUED, minute: int = 0) -> Job:
+    job = Job(job_id, "alice", status, T0 + timedelta(minutes=minute), T0 + timedelta(hours=1), f"batches/{job_id}/in")
+    store.create(job)
+    return job
+
+
+def test_round_trip_keeps_utc_datetimes(store: SqlJobStore) -> None:
+    job = add(store, "j1", status=JobStatus.PENDING)
+    assert store.get("j1") == job
+    assert store.get("missing") is None
+
+
+def test_transition_is_compare_and_set(store: SqlJobStore) -> None:
+    add(store, "j1", status=JobStatus.PENDING)
+    job = store.transition("j1", JobStatus.PENDING, JobStatus.QUEUED, {"lines_total": 3})
+    assert (job.status, job.lines_total) == (JobStatus.QUEUED, 3)
+    with pytest.raises(ConflictError, match="is queued, not pending"):
+        store.transition("j1", JobStatus.PENDING, JobStatus.QUEUED)
+    with pytest.raises(ConflictError, match="cannot go"):
+        store.transition("j1", JobStatus.QUEUED, JobStatus.COMPLETED)
+    with pytest.raises(ValueError):
+        store.transition("j1", JobStatus.QUEUED, JobStatus.CANCELLED, {"status": "completed"})
+    assert store.get("j1").status is JobStatus.QUEUED  # type: ignore[union-attr]
+
+
+def test_claims_are_fifo_and_skip_pending_and_leased_jobs(store: SqlJobStore) -> None:
+    add(store, "late", minute=5)
+    add(store, "early", minute=1)
+    add(store, "not-uploaded", status=JobStatus.PENDING, minute=0)
+    lease = T0 + timedelta(seconds=30)
+    assert store.claim("w1", T0, lease).id == "early"  # type: ignore[union-attr]
+    second = store.claim("w2", T0, lease)
+    assert second is not None and second.id == "late" and second.status is JobStatus.PROCESSING
+    assert second.started_at == T0 and second.attempts == 1 and second.lease_owner == "w2"
+    assert store.claim("w3", T0, lease) is None
+
+
+def test_expired_lease_is_reclaimed_and_the_old_owner_loses_its_checkpoint(store: SqlJobStore) -> None:
+    add(store, "j1")
+    store.claim("w1", T0, T0 + timedelta(seconds=30))
+    assert store.save_checkpoint("j1", "w1", Checkpoint(64, 999, 64, 10.0), T0 + timedelta(seconds=60))
+    assert store.claim("w2", T0 + timedelta(seconds=59), T0 + timedelta(seconds=90)) is None
+    job = store.claim("w2", T0 + timedelta(seconds=61), T0 + timedelta(seconds=91))
+    assert job is not None and (job.lease_owner, job.checkpoint_line, job.checkpoint_offset) == ("w2", 64, 999)
+    assert job.started_at == T0 and job.attempts == 2
+    assert not store.save_checkpoint("j1", "w1", Checkpoint(128, 2000, 128, 10.0), T0)
+    assert not store.renew_lease("j1", "w1", T0 + timedelta(hours=1))
+    assert store.get("j1").checkpoint_line == 64  # type: ignore[union-attr]
+
+
+def test_cancel_stops_checkpoints_and_release_frees_the_job(store: SqlJobStore) -> None:
+    add(store, "j1")
+    store.claim("w1", T0, T0 + timedelta(seconds=30))
+    store.release("j1", "w1", T0)
+    assert store.claim("w2", T0 + timedelta(seconds=1), T0 + timedelta(seconds=31)).id == "j1"  # type: ignore[union-attr]
+    store.transition("j1", JobStatus.PROCESSING, JobStatus.CANCELLED)
+    assert not store.save_checkpoint("j1", "w2", Checkpoint(1, 1, 1, None), T0)
+    assert store.claim("w3", T0 + timedelta(hours=1), T0 + timedelta(hours=2)) is None
+
+
+def test_expired_uploads_fail(store: SqlJobStore) -> None:
+    add(store, "j1", status=JobStatus.PENDING)
+    add(store, "j2", status=JobStatus.QUEUED)
+    assert store.fail_expired_uploads(T0 + timedelta(minutes=59)) == 0
+    assert store.fail_expired_uploads(T0 + timedelta(minutes=61)) == 1
+    job = store.get("j1")
+    assert job is not None and job.status is JobStatus.FAILED and job.error == EXPIRED_UPLOAD_MESSAGE
+    assert [j.id for j in store.active_jobs()] == ["j2"]
+
+
+def test_concurrent_claims_never_share_a_job(store: SqlJobStore, tmp_path: Path) -> None:
+    for i in range(40):
+        add(store, f"j{i:02d}", minute=i)
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def work(worker: str) -> None:
+        own = SqlJobStore(create_db_engine(f"sqlite:///{tmp_path / 'jobs.db'}"))
+        while (job := own.claim(worker, T0, T0 + timedelta(hours=1))) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(claimed) == [f"j{i:02d}" for i in range(40)]
+
+
+def test_worker_registry(store: SqlJobStore) -> None:
+    store.report_worker("w1", T0, None)
+    store.report_worker("w1", T0 + timedelta(seconds=5), 12.5)
+    store.report_worker("w2", T0 - timedelta(minutes=5), 3.0)
+    live = store.live_workers(T0)
+    assert [(w.id, w.lines_per_s, w.heartbeat_at) for w in live] == [("w1", 12.5, T0 + timedelta(seconds=5))]
+    store.remove_worker("w1")
+    assert store.live_workers(T0) == []

@@ -62,11 +62,12 @@ def fake_searcher(settings: Settings, delay: float = 0.0) -> FakeSearcher:
 def build_app(settings: Settings, clock: Clock = utcnow) -> FastAPI:
     """The API with the batch routes and services wired as create_app will wire them."""
     app = create_app(settings)
-    app.state.batches = BatchService.from_settings(settings, app.state.db)
+    if not hasattr(app.state, "batches"):  # until create_app wires Batch Search itself
+        app.state.batches = BatchService.from_settings(settings, app.state.db)
+        app.state.object_store = app.state.batches.objects
+        app.include_router(batches.router)
+        app.include_router(files.router)
     app.state.batches.clock = clock
-    app.state.object_store = app.state.batches.objects
-    app.include_router(batches.router)
-    app.include_router(files.router)
     return app
 
 

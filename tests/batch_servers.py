@@ -26,20 +26,14 @@ WORDS = (
 SERVE_SCRIPT = """
 import os, sys
 sys.path.insert(0, os.environ["BATCH_TESTS_DIR"])
-import uvicorn
 from batchsearch.config import Settings
-from batchsearch.jobs.supervisor import WorkerPool
+from batchsearch.jobs.supervisor import run_api_and_workers
 from batch_fakes import build_app
 
 
 def main() -> None:
     settings = Settings()
-    pool = WorkerPool(settings, settings.workers)
-    pool.start()
-    try:
-        uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_level="warning")
-    finally:
-        pool.stop()
+    run_api_and_workers(build_app(settings), settings)
 
 
 if __name__ == "__main__":
@@ -131,9 +125,9 @@ class Server:
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        """Stop gracefully, or kill the whole process group."""
+        """Stop gracefully (SIGTERM, as a service manager would), or kill the whole process group."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -320,8 +320,3 @@ def brute_bm25(fields: dict[str, list[list[str]]], terms: Sequence[str]) -> np.n
                 if tf:
                     out[i] += idf * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * len(row) / avg))
     return out
-
-
-def with_text(doc: DocumentRecord, text: str, dim: int, rng: np.random.Generator) -> DocumentRecord:
-    """A copy of `doc` whose only chunk has `text` (used to make a new version of a document)."""
-    return replace(doc, chunks=[ChunkRecord(cnum=1, text=text, vector=unit_vectors(rng, 1, dim)[0])])

@@ -104,6 +104,8 @@ CASES: list[dict[str, Any]] = [
     {"keyword": {"any_of": ["guidance"], "search_in": "HEADLINE"}},
     {"keyword": {"none_of": ["lawsuit"], "search_in": "ALL"}},
     {"keyword": {"any_of": ["dividend", "merger"], "none_of": ["loss"], "search_in": "BODY"}},
+    {"keyword": {"any_of": ["bank bank", "", "  ", "-", "C++", "東京", "x" * 60, "title:bank", "bank AND loan"]}},
+    {"keyword": {"none_of": ["", "x" * 60, "*"]}},
     {"topic": {"any_of": ["BUSINESS,Partnerships,Partnership"]}},
     {"topic": {"any_of": ["business,labor-issues,executive-appointment,,"], "search_in": "HEADLINE"}},
     {"topic": {"all_of": [TOPICS[1], TOPICS[3]], "search_in": "BODY"}},
@@ -255,3 +257,17 @@ def test_random_combinations_unconstrained(corpus: dict[str, Any]) -> None:
         for key in rnd.sample(sorted(other), k=min(2, len(other))):
             raw[key] = other[key]
         check(corpus, raw, rnd.choice([None, *OWNERS]))
+
+
+def test_timestamps_before_1970(tmp_path: Any) -> None:
+    """BEIR documents sit at timestamp 0; a window ending half a second before it must not hold them."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(1)
+    docs = [replace(d, timestamp=ts, owner=None) for d, ts in zip(random_documents(rng, 3, DIM), (-86400, 0, 1), strict=True)]
+    store = build_store(tmp_path / "index", [docs], DIM)
+    corpus = {"snap": store.snapshot(), "rows": snapshot_rows(store.snapshot(), [docs]),
+              "evaluator": FilterEvaluator(Lexical().keyword_mask)}
+    for raw in ({"end": "1969-12-31T23:59:59.5Z"}, {"start": "1969-12-31T23:59:59.5Z"}, {"end": "1970-01-01"},
+                {"start": "1969-12-31", "end": "1969-12-31T23:59:59"}):
+        check(corpus, {"timestamp": raw}, None)

@@ -157,3 +157,57 @@ def test_engine_weighted_order_by_hand(tiny: dict[str, Any]) -> None:
 def test_engine_single_list_modes(tiny: dict[str, Any]) -> None:
     assert [name for name, _ in _run(tiny, "dense")] == ["B", "C", "A"]
     assert [name for name, _ in _run(tiny, "lexical")] == ["A", "C"]
+
+
+def _doc(name: str, cosines: list[float], q: np.ndarray, *, rank: str = "RANK_3", days: int = 0,
+         source: str = "S1") -> DocumentRecord:
+    chunks = [ChunkRecord(cnum=i + 1, text=f"{name} chunk {i}", vector=_vector_with_cosine(q, c, ord(name) * 10 + i))
+              for i, c in enumerate(cosines)]
+    return DocumentRecord(
+        id=name * 32, headline=name, timestamp=T0 + days * 86400, url="", source_id=source, source_name=source,
+        source_rank=rank, doc_type="NEWS", doc_subtype=None, category="news", language="en", owner=None, tags=[],
+        headline_entities=[], headline_topics=[], reporting_entities=[], reporting_periods=[], sentiment=None,
+        chunks=chunks)
+
+
+def _dense_engine(tmp_path: Path, docs: list[DocumentRecord], embedder: FakeEmbedder) -> SearchEngine:
+    return SearchEngine(build_store(tmp_path / "index", [docs], 16), embedder, fusion="dense")
+
+
+def _chunk_keys(resp: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(doc["id"][0], ch["cnum"]) for doc in resp["results"] for ch in doc["chunks"]]
+
+
+def test_diversification_by_hand(tmp_path: Path) -> None:
+    """X: 0.9, 0.85; Y: 0.8 (same source). Off: X1, X2. On: X2 -> 0.85 * 0.8 * 0.95 = 0.646 < Y 0.8 * 0.95 = 0.76."""
+    embedder = FakeEmbedder(16)
+    q = embedder.vector("zzqq")
+    engine = _dense_engine(tmp_path, [_doc("X", [0.9, 0.85], q), _doc("Y", [0.8], q)], embedder)
+    base: dict[str, Any] = {"text": "zzqq", "max_chunks": 2}
+    off = engine.search(Query.model_validate({**base, "ranking_params": {**NEUTRAL}}))
+    on = engine.search(Query.model_validate({**base, "ranking_params": {
+        **NEUTRAL, "content_diversification": {"enabled": True}}}))
+    assert _chunk_keys(off) == [("X", 1), ("X", 2)]
+    assert _chunk_keys(on) == [("X", 1), ("Y", 1)]
+
+
+def test_source_and_freshness_boosts_by_hand(tmp_path: Path) -> None:
+    """P: 0.8, RANK_5, 60 days old; Q: 0.7, RANK_1, newest. Boosts multiply the fused score."""
+    embedder = FakeEmbedder(16)
+    q = embedder.vector("zzqq")
+    engine = _dense_engine(tmp_path, [_doc("P", [0.8], q, rank="RANK_5", source="S1"),
+                                      _doc("Q", [0.7], q, rank="RANK_1", days=60, source="S2")], embedder)
+
+    def order(**params: float) -> list[str]:
+        resp = engine.search(Query.model_validate({"text": "zzqq", "ranking_params": {**NEUTRAL, **params}}))
+        return [doc["id"][0] for doc in resp["results"]]
+
+    assert order() == ["P", "Q"]
+    # source: 0.8 * 1.0 vs 0.7 * (1 + 0.05 * 1 * 4) = 0.84
+    assert order(source_boost=1) == ["Q", "P"]
+    # source 0.5: 0.7 * 1.1 = 0.77 < 0.8
+    assert order(source_boost=0.5) == ["P", "Q"]
+    # freshness 2: P 0.8 * (1 + 0.2 * e^-2) = 0.8217 vs Q 0.7 * 1.2 = 0.84
+    assert order(freshness_boost=2) == ["Q", "P"]
+    # freshness 1: P 0.8 * (1 + 0.1 * e^-2) = 0.8108 vs Q 0.7 * 1.1 = 0.77
+    assert order(freshness_boost=1) == ["P", "Q"]

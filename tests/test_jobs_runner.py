@@ -240,3 +240,43 @@ def test_estimate_tracks_the_real_finish(settings: Settings) -> None:
     assert len(second_half) >= 5
     for now, eta in second_half:
         assert abs(eta - finished) <= 0.25 * duration, (now, eta, finished)
+
+
+def test_estimate_of_a_queued_job_counts_the_work_ahead(settings: Settings) -> None:
+    clock = Clock()
+    service = service_for(settings, clock)
+    running = submit(service, jsonl(100))
+    waiting = submit(service, jsonl(50))
+    now = clock()
+    service.backend.report_worker("w1", now, 10.0)
+    claimed = service.backend.claim("w1", now, now + timedelta(seconds=30))
+    assert claimed is not None and claimed.id == running.id
+    service.backend.save_checkpoint(running.id, "w1", Checkpoint(20, 0, 20, 10.0), now + timedelta(seconds=30))
+    status = service.status(service.backend.get(running.id))  # type: ignore[arg-type]
+    first = datetime.fromisoformat(status["estimated_completion_time"])
+    assert abs((first - now).total_seconds() - 8.0) < 1.0  # 80 lines left at 10 lines/s
+    queued = service.status(service.backend.get(waiting.id))  # type: ignore[arg-type]
+    assert queued["status"] == "pending"
+    second = datetime.fromisoformat(queued["estimated_completion_time"])
+    assert abs((second - now).total_seconds() - 13.0) < 1.0  # then its own 50 lines
+
+
+def test_a_job_that_keeps_crashing_its_worker_fails_after_max_attempts(settings: Settings) -> None:
+    settings = settings.model_copy(update={"batch_max_attempts": 2})
+    service = service_for(settings)
+    job = submit(service, jsonl(5))
+
+    class Broken(FakeSearcher):
+        def parse_request(self, payload: Any) -> Any:
+            raise KeyError("bug")
+
+    class BrokenWrites(SqlJobStore):
+        def save_checkpoint(self, *args: Any) -> bool:
+            raise OSError("disk gone")
+
+    backend = BrokenWrites(create_db_engine(settings.resolved_database_url()))
+    worker = worker_for(service, Broken(), backend)
+    for _ in range(3):
+        assert worker.run_once(threading.Event())
+    failed = service.backend.get(job.id)
+    assert failed is not None and failed.status is JobStatus.FAILED and "after 2 attempts" in (failed.error or "")

@@ -12,9 +12,12 @@ def index_store(settings: Settings) -> IndexStore:
     return IndexStore(settings.data_dir / "index")
 
 
-def build_annotator(settings: Settings) -> Annotator | None:
-    """The default annotator (knowledge-graph entities, topics, sentiment)."""
-    return None
+def build_annotator(settings: Settings) -> Annotator:
+    """The default annotator over this data dir's knowledge graph (built on first use)."""
+    from batchsearch.ingest.annotators import DefaultAnnotator
+    from batchsearch.kg import KnowledgeGraph
+
+    return DefaultAnnotator(KnowledgeGraph.open_or_build(settings.data_dir / "kg").detector())
 
 
 def build_ingestor(settings: Settings, owner: str | None = None) -> Ingestor:

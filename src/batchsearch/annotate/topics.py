@@ -13,13 +13,20 @@ planned" yield nothing; rules that spell the negation themselves ("failed to bea
 estimates" -> earnings-miss) are unaffected because the negator is inside the match.
 
 `detect_topics(text)` returns every hit with the character offsets of the triggering phrase,
-`text[hit.start:hit.end]`, in text order; one phrase can trigger more than one topic.
+`text[hit.start:hit.end]`, in text order; one phrase can trigger more than one topic, and a hit
+inside a longer hit of the same topic is dropped.
+
+Speed: a rule is written as literal lead phrases plus the regex that must follow one of them.
+One Aho-Corasick pass over the lowercased text finds which leads occur, and only the rules they
+open are run, so the cost is one automaton scan plus the few rules that can match.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+import ahocorasick
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,155 +52,165 @@ _GAP2 = r"(?:[\w'$%.,&-]+\s+){0,2}?"
 _GAP4 = r"(?:[\w'$%.,&-]+\s+){0,4}?"
 # Words up to the end of the sentence (a period only when it is not a sentence end: "Corp. rose").
 _SAME_SENTENCE = r"(?:[^.;!?\n]|\.(?=\d|\s(?-i:[a-z0-9]))){0,60}?"
-_ESTIMATES = r"(?:expectations|estimates|forecasts?|consensus|projections|the street)"
-_GUIDANCE = r"(?:guidance|outlook|forecasts?|(?<!price )targets?|projections)"
-_UP_VERBS = r"(?:rose|rise|rises|rising|jumped|jumps|jumping|surged|surges|surging|soared|soars|soaring|climbed|climbs|gained|gains|rallied|rallies|advanced|advances|spiked|popped|leapt|leaped|were up|was up|closed up|traded up|hit (?:a |an )?(?:record|all-time|52-week) high)"
-_DOWN_VERBS = r"(?:fell|falls|falling|dropped|drops|dropping|slid|slides|sliding|sank|sinks|sinking|plunged|plunges|plunging|tumbled|tumbles|tumbling|slumped|slumps|declined|declines|lost|sagged|retreated|were down|was down|closed down|traded down|hit (?:a |an )?(?:52-week|multi-year|record) low)"
-_SHARES = r"(?:shares|stock|stocks|share price|stock price)"
-_EXEC = r"(?:chief executive(?: officer)?|ceo|chief financial officer|cfo|chief operating officer|coo|president|chair(?:man|woman)?|chief technology officer|cto|head of \w+)"
+_ESTIMATES = r"(?:consensus (?:estimates?|forecasts?|expectations)|expectations|estimates|forecasts?|consensus|projections|the street)\b"
+_GUIDANCE = r"(?:guidance|outlook|forecasts?|(?<!price )targets?|projections)\b"
+_UP_VERBS = r"(?:rose|rise|rises|rising|jumped|jumps|jumping|surged|surges|surging|soared|soars|soaring|climbed|climbs|gained|gains|rallied|rallies|advanced|advances|spiked|popped|leapt|leaped|were up|was up|closed up|traded up|hit (?:a |an )?(?:record|all-time|52-week) high)\b"
+_DOWN_VERBS = r"(?:fell|falls|falling|dropped|drops|dropping|slid|slides|sliding|sank|sinks|sinking|plunged|plunges|plunging|tumbled|tumbles|tumbling|slumped|slumps|declined|declines|lost|sagged|retreated|were down|was down|closed down|traded down|hit (?:a |an )?(?:52-week|multi-year|record) low)\b"
+_SHARES = "shares|stock|stocks|share price|stock price"
+_SHARES_RE = rf"(?:{_SHARES})"
+_EXEC_LEADS = ("chief executive officer|chief executive|ceo|chief financial officer|cfo|chief operating officer|coo|"
+               "president|chairman|chairwoman|chair|chief technology officer|cto")
+_EXEC = rf"(?:{_EXEC_LEADS})\b"
 
-_TAXONOMY: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+# Each rule: literal lead phrases ("|"-separated) and the regex that must follow one of them.
+# A rule is tried only when one of its leads occurs in the text, so a rule costs nothing on
+# text that cannot match it; the compiled pattern is \b(?:leads)<tail>, case-insensitive.
+Rule = tuple[str, str]
+_TAXONOMY: tuple[tuple[str, str, str, tuple[Rule, ...]], ...] = (
     ("business,earnings,earnings-beat", "Earnings beat", "Results above analyst or company expectations.", (
-        rf"\b(?:beat|beats|beating|topped|tops|topping|exceeded|exceeds|surpassed|surpasses|came in above|ahead of|above|outpaced) {_GAP4}{_ESTIMATES}",
-        r"\b(?:better|stronger)[- ]than[- ](?:expected|anticipated|forecast)\b",
+        ("beat|beats|beating|topped|tops|topping|exceeded|exceeds|surpassed|surpasses|came in above|ahead of|above|outpaced", rf" {_GAP4}{_ESTIMATES}"),
+        ("better than|better-than|stronger than|stronger-than", r"[- ](?:expected|anticipated|forecast)\b"),
     )),
     ("business,earnings,earnings-miss", "Earnings miss", "Results below analyst or company expectations.", (
-        rf"\b(?:missed|misses|missing|miss|came in below|below|short of|trailed|lagged) {_GAP4}{_ESTIMATES}",
-        rf"\b(?:failed to|did not|didn't|could not) (?:beat|meet|match|top|reach) {_GAP4}{_ESTIMATES}",
-        r"\b(?:fell|falls|fall|falling|came in) short\b",
-        r"\b(?:weaker|worse|softer|lower)[- ]than[- ](?:expected|anticipated|forecast)\b",
+        ("missed|misses|missing|miss|came in below|below|short of|trailed|lagged", rf" {_GAP4}{_ESTIMATES}"),
+        ("failed to|did not|didn't|could not", rf" (?:beat|meet|match|top|reach) {_GAP4}{_ESTIMATES}"),
+        ("fell short|falls short|fall short|falling short|came in short", ""),
+        ("weaker than|weaker-than|worse than|worse-than|softer than|softer-than|lower than|lower-than", r"[- ](?:expected|anticipated|forecast)\b"),
     )),
     ("business,guidance,guidance-raised", "Guidance raised", "A company raises its own forecast.", (
-        rf"\b(?:raised|raises|raising|lifted|lifts|lifting|boosted|boosts|increased|increases|upped|ups|hiked) {_GAP4}{_GUIDANCE}",
-        rf"\b{_GUIDANCE} (?:was |is |were )?(?:raised|lifted|increased|boosted)\b",
+        ("raised|raises|raising|lifted|lifts|lifting|boosted|boosts|increased|increases|upped|ups|hiked", rf" {_GAP4}{_GUIDANCE}"),
+        ("guidance|outlook|forecast|forecasts|projections", r" (?:was |is |were )?(?:raised|lifted|increased|boosted)\b"),
     )),
     ("business,guidance,guidance-lowered", "Guidance lowered", "A company cuts or withdraws its own forecast.", (
-        rf"\b(?:cut|cuts|cutting|lowered|lowers|lowering|slashed|slashes|trimmed|trims|reduced|reduces|withdrew|withdraws|suspended|pulled|scrapped) {_GAP4}{_GUIDANCE}",
-        rf"\b{_GUIDANCE} (?:was |is |were )?(?:cut|lowered|slashed|trimmed|reduced|withdrawn)\b",
-        r"\bprofit warnings?\b",
+        ("cut|cuts|cutting|lowered|lowers|lowering|slashed|slashes|trimmed|trims|reduced|reduces|withdrew|withdraws|suspended|pulled|scrapped", rf" {_GAP4}{_GUIDANCE}"),
+        ("guidance|outlook|forecast|forecasts|projections", r" (?:was |is |were )?(?:cut|lowered|slashed|trimmed|reduced|withdrawn)\b"),
+        ("profit warning|profit warnings", ""),
     )),
     ("business,guidance,guidance-reaffirmed", "Guidance reaffirmed", "A company confirms its existing forecast.", (
-        rf"\b(?:reaffirmed|reaffirms|reaffirming|reiterated|reiterates|maintained|maintains|confirmed|confirms|affirmed|kept|stood by) {_GAP4}{_GUIDANCE}",
+        ("reaffirmed|reaffirms|reaffirming|reiterated|reiterates|maintained|maintains|confirmed|confirms|affirmed|kept|stood by", rf" {_GAP4}{_GUIDANCE}"),
     )),
     ("business,mergers-acquisitions,acquisition", "Acquisition", "A company agrees to buy or has bought another company or asset.", (
-        r"\b(?:agreed|agrees|agree|plans|plan|offered|offers|moved|moves|is set|deal|move|offer|proposal|bid|bids) to (?:acquire|buy|purchase|take over)\b",
-        r"\b(?:acquired|acquires|acquiring|takeover of|takeover bid|takeover offer|buyout|tender offer|acquisition of)\b",
-        r"\b(?:all-cash|all-stock|cash-and-stock) (?:deal|transaction|offer)\b",
+        ("agreed|agrees|agree|plans|plan|offered|offers|moved|moves|is set|deal|move|offer|proposal|bid|bids", r" to (?:acquire|buy|purchase|take over)\b"),
+        ("acquired|acquires|acquiring|takeover of|takeover bid|takeover offer|buyout|tender offer|acquisition of", ""),
+        ("all-cash|all-stock|cash-and-stock", r" (?:deal|transaction|offer)\b"),
     )),
     ("business,mergers-acquisitions,merger", "Merger", "Two companies combine.", (
-        r"\b(?:merge|merges|merged|merging) with\b",
-        r"\bmerger (?:agreement|of equals|with|talks|deal|plan)\b",
-        r"\b(?:agreed|agree|plan|plans) to (?:merge|combine)\b",
+        ("merge|merges|merged|merging", r" with\b"),
+        ("merger", r" (?:agreement|of equals|with|talks|deal|plan)\b"),
+        ("agreed|agree|plan|plans", r" to (?:merge|combine)\b"),
     )),
     ("business,mergers-acquisitions,divestiture", "Divestiture", "A company sells or spins off a unit or stake.", (
-        rf"\b(?:sell|sells|selling|sold|offload|offloads|offloaded|dispose of|disposed of) (?:its |the |a |part of its )?{_GAP2}(?:unit|division|business|stake|subsidiary|segment|operations|assets|arm)\b",
-        r"\b(?:divest|divests|divested|divesting|divestiture|divestment|spin-off|spinoff|spin off|spins off|spun off|carve-out)\b",
+        ("sell|sells|selling|sold|offload|offloads|offloaded|dispose of|disposed of", rf" (?:its |the |a |part of its )?{_GAP2}(?:unit|division|business|stake|subsidiary|segment|operations|assets|arm)\b"),
+        ("divest|divests|divested|divesting|divestiture|divestment|spin-off|spinoff|spin off|spins off|spun off|carve-out", ""),
     )),
     ("business,labor-issues,layoffs", "Layoffs", "Job cuts and workforce reductions.", (
-        r"\b(?:layoffs?|lay off|lays off|laying off|laid off|job cuts|redundancies|workforce reductions?|reduction in force)\b",
-        rf"\b(?:cut|cuts|cutting|eliminate|eliminates|eliminating|shed|sheds|shedding|axe|axes|axing|slash|slashes|slashing) {_GAP4}(?:jobs|positions|roles|employees|workers|staff|of its workforce)\b",
-        r"\breduce (?:its |our )?(?:headcount|workforce)\b",
+        ("layoff|layoffs|lay off|lays off|laying off|laid off|job cuts|redundancies|workforce reduction|workforce reductions|reduction in force", ""),
+        ("cut|cuts|cutting|eliminate|eliminates|eliminating|shed|sheds|shedding|axe|axes|axing|slash|slashes|slashing", rf" {_GAP4}(?:jobs|positions|roles|employees|workers|staff|of its workforce)\b"),
+        ("reduce", r" (?:its |our )?(?:headcount|workforce)\b"),
     )),
     ("business,labor-issues,strike", "Strike", "Workers strike or walk out.", (
-        r"\b(?:went|go|goes|going|are|were|is) on strike\b",
-        r"\b(?:walkout|walked off the job|work stoppage|labor strike|labour strike|strike action)\b",
-        r"\b(?:workers|union|unions|employees|pilots|staff|machinists|dockworkers) (?:voted to |threatened to |plan to |launched a |began a )?strike\b",
+        ("went|go|goes|going|are|were|is", r" on strike\b"),
+        ("walkout|walked off the job|work stoppage|labor strike|labour strike|strike action", ""),
+        ("workers|union|unions|employees|pilots|staff|machinists|dockworkers", r" (?:voted to |threatened to |plan to |launched a |began a )?strike\b"),
     )),
     ("business,legal,lawsuit", "Lawsuit", "A lawsuit is filed against or by the company.", (
-        r"\b(?:lawsuits?|class[- ]action|sued|sues|suing|filed (?:a )?(?:suit|complaint)|patent infringement|antitrust suit)\b",
+        ("lawsuit|lawsuits|class action|class-action|sued|sues|suing|patent infringement|antitrust suit", ""),
+        ("filed", r" (?:a )?(?:suit|complaint)\b"),
     )),
     ("business,legal,settlement", "Legal settlement", "A company settles a lawsuit or regulatory case.", (
-        rf"\b(?:settle|settled|settles|settling|settlement of|settlement with|settlement to resolve) {_GAP4}(?:lawsuits?|case|cases|claims|charges|suit|dispute|allegations|probe|litigation)\b",
-        r"\bagreed to pay [^.;]{0,40}?\bto settle\b",
+        ("settle|settled|settles|settling|settlement of|settlement with|settlement to resolve", rf" {_GAP4}(?:lawsuits?|case|cases|claims|charges|suit|dispute|allegations|probe|litigation)\b"),
+        ("agreed to pay", r" [^.;]{0,40}?\bto settle\b"),
     )),
     ("business,legal,regulatory-investigation", "Regulatory investigation", "A regulator investigates, fines or subpoenas the company.", (
-        r"\b(?:investigation|investigations|probe|probes|subpoena|subpoenaed|inquiry|investigating|probing|fined|penalty of|wells notice)\b",
+        ("investigation|investigations|probe|probes|subpoena|subpoenaed|inquiry|investigating|probing|fined|penalty of|wells notice", ""),
     )),
     ("business,products,product-launch", "Product launch", "A new product or service is introduced.", (
-        r"\b(?:launched|launches|launching|launch|unveiled|unveils|unveiling|introduced|introduces|introducing|debuted|debuts|rolled out|rolls out|rolling out|released|releases) (?:a |an |its |the |their )?(?:new|next-generation|latest|first|upgraded|flagship)\b",
-        r"\b(?:product launch|went on sale|goes on sale|general availability|commercial launch)\b",
+        ("launched|launches|launching|launch|unveiled|unveils|unveiling|introduced|introduces|introducing|debuted|debuts|rolled out|rolls out|rolling out|released|releases", r" (?:a |an |its |the |their )?(?:new|next-generation|latest|first|upgraded|flagship)\b"),
+        ("product launch|went on sale|goes on sale|general availability|commercial launch", ""),
     )),
     ("business,products,product-recall", "Product recall", "A company recalls products.", (
-        r"\b(?:product|safety|voluntary|vehicle|nationwide) recall\b",
-        r"\brecall(?:s|ed|ing)? (?:of )?(?:about |nearly |more than |some |roughly )?[\d,.]+ (?:million |thousand )?(?:vehicles|cars|units|devices|products|trucks|packages|bottles)\b",
-        r"\b(?:recalling|recalls|recalled) (?:its |some |certain |the )\w+",
+        ("product|safety|voluntary|vehicle|nationwide", r" recall\b"),
+        ("recall|recalls|recalled|recalling", r" (?:of )?(?:about |nearly |more than |some |roughly )?[\d,.]+ (?:million |thousand )?(?:vehicles|cars|units|devices|products|trucks|packages|bottles)\b"),
+        ("recalling|recalls|recalled", r" (?:its |some |certain |the )\w+"),
     )),
     ("business,credit-ratings,credit-rating-upgrade", "Credit rating upgrade", "A rating agency raises the company's credit rating.", (
-        rf"\b(?:moody's|s&p|fitch|standard & poor's|dbrs) {_GAP2}(?:upgraded|raised|lifted) {_GAP4}(?:rating|outlook)\b",
-        r"\b(?:credit|debt|bond) rating (?:was |is )?(?:upgraded|raised)\b",
+        ("moody's|s&p|fitch|standard & poor's|dbrs", rf" {_GAP2}(?:upgraded|raised|lifted) {_GAP4}(?:rating|outlook)\b"),
+        ("credit rating|debt rating|bond rating", r" (?:was |is )?(?:upgraded|raised)\b"),
     )),
     ("business,credit-ratings,credit-rating-downgrade", "Credit rating downgrade", "A rating agency lowers the company's credit rating.", (
-        rf"\b(?:moody's|s&p|fitch|standard & poor's|dbrs) {_GAP2}(?:downgraded|lowered|cut) {_GAP4}(?:rating|outlook)\b",
-        r"\b(?:credit|debt|bond) rating (?:was |is )?(?:downgraded|lowered|cut)\b",
-        r"\b(?:cut|downgraded|lowered) to junk\b",
+        ("moody's|s&p|fitch|standard & poor's|dbrs", rf" {_GAP2}(?:downgraded|lowered|cut) {_GAP4}(?:rating|outlook)\b"),
+        ("credit rating|debt rating|bond rating", r" (?:was |is )?(?:downgraded|lowered|cut)\b"),
+        ("cut|downgraded|lowered", r" to junk\b"),
     )),
     ("business,analyst-ratings,upgrade", "Analyst upgrade", "A broker raises its rating on the stock.", (
-        r"\b(?:upgraded|upgrades|upgrading|upgrade)\b[^.;]{0,50}?\bto (?:buy|strong buy|outperform|overweight|accumulate|add|neutral|hold|equal[- ]weight|market perform|sector perform)\b",
-        r"\b(?:upgraded|upgrades|upgrade) (?:the stock|the shares|shares|its rating|their rating)\b",
+        ("upgraded|upgrades|upgrading|upgrade", r"\b[^.;]{0,50}?\bto (?:buy|strong buy|outperform|overweight|accumulate|add|neutral|hold|equal[- ]weight|market perform|sector perform)\b"),
+        ("upgraded|upgrades|upgrade", r" (?:the stock|the shares|shares|its rating|their rating)\b"),
     )),
     ("business,analyst-ratings,downgrade", "Analyst downgrade", "A broker lowers its rating on the stock.", (
-        r"\b(?:downgraded|downgrades|downgrading|downgrade)\b[^.;]{0,50}?\bto (?:sell|strong sell|underperform|underweight|reduce|neutral|hold|equal[- ]weight|market perform|sector perform)\b",
-        r"\b(?:downgraded|downgrades|downgrade) (?:the stock|the shares|shares|its rating|their rating)\b",
+        ("downgraded|downgrades|downgrading|downgrade", r"\b[^.;]{0,50}?\bto (?:sell|strong sell|underperform|underweight|reduce|neutral|hold|equal[- ]weight|market perform|sector perform)\b"),
+        ("downgraded|downgrades|downgrade", r" (?:the stock|the shares|shares|its rating|their rating)\b"),
     )),
     ("business,analyst-ratings,price-target-raised", "Price target raised", "A broker raises its price target.", (
-        r"\b(?:raised|raises|lifted|lifts|increased|boosted|hiked) (?:its |their |the )?price target\b",
-        r"\bprice target (?:was )?(?:raised|lifted|increased)\b",
+        ("raised|raises|lifted|lifts|increased|boosted|hiked", r" (?:its |their |the )?price target\b"),
+        ("price target", r" (?:was )?(?:raised|lifted|increased)\b"),
     )),
     ("business,analyst-ratings,price-target-lowered", "Price target lowered", "A broker lowers its price target.", (
-        r"\b(?:cut|cuts|lowered|lowers|reduced|trimmed|trims|slashed) (?:its |their |the )?price target\b",
-        r"\bprice target (?:was )?(?:cut|lowered|reduced|trimmed)\b",
+        ("cut|cuts|lowered|lowers|reduced|trimmed|trims|slashed", r" (?:its |their |the )?price target\b"),
+        ("price target", r" (?:was )?(?:cut|lowered|reduced|trimmed)\b"),
     )),
     ("business,executive-changes,executive-appointment", "Executive appointment", "A new executive or board chair is named.", (
-        rf"\b(?:appointed|appoints|appointing|appointment of|named|names|naming|hired|hires|promoted|promotes|tapped|taps) {_GAP4}(?:as )?(?:its |the )?(?:new |next |interim )?{_EXEC}",
-        rf"\b(?:new|incoming|interim) {_EXEC}\b",
-        rf"\b(?:will succeed|to succeed|succeeds|succeeded|will replace|to replace|replaces|replaced) {_GAP4}(?:as )?{_EXEC}",
-        rf"\b{_EXEC} succession\b",
+        ("appointed|appoints|appointing|appointment of|named|names|naming|hired|hires|promoted|promotes|tapped|taps", rf" {_GAP4}(?:as )?(?:its |the )?(?:new |next |interim )?{_EXEC}"),
+        ("new|incoming|interim", rf" {_EXEC}"),
+        ("will succeed|to succeed|succeeds|succeeded|will replace|to replace|replaces|replaced", rf" {_GAP4}(?:as )?{_EXEC}"),
+        (_EXEC_LEADS, r" succession\b"),
     )),
     ("business,executive-changes,executive-departure", "Executive departure", "An executive resigns, retires or is removed.", (
-        r"\b(?:resigned|resigns|resigning|resignation|stepped down|steps down|step down|stepping down|ousted|departure of|was fired|were fired|retirement of)\b",
-        rf"\b{_EXEC} {_GAP4}(?:will retire|retired|is leaving|will leave|left|departed|exits)\b",
+        ("resigned|resigns|resigning|resignation|stepped down|steps down|step down|stepping down|ousted|departure of|was fired|were fired|retirement of", ""),
+        (_EXEC_LEADS, rf" {_GAP4}(?:will retire|retired|is leaving|will leave|left|departed|exits)\b"),
     )),
     ("business,capital-returns,buyback", "Share buyback", "A share repurchase programme.", (
-        r"\b(?:buybacks?|share repurchases?|stock repurchases?|repurchase (?:program|programme|plan|authorization)|buy back|buys back|bought back|repurchased)\b",
+        ("buyback|buybacks|share repurchase|share repurchases|stock repurchase|stock repurchases|repurchase program|repurchase programme|repurchase plan|repurchase authorization|buy back|buys back|bought back|repurchased", ""),
     )),
     ("business,capital-returns,dividend-increase", "Dividend increase", "A higher or special dividend.", (
-        r"\b(?:raised|raises|raising|increased|increases|increasing|hiked|hikes|boosted|boosts|lifted|lifts) (?:its |the )?(?:quarterly |annual |regular |interim |final )?(?:cash )?dividends?\b",
-        r"\b(?:dividend (?:increase|hike|raise)|special dividend)\b",
+        ("raised|raises|raising|increased|increases|increasing|hiked|hikes|boosted|boosts|lifted|lifts", r" (?:its |the )?(?:quarterly |annual |regular |interim |final )?(?:cash )?dividends?\b"),
+        ("dividend increase|dividend hike|dividend raise|special dividend", ""),
     )),
     ("business,capital-returns,dividend-cut", "Dividend cut", "A lower, suspended or cancelled dividend.", (
-        r"\b(?:cut|cuts|cutting|slashed|slashes|reduced|reduces|suspended|suspends|suspending|eliminated|eliminates|scrapped|scraps|halted|halts|omitted) (?:its |the )?(?:quarterly |annual |regular |interim |final )?(?:cash )?dividends?\b",
-        r"\bdividend (?:cut|suspension|reduction)\b",
+        ("cut|cuts|cutting|slashed|slashes|reduced|reduces|suspended|suspends|suspending|eliminated|eliminates|scrapped|scraps|halted|halts|omitted", r" (?:its |the )?(?:quarterly |annual |regular |interim |final )?(?:cash )?dividends?\b"),
+        ("dividend cut|dividend suspension|dividend reduction", ""),
     )),
     ("business,bankruptcy,bankruptcy-filing", "Bankruptcy", "Insolvency filings and creditor protection.", (
-        r"\b(?:bankruptcy|bankrupt|chapter 11|chapter 7|insolvency|insolvent|receivership|creditor protection)\b",
+        ("bankruptcy|bankrupt|chapter 11|chapter 7|insolvency|insolvent|receivership|creditor protection", ""),
     )),
     ("business,cybersecurity,cyber-attack", "Cyber attack", "Hacks, data breaches and ransomware.", (
-        r"\b(?:data breach|security breach|cyber ?attacks?|cyber-attacks?|ransomware|hackers|was hacked|were hacked|security incident|cyber incident)\b",
+        ("data breach|security breach|cyberattack|cyberattacks|cyber attack|cyber attacks|cyber-attack|cyber-attacks|ransomware|hackers|was hacked|were hacked|security incident|cyber incident", ""),
     )),
     ("business,contracts,contract-award", "Contract award", "The company wins or signs a significant contract or order.", (
-        rf"\b(?:won|wins|winning|awarded|secured|secures|landed|lands|signed|signs|inked|inks) {_GAP4}(?:contract|contracts|order|orders|supply deal|supply agreement|deal with)\b",
+        ("won|wins|winning|awarded|secured|secures|landed|lands|signed|signs|inked|inks", rf" {_GAP4}(?:contract|contracts|order|orders|supply deal|supply agreement|deal with)\b"),
     )),
     ("business,stock-prices,stock-price-volatility,up", "Stock price up", "The company's shares rise.", (
-        rf"\b{_SHARES}\b{_SAME_SENTENCE}\b{_UP_VERBS}\b",
-        rf"\b(?:sending|sent|pushing|pushed|lifting|lifted|driving|drove) (?:its |the )?{_SHARES} (?:up|higher|soaring|to a record)\b",
+        (_SHARES, rf"\b{_SAME_SENTENCE}\b{_UP_VERBS}"),
+        ("sending|sent|pushing|pushed|lifting|lifted|driving|drove", rf" (?:its |the )?{_SHARES_RE} (?:up|higher|soaring|to a record)\b"),
     )),
     ("business,stock-prices,stock-price-volatility,down", "Stock price down", "The company's shares fall.", (
-        rf"\b{_SHARES}\b{_SAME_SENTENCE}\b{_DOWN_VERBS}\b",
-        rf"\b(?:sending|sent|pushing|pushed|dragging|dragged|driving|drove) (?:its |the )?{_SHARES} (?:down|lower|tumbling|plunging|to a \d+-week low)\b",
+        (_SHARES, rf"\b{_SAME_SENTENCE}\b{_DOWN_VERBS}"),
+        ("sending|sent|pushing|pushed|dragging|dragged|driving|drove", rf" (?:its |the )?{_SHARES_RE} (?:down|lower|tumbling|plunging|to a \d+-week low)\b"),
     )),
     ("economy,trade,tariffs", "Tariffs", "Import duties and trade wars.", (
-        r"\b(?:tariffs?|import (?:duties|duty|levies|levy|taxes)|trade war|anti-dumping|countervailing duties)\b",
+        ("tariff|tariffs|import duties|import duty|import levies|import levy|import taxes|trade war|anti-dumping|countervailing duties", ""),
     )),
     ("economy,trade,export-controls", "Export controls", "Export restrictions and sanctions on trade.", (
-        r"\b(?:export (?:controls?|restrictions?|curbs?|bans?|licen[cs]es?)|entity list|trade sanctions)\b",
+        ("export", r" (?:controls?|restrictions?|curbs?|bans?|licen[cs]es?)\b"),
+        ("entity list|trade sanctions", ""),
     )),
     ("economy,central-banks,rate-decision", "Central bank rate decision", "A central bank raises, cuts or holds its policy rate.", (
-        rf"\b(?:federal reserve|the fed|fomc|european central bank|ecb|bank of england|bank of japan|bank of canada|swiss national bank|reserve bank of australia|people's bank of china|central bank|policymakers) {_GAP4}(?:raised|cut|lowered|hiked|held|kept|left|maintained|reduced|paused|raises|cuts|lowers|hikes|holds|keeps|leaves) {_GAP4}(?:interest )?rates?\b",
-        r"\b(?:rate|interest-rate|interest rate) (?:decision|cut|cuts|hike|hikes|increase|reduction)\b",
-        r"\b(?:cut|raised|lowered|hiked|held|kept) (?:its |the )?(?:benchmark|policy|key|main|overnight|deposit) (?:interest )?rate\b",
+        ("federal reserve|the fed|fomc|european central bank|ecb|bank of england|bank of japan|bank of canada|swiss national bank|reserve bank of australia|people's bank of china|central bank|policymakers",
+         rf" {_GAP4}(?:raised|cut|lowered|hiked|held|kept|left|maintained|reduced|paused|raises|cuts|lowers|hikes|holds|keeps|leaves) {_GAP4}(?:interest )?rates?\b"),
+        ("rate|interest-rate|interest rate", r" (?:decision|cut|cuts|hike|hikes|increase|reduction)\b"),
+        ("cut|raised|lowered|hiked|held|kept", r" (?:its |the )?(?:benchmark|policy|key|main|overnight|deposit) (?:interest )?rate\b"),
     )),
     ("economy,inflation,consumer-prices", "Inflation", "Consumer price data and inflation trends.", (
-        r"\b(?:inflation|consumer price index|consumer prices|cpi|core pce|price pressures)\b",
+        ("inflation|consumer price index|consumer prices|cpi|core pce|price pressures", ""),
     )),
 )
 
@@ -201,11 +218,32 @@ TOPICS: tuple[Topic, ...] = tuple(Topic(tid, name, desc) for tid, name, desc, _ 
 
 _NEGATED = re.compile(r"\b(?:not|no|never|without|nor|cannot)\b|n't\b|\bdenied\b", re.IGNORECASE)
 _NEGATION_WORDS = 4
-_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (tid, re.compile("|".join(f"(?:{rule})" for rule in rules), re.IGNORECASE))
-    for tid, _, _, rules in _TAXONOMY
-)
 _BY_ID = {topic.id: topic for topic in TOPICS}
+
+
+def _compile_rule(leads: str, tail: str) -> re.Pattern[str]:
+    """\\b(?:lead|lead...)<tail>, with a closing word boundary when the tail is empty."""
+    alternatives = "|".join(re.escape(lead) for lead in sorted(leads.split("|"), key=len, reverse=True))
+    return re.compile(rf"\b(?:{alternatives})" + (tail or r"\b"), re.IGNORECASE)
+
+
+def _build_rules() -> tuple[tuple[tuple[str, re.Pattern[str]], ...], ahocorasick.Automaton]:
+    """The compiled rules, and an automaton mapping each lowercase lead to the rules it opens."""
+    rules: list[tuple[str, re.Pattern[str]]] = []
+    opens: dict[str, set[int]] = {}
+    for topic_id, _, _, topic_rules in _TAXONOMY:
+        for leads, tail in topic_rules:
+            for lead in leads.split("|"):
+                opens.setdefault(lead.lower(), set()).add(len(rules))
+            rules.append((topic_id, _compile_rule(leads, tail)))
+    automaton = ahocorasick.Automaton()
+    for lead, indexes in opens.items():
+        automaton.add_word(lead, tuple(sorted(indexes)))
+    automaton.make_automaton()
+    return tuple(rules), automaton
+
+
+_RULES, _LEADS = _build_rules()
 
 
 def canonical_topic_id(value: str) -> str:
@@ -228,10 +266,25 @@ def _is_negated(text: str, start: int) -> bool:
 
 def detect_topics(text: str) -> list[TopicHit]:
     """Every topic phrase in `text`, as (id, start, end) character spans, in text order."""
+    opened: set[int] = set()
+    for _, indexes in _LEADS.iter(text.lower()):
+        opened.update(indexes)
     hits: list[TopicHit] = []
-    for topic_id, pattern in _RULES:
+    for index in sorted(opened):
+        topic_id, pattern = _RULES[index]
         for match in pattern.finditer(text):
             if not _is_negated(text, match.start()):
                 hits.append(TopicHit(topic_id, match.start(), match.end()))
-    hits.sort(key=lambda hit: (hit.start, hit.end, hit.id))
-    return hits
+    return _drop_nested(hits)
+
+
+def _drop_nested(hits: list[TopicHit]) -> list[TopicHit]:
+    """Hits in text order, without those inside a longer hit of the same topic."""
+    kept: list[TopicHit] = []
+    last_end: dict[str, int] = {}
+    for hit in sorted(hits, key=lambda h: (h.start, -h.end, h.id)):
+        if hit.end <= last_end.get(hit.id, -1):
+            continue
+        kept.append(hit)
+        last_end[hit.id] = hit.end
+    return kept

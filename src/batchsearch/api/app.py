@@ -10,10 +10,11 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
-from batchsearch.errors import BatchSearchError, InternalError, ValidationError
+from batchsearch.errors import BatchSearchError, InternalError, ValidationError, error_for_status
 from batchsearch.keys import KeyStore
 from batchsearch.search.engine import SearchEngine
 
@@ -57,6 +58,15 @@ def install_error_handlers(app: FastAPI) -> None:
         err = ValidationError(format_request_validation(exc, title), request_id=getattr(request.state, "request_id", None))
         return JSONResponse(err.to_body(), status_code=err.status_code)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # the framework's own errors (unparseable body, unknown route, wrong method) in the same shape
+        err = error_for_status(exc.status_code, str(exc.detail), request_id=getattr(request.state, "request_id", None))
+        body = {**err.to_body(), "statusCode": exc.status_code}
+        if err.status_code != exc.status_code:  # a status without its own class (405, 415)
+            body["errorCode"] = f"HTTP_{exc.status_code}"
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -66,7 +76,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> FastAPI:
     """Build the API for these settings: key store, search engine and all routes."""
-    from batchsearch.api.routes import health, search
+    from batchsearch.api.routes import health, kg, search
+    from batchsearch.kg import KnowledgeGraph
 
     app = FastAPI(
         title="batchsearch",
@@ -79,6 +90,7 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     app.state.keys = KeyStore(app.state.db)
     app.state.engine = engine or SearchEngine.open(settings.data_dir, fusion=settings.fusion)
     app.state.search_limiter = anyio.CapacityLimiter(settings.search_threads)
+    app.state.kg = KnowledgeGraph.open_or_build(settings.data_dir / "kg")
 
     @app.middleware("http")
     async def _request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -89,4 +101,5 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(search.router, responses=ERROR_RESPONSES)
+    app.include_router(kg.router, responses=ERROR_RESPONSES)
     return app

@@ -24,7 +24,7 @@ EARNINGS = Event(
             "{co} [beat|topped] Wall Street forecasts for the {quarter_word} quarter, helped by [record|strong|accelerating] sales in {region} and [lower|easing] input costs.",
         ),
         details=(
-            "Earnings per share came in at {eps}, [above|ahead of|better than] the consensus estimate of {eps_est}, according to [LSEG|FactSet|Visible Alpha|Bloomberg] data.",
+            "Earnings per share came in at {eps}, [above|ahead of|better than] the consensus estimate of {eps_est}, according to [a poll of analysts|consensus figures|estimates compiled by {broker3}].",
             "Gross margin [widened|expanded|improved] by {margin_bp} to {margin}, [the highest|the best|a level not seen] in [several years|more than a decade|the company's history].",
             "Sales in the {segment} [division|unit|segment] [grew|rose|jumped] {growth}, while {region} [contributed|delivered|added] [most of the gains|a record share of revenue|double-digit growth].",
             "Revenue came in at {revenue}, compared with {revenue_prev} a year earlier and [consensus of|estimates of|a forecast of] {rev_est}.",
@@ -55,7 +55,7 @@ EARNINGS = Event(
             "{co} [missed|fell short of] Wall Street forecasts for the {quarter_word} quarter, hurt by [weak|slowing|falling] sales in {region} and [rising|stubbornly high] costs.",
         ),
         details=(
-            "Earnings per share came in at {eps}, [below|short of|missing] the consensus estimate of {eps_est}, according to [LSEG|FactSet|Visible Alpha|Bloomberg] data.",
+            "Earnings per share came in at {eps}, [below|short of|missing] the consensus estimate of {eps_est}, according to [a poll of analysts|consensus figures|estimates compiled by {broker3}].",
             "Gross margin [narrowed|contracted|shrank] by {margin_bp} to {margin}, [the weakest|the lowest|its worst level] in [several years|more than a decade|at least five years].",
             "Sales in the {segment} [division|unit|segment] [fell|dropped|declined] {decline}, while {region} [remained a drag|weighed on results|showed no sign of recovery].",
             "Revenue came in at {revenue}, compared with {revenue_prev} a year earlier and [consensus of|estimates of|a forecast of] {rev_est}.",
@@ -91,7 +91,7 @@ GUIDANCE = Event(
             "{co} now expects {fy} revenue of {guide_low} to {guide_high}, [up from|above|higher than] its previous forecast of about {guide_old}, [citing|pointing to] [firm pricing|strong bookings|market share gains] in {region}.",
         ),
         details=(
-            "The new range [implies|points to] growth of about {growth}, [above|well ahead of|better than] the {rev_est} analysts had [modelled|expected].",
+            "The new range [implies|points to] growth of about {growth}, [above|well ahead of|better than] what analysts had [modelled|expected].",
             "The company also [raised|lifted] its earnings forecast to {eps_guide_low} to {eps_guide_high} a share.",
             "Management said [pricing|demand|order intake] in {segment} [improved|strengthened|picked up] [through the quarter|in recent weeks|across regions].",
         ),
@@ -113,7 +113,7 @@ GUIDANCE = Event(
             "{co} now expects {fy} revenue of {guide_low} to {guide_high}, [down from|below|lower than] its previous forecast of about {guide_old}, [citing|blaming] [weak pricing|soft bookings|higher costs] in {region}.",
         ),
         details=(
-            "The new range [implies|points to] growth of [only|just] about {growth}, [below|well short of|weaker than] the {rev_est} analysts had [modelled|expected].",
+            "The new range [implies|points to] growth of [only|just] about {growth}, [below|well short of|weaker than] what analysts had [modelled|expected].",
             "The company also [cut|lowered] its earnings forecast to {eps_guide_low} to {eps_guide_high} a share.",
             "Management said [pricing|demand|order intake] in {segment} [deteriorated|weakened|slowed] [through the quarter|in recent weeks|across regions].",
         ),

@@ -64,7 +64,7 @@ class Facts(dict[str, str]):
         self._family = sector_family(company)
 
     def __missing__(self, key: str) -> str:
-        value = getattr(self, f"_{key}")()
+        value: str = getattr(self, f"_{key}")()
         self[key] = value
         return value
 
@@ -90,6 +90,15 @@ class Facts(dict[str, str]):
     def _quarter_word(self) -> str:
         return phrases.QUARTER_WORDS[self.fiscal_quarter - 1]
 
+    def _quarter_title(self) -> str:
+        return self["quarter_word"].capitalize()
+
+    def _quarter_end(self) -> str:
+        months_back = (self.company.fy_end_month + 3 * (self.fiscal_quarter - 4) - 1) % 12 + 1
+        year = self.fiscal_year if months_back <= self.company.fy_end_month else self.fiscal_year - 1
+        last_day = (date(year + months_back // 12, months_back % 12 + 1, 1) - timedelta(days=1)).day
+        return long_date(date(year, months_back, last_day))
+
     def _next_quarter_word(self) -> str:
         return phrases.QUARTER_WORDS[self.fiscal_quarter % 4]
 
@@ -111,9 +120,9 @@ class Facts(dict[str, str]):
         return long_date(day.date())
 
     def _close_period(self) -> str:
-        return self.rng.choice(["the first half of", "the second half of", "the end of", "early", "mid-"]) + (
-            f" {self.when.year + self.rng.randint(0, 1)}"
-        )
+        year = self.when.year + self.rng.randint(0, 1)
+        return self.rng.choice([f"the first half of {year}", f"the second half of {year}", f"the end of {year}",
+                                f"early {year}", f"mid-{year}"])
 
     # -- company and people
     def _ceo(self) -> str:
@@ -124,6 +133,15 @@ class Facts(dict[str, str]):
 
     def _ir_head(self) -> str:
         return self.company.ir_head
+
+    def _ceo_first(self) -> str:
+        return self.company.ceo.split()[0]
+
+    def _ir_first(self) -> str:
+        return self.company.ir_head.split()[0]
+
+    def _operator(self) -> str:
+        return self._person()
 
     def _analyst(self) -> str:
         return self._person()
@@ -210,6 +228,15 @@ class Facts(dict[str, str]):
         self["_revenue_raw"] = repr(value)
         return money(value)
 
+    def _segment_revenue(self) -> str:
+        return money(self.company.scale * self.rng.uniform(0.35, 0.6))
+
+    def _segment2_revenue(self) -> str:
+        return money(self.company.scale * self.rng.uniform(0.1, 0.3))
+
+    def _tax_rate(self) -> str:
+        return f"{self._pct(12, 26)}%"
+
     def _growth(self) -> str:
         return f"{self._pct(4, 32) if self.is_positive else self._pct(0.5, 6)}%"
 
@@ -259,23 +286,32 @@ class Facts(dict[str, str]):
         return money(self.company.scale * self.rng.uniform(0.5, 5.0))
 
     def _capex(self) -> str:
-        return money(self.company.scale * self.rng.uniform(0.2, 1.6))
+        return money(self.company.scale * self.rng.uniform(0.04, 0.3))
 
     def _guide_low(self) -> str:
-        low = self.company.scale * self.rng.uniform(0.92, 1.12)
+        low = 4 * self.company.scale * self.rng.uniform(0.92, 1.12)  # full-year revenue
         self["_guide_raw"] = repr(low)
         return money(low)
 
     def _guide_high(self) -> str:
-        low = float(self["_guide_raw"]) if "_guide_raw" in self else self.company.scale
+        low = float(self["_guide_raw"]) if "_guide_raw" in self else 4 * self.company.scale
         return money(low * self.rng.uniform(1.02, 1.06))
 
     def _guide_old(self) -> str:
-        low = float(self["_guide_raw"]) if "_guide_raw" in self else self.company.scale
+        low = float(self["_guide_raw"]) if "_guide_raw" in self else 4 * self.company.scale
         return money(low * (self.rng.uniform(0.9, 0.97) if self.is_positive else self.rng.uniform(1.04, 1.12)))
 
+    def _q_guide_low(self) -> str:
+        low = self.company.scale * self.rng.uniform(0.92, 1.12)  # next-quarter revenue
+        self["_q_guide_raw"] = repr(low)
+        return money(low)
+
+    def _q_guide_high(self) -> str:
+        low = float(self["_q_guide_raw"]) if "_q_guide_raw" in self else self.company.scale
+        return money(low * self.rng.uniform(1.02, 1.06))
+
     def _eps_guide_low(self) -> str:
-        return f"${self.rng.uniform(0.5, 12):.2f}"
+        return f"${4 * float(self['eps'][1:]) * self.rng.uniform(0.9, 1.15):.2f}"  # full-year EPS
 
     def _eps_guide_high(self) -> str:
         return f"${float(self['eps_guide_low'][1:]) * self.rng.uniform(1.03, 1.1):.2f}"
@@ -336,7 +372,7 @@ class Facts(dict[str, str]):
         return f"{self.rng.randint(3, 25)}%"
 
     def _buyback(self) -> str:
-        return money(self.company.scale * self.rng.uniform(0.2, 3.0))
+        return money(self.company.scale * self.rng.uniform(0.05, 1.0))
 
     def _settlement(self) -> str:
         return money(self.company.scale * self.rng.uniform(0.005, 0.2))

@@ -21,7 +21,7 @@ REACTION_UP = (
     "The stock [closed|ended the session|finished] up {move} at {price}, [its biggest one-day gain|its strongest showing|the best performance] [since the spring|in several months|in more than a year].",
     "Trading volume was {volume_mult} the [30-day|three-month|daily] average as investors [piled into|bought|added to positions in] the stock.",
     "[With the move|After the rally|Following the gain], {co:short} shares are up [about|roughly|nearly] {pct_small} [this year|year to date|over the past 12 months].",
-    "Options traders [bet on|positioned for] further gains, [with call volume|as call activity] [surging|climbing|spiking] [in the afternoon|after the release].",
+    "Options traders [bet on|positioned for] further gains, [with call volume surging|as call activity spiked|as call buying picked up] [in the afternoon|after the release].",
     "[The gain|The rise] added [about|roughly|more than] {deal_value} to the company's market value.",
     "The shares [hit|touched|reached] [an all-time high|a record|a 52-week high] of {price} [before paring gains|in intraday trading|shortly after the open].",
 )
@@ -30,26 +30,26 @@ REACTION_DOWN = (
     "The stock [closed|ended the session|finished] down {move} at {price}, [its biggest one-day drop|its worst showing|the steepest decline] [since the spring|in several months|in more than a year].",
     "Trading volume was {volume_mult} the [30-day|three-month|daily] average as investors [dumped|sold|cut positions in] the stock.",
     "[With the move|After the sell-off|Following the drop], {co:short} shares are down [about|roughly|nearly] {pct_small} [this year|year to date|over the past 12 months].",
-    "Options traders [bought protection|positioned for further losses], [with put volume|as put activity] [surging|climbing|spiking] [in the afternoon|after the release].",
+    "Options traders [bought protection|positioned for further losses], [with put volume surging|as put activity spiked|as demand for puts jumped] [in the afternoon|after the release].",
     "[The decline|The drop] [wiped|erased] [about|roughly|more than] {deal_value} from the company's market value.",
     "The shares [hit|touched|sank to] [a 52-week low|a multi-year low|their lowest level since {month} of last year] of {price} [in intraday trading|shortly after the open].",
 )
 ANALYST_UP = (
     "\"[This was a clean quarter|These are strong numbers|The update was better than feared],\" {analyst}, an analyst at {broker}, wrote in a note to clients.",
-    "{analyst} of {broker} said the [results|announcement] [should reassure investors|support a higher valuation|show the strategy is working].",
+    "{analyst} of {broker} said the [results|update] [should reassure investors|should support a higher valuation|showed the strategy was working].",
     "At least [two|three|four] brokerages, including {broker}, [raised|lifted] their price targets [after the report|on {weekday}].",
     "{broker} [reiterated|kept] its buy rating, [saying|noting] that {co:short} [remains|is still] [a top pick|its favourite name] in {sector}.",
     "\"[The market has been too pessimistic|Investors underestimated the recovery] on {co:short},\" said {analyst2}, [a portfolio manager|a fund manager] at {broker2}.",
 )
 ANALYST_DOWN = (
     "\"[This was a messy quarter|These are weak numbers|The update was worse than feared],\" {analyst}, an analyst at {broker}, wrote in a note to clients.",
-    "{analyst} of {broker} said the [results|announcement] [raise questions about|cast doubt on|undermine] [the turnaround|management's targets|the growth story].",
+    "{analyst} of {broker} said the [results|update] [raised questions about|cast doubt on|undermined] [the turnaround|management's targets|the growth story].",
     "At least [two|three|four] brokerages, including {broker}, [cut|lowered] their price targets [after the report|on {weekday}].",
     "{broker} [reiterated|kept] its sell rating, [saying|noting] that {co:short} [faces|is exposed to] [structural pressure|tougher competition|weaker pricing] in {sector}.",
     "\"[Investors had been too optimistic|The market was pricing in a recovery that isn't coming] on {co:short},\" said {analyst2}, [a portfolio manager|a fund manager] at {broker2}.",
 )
 PEER = (
-    "Rival {peer} [reports|will report] results [next week|later this month|on {report_date}], and investors will [watch for|look for] [signs of|clues about] demand in {segment}.",
+    "Rival {peer} [reports|will report] results [next week|later this month|in the coming weeks], and investors will [watch for|look for] [signs of|clues about] demand in {segment}.",
     "Shares of {peer} [were little changed|moved in a narrow range|ended the day mixed] [on {weekday}|in the same session].",
     "The [update|news] [follows|comes after] comments from {peer}, which [recently|last month|this week] [pointed to|described] [similar|different] trends in {region}.",
     "{co:short} and {peer} [together account for|control] [about|roughly] {stake} of the {product} market, [according to|based on] [industry estimates|figures from {broker}].",
@@ -58,12 +58,12 @@ PEER = (
 BACKGROUND = (
     "{co:short}, [based in|headquartered in] {country}, [employs|has] [about|roughly|more than] {employees} people [worldwide|across {region} and {region2}].",
     "The company [generates|earns] most of its revenue from {segment} and {segment2}.",
-    "Founded [more than|about|nearly] {years} years ago, {co:short} [sells|makes|provides] {product} [to customers in|across] {region} and {region2}.",
+    "Founded [more than|about|nearly] {years} years ago, {co:short} is [best known|known] for its {product} and [sells to|serves] customers in {region} and {region2}.",
     "{co:short} [has spent|has been spending] [heavily|billions] on {product2} [in recent years|since {year}] [to diversify|to reduce its reliance on] {segment}.",
     "The company [counts|lists] [about|more than] {customers} [business customers|corporate clients|distributors] and [operates|runs] [plants|offices|sites] in [a dozen|more than 20|about 30] countries.",
 )
 MACRO = (
-    "The broader market [was mixed|edged higher|slipped] [on {weekday}|in the session], with the [S&P 500|Nasdaq Composite|STOXX 600|Dow Jones Industrial Average] [moving|ending] {move_small} [higher|lower].",
+    "The broader market [was mixed|edged higher|slipped] [on {weekday}|in the session], with the [S&P 500|STOXX 600|Dow Jones Industrial Average|tech-heavy index] [moving|ending] {move_small} [higher|lower].",
     "Investors are [watching|focused on|parsing] [inflation data|central-bank signals|bond yields|the monthly jobs report] for clues on [the path of interest rates|the health of the economy|consumer demand].",
     "{central_bank} [is expected to|is widely seen to] [hold rates steady|cut rates|keep policy unchanged] at its [next meeting|meeting next month].",
     "[Ten-year Treasury yields|Government bond yields] [hovered|stood|traded] near [3.9%|4.1%|4.3%|4.6%], [while|and] the dollar [was steady|firmed|weakened] against major currencies.",

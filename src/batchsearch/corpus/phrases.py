@@ -26,10 +26,10 @@ LAST_NAMES = (
 ).split()
 
 BROKERS = (
-    "Northgate Capital Markets", "Halvorsen & Pike", "Bellweather Securities", "Crescent Ridge Partners",
-    "Ashford Lane Research", "Marlowe Brothers", "Tidewater Equity Research", "Ironbridge Securities",
-    "Kestrel Point Advisors", "Larkspur Capital", "Quarry Hill Securities", "Redfern & Stoll",
-    "Saltmarsh Investment Research", "Vantage Row Partners", "Whitcombe Securities", "Blue Heron Markets",
+    "Northcote Capital Markets", "Halvorsen & Pike", "Bellweather Securities", "Crescent Ridge Partners",
+    "Ashford Lane Research", "Marlowe Brothers", "Tidemoor Equity Research", "Ironbridge Securities",
+    "Falconridge Advisors", "Larkspur Capital", "Quarry Hill Securities", "Redfern & Stoll",
+    "Saltmarsh Investment Research", "Vantage Row Partners", "Whitcombe Securities", "Grey Heron Markets",
     "Cobalt Street Research", "Granite Peak Capital", "Harborview Analytics", "Mistral Equity Partners",
 )
 

@@ -105,6 +105,7 @@ class TextBuilder:
         self._seen: set[str] = set()
         self._paragraph_open = False
         self._sentence_start = 0
+        self._after_period = False
         self.mentions: list[dict[str, object]] = []
 
     def text(self) -> str:
@@ -112,11 +113,8 @@ class TextBuilder:
         return "".join(self._chunks)
 
     def _append(self, piece: str) -> None:
-        if piece.startswith(".") and self._chunks and self._chunks[-1].endswith("."):
-            piece = piece[1:]  # "Acme Corp." at a sentence end: one period, not two
-        if piece:
-            self._chunks.append(piece)
-            self._length += len(piece)
+        self._chunks.append(piece)
+        self._length += len(piece)
 
     def _company(self, role: str, form: str | None) -> None:
         company = self._companies[role]
@@ -124,6 +122,7 @@ class TextBuilder:
         self._seen.add(company.id)
         start = self._length
         self._append(surface)
+        self._after_period = surface.endswith(".")
         self.mentions.append({"id": company.id, "start": start, "end": start + len(surface), "form": kind})
 
     def _surface(self, company: Company, form: str | None) -> tuple[str, str]:
@@ -142,7 +141,11 @@ class TextBuilder:
     def _render_parts(self, parts: tuple[Part, ...]) -> None:
         for kind, value, form in parts:
             if kind == "lit":
-                self._append(str(value))
+                text = str(value)
+                if self._after_period and text[0] == ".":
+                    text = text[1:]  # "Acme Corp." at a sentence end: one period, not two
+                self._after_period = False
+                self._append(text)
             elif kind == "alt":
                 self._render_parts(self._rng.choice(value))  # type: ignore[arg-type]
             elif value in COMPANY_ROLES:
@@ -151,6 +154,7 @@ class TextBuilder:
                 fact = self._facts[str(value)]
                 if self._length == self._sentence_start and fact:
                     fact = fact[0].upper() + fact[1:]  # "the Federal Reserve" opening a sentence
+                self._after_period = False
                 self._append(fact)
 
     def sentence(self, template: str) -> None:
@@ -165,11 +169,7 @@ class TextBuilder:
 
     def paragraph(self, templates: list[str]) -> None:
         """Append a paragraph made of the given sentence templates."""
-        self.end_paragraph()
+        self._paragraph_open = False
         for template in templates:
             self.sentence(template)
-        self.end_paragraph()
-
-    def end_paragraph(self) -> None:
-        """Close the open paragraph; the next sentence starts a new one."""
         self._paragraph_open = False

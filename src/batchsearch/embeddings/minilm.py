@@ -30,6 +30,9 @@ _TAIL_COEFFS = tuple(np.float32(c * math.sqrt(0.5)) for c in _AS_COEFFS)
 # Beyond z = 9 the tail is < 1e-35 (invisible next to x); clipping keeps exp() out of denormals.
 _Z_CLIP = np.float32(9.0)
 _GELU_BLOCK_ROWS = 64
+# With every |score| below this, exp() can neither overflow (summed over 512 keys) nor reach
+# denormals, so softmax may skip subtracting the row maximum (it is shift-invariant).
+_EXP_SAFE = 80.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +179,7 @@ def _model_file(folder: Path, name: str) -> Path:
 def _load_layer(tensors: dict[str, np.ndarray], prefix: str) -> _Layer:
     """Fuse Q, K, V into one (384, 1152) matmul and transpose every dense weight."""
     attn = prefix + "attention."
-    scale = np.float32(1.0 / math.sqrt(_HEAD_DIM))  # 1/8: exact, so folding it in is free
+    scale = np.float32(1.0 / math.sqrt(_HEAD_DIM))  # folded in: one multiply less per score
     q_w, q_b = tensors[attn + "self.query.weight"] * scale, tensors[attn + "self.query.bias"] * scale
     qkv_w = np.concatenate([q_w, tensors[attn + "self.key.weight"], tensors[attn + "self.value.weight"]])
     qkv_b = np.concatenate([q_b, tensors[attn + "self.key.bias"], tensors[attn + "self.value.bias"]])
@@ -224,23 +227,41 @@ def _attention_block(
     """Multi-head self-attention, residual and layer norm over (batch*seq, 384) states."""
     qkv = x @ layer.qkv_w
     qkv += layer.qkv_b
-    # Strided (batch, heads, seq, head_dim) views: matmul hands them to BLAS without copies.
-    q, k, v = qkv.reshape(batch, seq, 3, _HEADS, _HEAD_DIM).transpose(2, 0, 3, 1, 4)
-    scores = np.matmul(q, k.swapaxes(-1, -2))
-    if bias is not None:
-        scores += bias
-    scores -= scores.max(axis=-1, keepdims=True)
-    np.exp(scores, out=scores)
-    denom = scores.sum(axis=-1, keepdims=True)
+    weights, row_sums = _attention_weights(qkv, batch, seq, bias)
+    # A strided (batch, heads, seq, head_dim) view of V: matmul hands it to BLAS without a copy.
+    v = qkv.reshape(batch, seq, 3, _HEADS, _HEAD_DIM)[:, :, 2].transpose(0, 2, 1, 3)
     context = np.empty((batch, seq, _HEADS, _HEAD_DIM), dtype=np.float32)
+    np.matmul(weights, v, out=context.transpose(0, 2, 1, 3))
     # Normalising after the matmul touches seq*head_dim values instead of seq*seq.
-    np.matmul(scores, v, out=context.transpose(0, 2, 1, 3))
-    context /= denom.transpose(0, 2, 1, 3)
+    context /= row_sums.transpose(0, 2, 1)[..., None]
     out = context.reshape(batch * seq, EMBEDDING_DIM) @ layer.attn_out_w
     out += layer.attn_out_b
     out += x
     _layer_norm_(out, layer.attn_ln_g, layer.attn_ln_b)
     return out
+
+
+def _attention_weights(
+    qkv: np.ndarray, batch: int, seq: int, bias: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unnormalised softmax weights exp(q.k + bias - shift), (batch, heads, seq, seq), and row sums."""
+    heads = qkv.reshape(batch, seq, 3, _HEADS, _HEAD_DIM)
+    q = heads[:, :, 0].transpose(0, 2, 1, 3)
+    k = heads[:, :, 1].transpose(0, 2, 1, 3)
+    scores = np.matmul(q, k.swapaxes(-1, -2))
+    if bias is not None:
+        scores += bias
+    if _score_bound(qkv) >= _EXP_SAFE:
+        scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    return scores, np.einsum("bhst->bhs", scores)
+
+
+def _score_bound(qkv: np.ndarray) -> float:
+    """Upper bound on |q.k| over all query/key pairs (Cauchy-Schwarz on the largest norms)."""
+    qk = qkv[:, : 2 * EMBEDDING_DIM].reshape(-1, 2 * _HEADS, _HEAD_DIM)
+    squared_norms = np.einsum("nhd,nhd->nh", qk, qk)
+    return math.sqrt(float(squared_norms[:, :_HEADS].max()) * float(squared_norms[:, _HEADS:].max()))
 
 
 def _feed_forward_block(x: np.ndarray, layer: _Layer) -> np.ndarray:

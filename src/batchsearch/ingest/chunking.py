@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*[-*•\d])")
+# group 1: closing quotes/brackets after the stop belong to the sentence they close
+_SENTENCE_END = re.compile(r"(?<=[.!?;])([\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*[-*•\d])")
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     pos = 0
     for match in _SENTENCE_END.finditer(text):
-        spans.append((pos, match.start()))
+        spans.append((pos, match.end(1) if match.group(1) is not None else match.start()))
         pos = match.end()
     spans.append((pos, len(text)))
     return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]

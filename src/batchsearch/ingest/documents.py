@@ -154,8 +154,13 @@ def parse_beir(obj: Any, line: int) -> DocumentIn:
 def read_documents(path: str, fmt: str) -> Iterator[DocumentIn | DocumentLineError]:
     """Stream documents from a JSONL file; bad lines are yielded as errors, never raised."""
     parse = parse_beir if fmt == "beir" else parse_native
-    with open(path, encoding="utf-8", errors="strict") as fh:
-        for number, raw in enumerate(fh, start=1):
+    with open(path, "rb") as fh:  # decoded per line, so one bad byte costs one line, not the file
+        for number, data in enumerate(fh, start=1):
+            try:
+                raw = data.decode("utf-8-sig" if number == 1 else "utf-8")  # tolerate a BOM
+            except UnicodeDecodeError as exc:
+                yield DocumentLineError(number, f"invalid UTF-8 at byte {exc.start}")
+                continue
             if not raw.strip():
                 continue
             try:

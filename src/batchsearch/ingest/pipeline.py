@@ -90,6 +90,7 @@ class Ingestor:
         report = IngestReport()
         started = time.perf_counter()
         pending: list[DocumentIn] = []
+        pending_chars = 0
         segment: list[DocumentRecord] = []
         with self.store.writer_lock():
             for item in items:
@@ -97,9 +98,10 @@ class Ingestor:
                     report.errors.append(item)
                     continue
                 pending.append(item)
-                if sum(len(d.text) for d in pending) > EMBED_BATCH_CHUNKS * 1200:
+                pending_chars += len(item.text)
+                if pending_chars > EMBED_BATCH_CHUNKS * 1200:
                     self._add(pending, segment, report)
-                    pending = []
+                    pending, pending_chars = [], 0
                     self._tick(report, started, progress)
                     if sum(len(d.chunks) for d in segment) >= SEGMENT_MAX_CHUNKS:
                         report.generation = self._publish(segment, report)

@@ -90,7 +90,8 @@ class MicroBatchExecutor:
         if not lines:
             return []
         try:
-            outcomes = self._deadline.call(lambda: self._searcher.search_many([p.query for p in lines], owner=owner), self._timeout)
+            queries = [p.query for p in lines]
+            outcomes = self._deadline.call(lambda: self._searcher.search_many(queries, owner=owner), self._timeout)
             if len(outcomes) == len(lines):
                 return outcomes
             log.error("search_many returned %d outcomes for %d queries", len(outcomes), len(lines))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +59,9 @@ class LineResult:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def iter_lines(chunks: Iterable[bytes], *, first_number: int = 1, start_offset: int = 0) -> Iterator[RawLine]:
+def iter_lines(
+    chunks: Iterable[bytes], *, first_number: int = 1, start_offset: int = 0
+) -> Generator[RawLine, None, None]:
     """Split a byte stream into lines; a trailing final newline does not start another line."""
     number, offset, pending = first_number, start_offset, b""
     for chunk in chunks:

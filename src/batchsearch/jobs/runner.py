@@ -37,6 +37,7 @@ class RunnerConfig:
     lease_seconds: float
     max_bytes: int
     max_lines: int
+    max_attempts: int
 
 
 def micro_batches(lines: Iterable[RawLine], size: int) -> Iterator[list[RawLine]]:
@@ -68,6 +69,9 @@ class JobRunner:
 
     def run(self, job: Job, stop: threading.Event) -> None:
         """Run the job from its checkpoint until done, cancelled, lease lost or asked to stop."""
+        if job.attempts > self._config.max_attempts:
+            self._fail(job, f"Batch job failed after {self._config.max_attempts} attempts: internal error")
+            return
         checked = self._check_input(job)
         if checked is None:
             return
@@ -99,7 +103,7 @@ class JobRunner:
         lines = iter_lines(chunks, first_number=job.checkpoint_line + 1, start_offset=job.checkpoint_offset)
         started = time.monotonic()
         done = job.checkpoint_line
-        with closing(lines):
+        with closing(lines):  # closes the input file if we stop early
             for batch in micro_batches(lines, self._config.micro_batch_size):
                 if stop.is_set():
                     return False

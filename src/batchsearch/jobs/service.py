@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from batchsearch.config import Settings
 from batchsearch.errors import BatchSearchError, ConflictError, NotFoundError, PayloadTooLargeError
 from batchsearch.jobs import eta, parts
-from batchsearch.jobs.lines import InputInspector
+from batchsearch.jobs.lines import InputInspector, InputStats
 from batchsearch.jobs.model import Job, JobBackend
 from batchsearch.jobs.runner import Clock, utcnow
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
@@ -76,7 +76,12 @@ class BatchService:
         except BatchSearchError as exc:
             self._fail_upload(job, exc.message)
             raise
-        changes = {"input_key": stored_key, "uploaded_at": self.clock(), "input_bytes": stats[0], "lines_total": stats[1]}
+        changes = {
+            "input_key": stored_key,
+            "uploaded_at": self.clock(),
+            "input_bytes": stats.size,
+            "lines_total": stats.lines,
+        }
         try:
             return self.backend.transition(job.id, JobStatus.PENDING, JobStatus.QUEUED, changes)
         except ConflictError:
@@ -101,16 +106,15 @@ class BatchService:
             raise ConflictError(f"Batch job {job.id} is {wire_status(job.status)} and no longer takes an upload")
         return job
 
-    def _store_input(self, job: Job, chunks: Iterable[bytes], declared_size: int | None) -> tuple[str, tuple[int, int]]:
-        """Stream the input into the object store while checking it; returns its key and (bytes, lines)."""
+    def _store_input(self, job: Job, chunks: Iterable[bytes], declared_size: int | None) -> tuple[str, InputStats]:
+        """Stream the input into the object store while checking it; returns its key and size."""
         limit = self.settings.batch_max_bytes
         if declared_size is not None and declared_size > limit:
             raise PayloadTooLargeError(f"File is larger than the limit of {limit} bytes")
         inspector = InputInspector(max_bytes=limit, max_lines=self.settings.batch_max_lines)
         key = parts.stored_input_key(job.id, uuid.uuid4().hex[:12])
         self.objects.put_stream(key, inspector.wrap(chunks), max_bytes=limit)
-        stats = inspector.finish()
-        return key, (stats.size, stats.lines)
+        return key, inspector.finish()
 
     def cancel(self, job: Job) -> Job:
         """Cancel a job that is not finished; lines already done stay downloadable."""
@@ -128,9 +132,16 @@ class BatchService:
         """A cancelled job whose finished lines are assembled into its output file."""
         if job.status is not JobStatus.CANCELLED or job.output_key or job.checkpoint_line == 0:
             return job
-        key = parts.assemble_output(self.objects, job.id, job.checkpoint_line)
+        try:
+            key = parts.assemble_output(self.objects, job.id, job.checkpoint_line)
+        except BatchSearchError:  # a concurrent request assembled it and removed the parts first
+            fresh = self.backend.get(job.id)
+            if fresh is not None and fresh.output_key:
+                return fresh
+            raise
         changes = {"output_key": key, "lines_done": job.checkpoint_line}
-        self.backend.update_fields(job.id, JobStatus.CANCELLED, changes)
+        if self.backend.update_fields(job.id, JobStatus.CANCELLED, changes):
+            parts.delete_parts(self.objects, job.id)
         return self.backend.get(job.id) or job
 
     def status(self, job: Job) -> dict[str, Any]:
@@ -173,7 +184,8 @@ class BatchService:
         rates = [w.lines_per_s for w in live if w.lines_per_s]
         default_rate = sum(rates) / len(rates) if rates else default_rate
         lanes = _lanes(active, live, now, default_rate)
-        ahead = [_remaining(j) for j in active if _is_waiting(j, now) and (j.created_at, j.id) < (job.created_at, job.id)]
+        mine = (job.created_at, job.id)
+        ahead = [_remaining(j) for j in active if _is_waiting(j, now) and (j.created_at, j.id) < mine]
         return now + timedelta(seconds=eta.queued_seconds(lanes, ahead, _remaining(job), default_rate))
 
 

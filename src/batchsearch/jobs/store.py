@@ -164,8 +164,7 @@ class SqlJobStore:
         expired = and_(batch_jobs.c.status == JobStatus.PROCESSING.value, batch_jobs.c.lease_expires_at < now)
         candidates = select(batch_jobs.c.id).where(or_(queued, expired))
         with self._engine.connect() as conn:
-            ids = conn.execute(candidates.order_by(batch_jobs.c.created_at, batch_jobs.c.id).limit(8)).scalars()
-            ids = list(ids)
+            ids = list(conn.execute(candidates.order_by(batch_jobs.c.created_at, batch_jobs.c.id).limit(8)).scalars())
         for job_id in ids:
             stmt = update(batch_jobs).where(batch_jobs.c.id == job_id, or_(queued, expired))
             values = {

@@ -1,4 +1,4 @@
-"""Worker processes: a pool that keeps n workers alive (for `serve`) and `run_workers` (for `worker`)."""
+"""Worker processes: a pool keeping n alive, run_workers (`batchsearch worker`), run_api_and_workers (`serve`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from batchsearch.config import Settings
 from batchsearch.jobs.worker import SearcherFactory, run_worker
@@ -95,3 +96,20 @@ def run_workers(settings: Settings, n: int, searcher_factory: SearcherFactory | 
             pass
     finally:
         pool.stop()
+
+
+def run_api_and_workers(app: Any, settings: Settings, searcher_factory: SearcherFactory | None = None) -> None:
+    """`batchsearch serve`: uvicorn on host:port plus settings.workers worker processes (blocking)."""
+    import uvicorn
+
+    # uvicorn re-raises SIGTERM after its graceful shutdown; a Python handler keeps that from killing
+    # this process before the pool below has stopped its workers.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+    pool = WorkerPool(settings, settings.workers, searcher_factory) if settings.workers else None
+    if pool is not None:
+        pool.start()
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    finally:
+        if pool is not None:
+            pool.stop()

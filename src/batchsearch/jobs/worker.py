@@ -6,9 +6,10 @@ import logging
 import os
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from batchsearch.config import Settings
@@ -23,6 +24,7 @@ from batchsearch.storage.protocol import ObjectStore
 log = logging.getLogger(__name__)
 SearcherFactory = Callable[[Settings], LineSearcher]
 ORPHAN_EXIT_CODE = 3
+SWEEP_SECONDS = 10.0
 
 
 class EngineLineSearcher:
@@ -46,7 +48,7 @@ def open_engine_searcher(settings: Settings) -> LineSearcher:
     """Load the index and embedder of data_dir once for this process."""
     from batchsearch.search.engine import SearchEngine
 
-    return EngineLineSearcher(SearchEngine.open(settings.data_dir))
+    return EngineLineSearcher(SearchEngine.open(settings.data_dir, fusion=settings.fusion))
 
 
 def new_worker_id() -> str:
@@ -125,10 +127,12 @@ class Worker:
             lease_seconds=settings.lease_seconds,
             max_bytes=settings.batch_max_bytes,
             max_lines=settings.batch_max_lines,
+            max_attempts=settings.batch_max_attempts,
         )
         self._runner = JobRunner(config, backend, objects, self._executor, self.id, clock)
         self._heartbeat = Heartbeat(backend, self.id, settings, clock, parent_pid)
         self._heartbeat.rate = lambda: self._runner.lines_per_s
+        self._next_sweep = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set; the current micro-batch finishes and the lease is released."""
@@ -145,7 +149,7 @@ class Worker:
     def run_once(self, stop: threading.Event) -> bool:
         """Claim and run one job; False when there was nothing to do."""
         now = self._clock()
-        self._backend.fail_expired_uploads(now)
+        self._sweep(now)
         job = self._backend.claim(self.id, now, now + timedelta(seconds=self._settings.lease_seconds))
         if job is None:
             return False
@@ -153,9 +157,18 @@ class Worker:
         self._heartbeat.watch(job.id)
         try:
             self._runner.run(job, stop)
+        except Exception:  # the job is retried (up to batch_max_attempts), the worker carries on
+            log.exception("worker %s: job %s failed unexpectedly; releasing it", self.id, job.id)
+            self._backend.release(job.id, self.id, self._clock())
         finally:
             self._heartbeat.watch(None)
         return True
+
+    def _sweep(self, now: datetime) -> None:
+        """Fail jobs whose upload URL expired unused (at most every SWEEP_SECONDS)."""
+        if time.monotonic() >= self._next_sweep:
+            self._backend.fail_expired_uploads(now)
+            self._next_sweep = time.monotonic() + SWEEP_SECONDS
 
 
 def build_worker(settings: Settings, searcher: LineSearcher, *, parent_pid: int | None = None) -> Worker:
@@ -185,7 +198,7 @@ def run_worker(
 def main() -> None:
     """Entry point of `python -m batchsearch.jobs.worker`: one worker with settings from the environment."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
-    run_worker(Settings())
+    run_worker(Settings.model_validate({}))
 
 
 if __name__ == "__main__":

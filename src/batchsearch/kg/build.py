@@ -245,14 +245,15 @@ def _tickers_and_listings(company: _Company) -> tuple[tuple[str, ...], tuple[str
         _extend_unique(listings, [f"{mic}:{ticker}"])
         if mic in _US_MICS:
             _extend_unique(tickers, [ticker])
-    if symbol and not suffix in _SUFFIX_MIC and "NASDAQ 100" in company.indices:
+    if symbol and suffix not in _SUFFIX_MIC and "NASDAQ 100" in company.indices:
         _extend_unique(listings, [f"XNAS:{symbol}"])
     return tuple(tickers), tuple(listings)
 
 
 def _primary_isin(company: _Company) -> str | None:
     home = [isin for isin in company.isins if isin[:2] == company.country]
-    return (home or company.isins or [None])[0]
+    candidates = home or company.isins
+    return candidates[0] if candidates else None
 
 
 def _derived_codes(isins: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:

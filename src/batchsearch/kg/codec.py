@@ -20,7 +20,9 @@ def entity_to_json(entity: Entity) -> dict[str, Any]:
         value = getattr(entity, name)
         if value in (None, (), {}) or (name == "popularity" and not value):
             continue
-        out[name] = value.value if isinstance(value, EntityCategory) else (list(value) if name in _ENTITY_TUPLES else value)
+        if isinstance(value, EntityCategory):
+            value = value.value
+        out[name] = list(value) if name in _ENTITY_TUPLES else value
     return out
 
 

@@ -50,6 +50,7 @@ COUNTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "KR": ("South Korea", ("Korea",)),
     "KY": ("Cayman Islands", ()),
     "KZ": ("Kazakhstan", ()),
+    "LB": ("Lebanon", ()),
     "LU": ("Luxembourg", ()),
     "MA": ("Morocco", ()),
     "MC": ("Monaco", ()),
@@ -256,7 +257,8 @@ def _clean_city(token: str | None) -> str | None:
         return None
     city = token.strip()
     if not looks_like_city(city):
-        city = _after_address(city)
+        leading = _leading_words(city)  # "Tokyo 100-0006": a postcode after the city
+        city = leading if looks_like_city(leading) else _after_address(city)
     if not city or not looks_like_city(city) or _country_from_name(city) is not None or _is_region(city):
         return None
     return _CITY_RENAMES.get(city, city)

@@ -57,7 +57,8 @@ class _CompanyKeys:
 
 def _company_keys(entity: Entity) -> _CompanyKeys:
     forms = (entity.name, *entity.aliases)
-    keys = tuple(dict.fromkeys(k for form in forms for k in (match_key(form), match_key(strip_legal_suffixes(form))) if k))
+    keys = tuple(dict.fromkeys(
+        key for form in forms for key in (match_key(form), match_key(strip_legal_suffixes(form))) if key))
     identifiers = {*entity.isins, *entity.cusips, *entity.sedols, *entity.tickers, *entity.listings}
     return _CompanyKeys(entity, keys, frozenset(w for k in keys for w in k.split()),
                         frozenset(i.upper() for i in identifiers), _host(entity.webpage))

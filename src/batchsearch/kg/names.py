@@ -25,6 +25,7 @@ _SUFFIX_RE = re.compile(
     r"(?:,?\s+|\s*,\s*)(?:" + "|".join(re.escape(s) for s in _LEGAL_SUFFIXES) + r")\s*$", re.IGNORECASE
 )
 _DESCRIPTOR_RE = re.compile(r"\s+(?:" + "|".join(_DESCRIPTOR_SUFFIXES) + r")\s*$")
+_PERIOD_LABEL = re.compile(r"^(?:Q[1-4]|H[12]|FY\d{0,4})$")
 _PARENTHETICAL = re.compile(r"\s*\([^)]*\)\s*")
 _SHARE_CLASS_TAIL = re.compile(r"^([A-Z][a-zäöüéå]+)[ABC]$")
 _PERSON_TITLES = re.compile(r"^(?:Sir|Dame|Dr\.?|Mr\.?|Mrs\.?|Ms\.?|Prof\.?|Lord|Baroness|Baron)\s+", re.IGNORECASE)
@@ -76,10 +77,13 @@ def is_common_word(form: str) -> bool:
     return " " not in form and form.lower() in COMMON_WORDS
 
 
-def _is_usable_alias(alias: str, full: str, reserved: frozenset[str]) -> bool:
+def _is_usable_alias(alias: str, full: str, reserved: frozenset[str], is_descriptor_drop: bool) -> bool:
     lower = alias.lower()
-    if len(alias) < 2 or lower in GENERIC_NAME_WORDS or alias == full:
+    if len(alias) < 2 or lower in GENERIC_NAME_WORDS or alias == full or _PERIOD_LABEL.match(alias):
         return False
+    words = lower.split()
+    if is_descriptor_drop and len(words) <= 2 and all(w in GENERIC_NAME_WORDS or w in COMMON_WORDS for w in words):
+        return False  # "National Bank Holdings" -> "National Bank" would match any national bank
     return lower not in reserved
 
 
@@ -105,9 +109,9 @@ def company_aliases(name: str, reserved: Iterable[str] = ()) -> tuple[str, ...]:
         if is_descriptor_drop and (is_common_word(alias) or alias.lower() in reserved_lower):
             continue
         for variant in (alias, ascii_fold(alias), alias.replace("-", " ")):
-            if _is_usable_alias(variant, full, reserved_lower if is_descriptor_drop else frozenset()):
-                if variant not in aliases:
-                    aliases.append(variant)
+            reserved_here = reserved_lower if is_descriptor_drop else frozenset()
+            if variant not in aliases and _is_usable_alias(variant, full, reserved_here, is_descriptor_drop):
+                aliases.append(variant)
     return tuple(aliases)
 
 

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +78,7 @@ class KnowledgeGraph:
         self._sources: dict[str, Source] = {}
         self._keys: dict[str, str] = {}
         self._source_keys: dict[str, str] = {}
+        self._detector: EntityDetector | None = None
         self._put_entities(entities)
         self._put_sources(sources)
         self._reindex()
@@ -96,8 +97,10 @@ class KnowledgeGraph:
                 f"Knowledge graph in {folder} has format version {manifest.get('format_version')}, "
                 f"this version reads {FORMAT_VERSION}: rebuild it"
             )
-        entities = [entity_from_json(row) for name in (BASE_ENTITIES, USER_ENTITIES) for row in _read_jsonl(folder / name)]
-        sources = [source_from_json(row) for name in (BASE_SOURCES, USER_SOURCES) for row in _read_jsonl(folder / name)]
+        entities = [entity_from_json(row) for name in (BASE_ENTITIES, USER_ENTITIES)
+                    for row in _read_jsonl(folder / name)]
+        sources = [source_from_json(row) for name in (BASE_SOURCES, USER_SOURCES)
+                   for row in _read_jsonl(folder / name)]
         return cls(folder, entities, sources)
 
     @classmethod
@@ -106,24 +109,36 @@ class KnowledgeGraph:
         from batchsearch.kg.build import build_default_entities
         from batchsearch.kg.sources import default_sources
 
-        folder = Path(folder)
+        return cls._write_base(Path(folder), build_default_entities(), default_sources(), _built_from())
+
+    @classmethod
+    def create_empty(cls, folder: Path | str) -> KnowledgeGraph:
+        """A graph with no built-in entities or sources in `folder` (keeping user files), opened."""
+        return cls._write_base(Path(folder), [], [], {})
+
+    @classmethod
+    def _write_base(cls, folder: Path, entities: list[Entity], sources: list[Source],
+                    built_from: dict[str, str]) -> KnowledgeGraph:
         folder.mkdir(parents=True, exist_ok=True)
-        entities = build_default_entities()
-        sources = default_sources()
         with FileLock(str(folder / ".lock")):
             _write_atomic(folder / BASE_ENTITIES, (entity_to_json(e) for e in entities))
             _write_atomic(folder / BASE_SOURCES, (source_to_json(s) for s in sources))
-            manifest = {"format_version": FORMAT_VERSION, "built_from": _built_from(),
+            manifest = {"format_version": FORMAT_VERSION, "built_from": built_from,
                         "counts": {"entities": len(entities), "sources": len(sources)}}
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         return cls.open(folder)
 
     @classmethod
     def open_or_build(cls, folder: Path | str) -> KnowledgeGraph:
-        """Open the graph in `folder`, (re)building the default graph when missing or out of date."""
+        """Open the graph in `folder`, (re)building the default graph when missing or out of date.
+
+        A default graph built from another pytickersymbols version is rebuilt (ids stay the same);
+        a graph made with create_empty() is left empty.
+        """
         manifest = cls._manifest(Path(folder))
-        if manifest is None or manifest.get("format_version") != FORMAT_VERSION \
-                or manifest.get("built_from") != _built_from():
+        if manifest is None or manifest.get("format_version") != FORMAT_VERSION:
+            return cls.build_default(folder)
+        if manifest.get("built_from") and manifest["built_from"] != _built_from():
             return cls.build_default(folder)
         return cls.open(folder)
 
@@ -202,14 +217,20 @@ class KnowledgeGraph:
 
     # --- user data -------------------------------------------------------------------------
 
-    def new_entity_id(self, canonical_key: str) -> str:
-        """The id for a canonical key: the existing one when known, else a fresh collision-free one."""
-        return self._keys.get(canonical_key) or allocate_entity_id(canonical_key, self._entities)
+    def new_entity_id(self, canonical_key: str, reserved: Collection[str] = ()) -> str:
+        """The id for a canonical key: the existing one when known, else a fresh one not in use or reserved."""
+        known = self._keys.get(canonical_key)
+        if known:
+            return known
+        return allocate_entity_id(canonical_key, _Union(self._entities, reserved))
 
-    def new_source_id(self, name: str) -> str:
+    def new_source_id(self, name: str, reserved: Collection[str] = ()) -> str:
         """The id for a source name: the existing source's when one has that name, else a fresh one."""
         key = source_key(name)
-        return self._source_keys.get(key) or allocate_source_id(key, self._sources)
+        known = self._source_keys.get(key)
+        if known:
+            return known
+        return allocate_source_id(key, _Union(self._sources, reserved))
 
     def add_entities(self, entities: Iterable[Entity]) -> list[Entity]:
         """Add or replace entities (by id) and persist them to user_entities.jsonl."""
@@ -271,7 +292,17 @@ class KnowledgeGraph:
             self._sources.values(), key=lambda s: (SOURCE_RANKS.index(s.rank) if s.rank in SOURCE_RANKS else 9, s.name)
         )
         self._company_index = CompanyIndex(e for e in self._ordered if e.category is EntityCategory.COMPANIES)
-        self._detector: EntityDetector | None = None
+        self._detector = None
+
+
+class _Union:
+    """Membership in either of two containers, without copying them."""
+
+    def __init__(self, first: Container[str], second: Container[str]) -> None:
+        self._first, self._second = first, second
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._first or item in self._second
 
 
 def _append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:

@@ -107,6 +107,10 @@ COMMON_WORDS: frozenset[str] = _words(
     where whether which while white who whole why wide wife wild will win wind window winter wire
     wise wish with within without woman wonder wood word work worker world worry would write wrong
     yard year yellow yes yet you young your youth zero zone
+    booking buckle cactus continental deluxe diodes diploma disco employers enact evolution everest
+    harmonic hertz hexagon hub integer mosaic nasdaq orion prudential puma rational sabre sage
+    tapestry verve enterprise paradise sunrise mentor corona buffalo mesa bury rye slough providence
+    largo canton hampton windsor
     """
 )
 
@@ -126,12 +130,22 @@ GENERIC_NAME_WORDS: frozenset[str] = _words(
 # A ticker in this list is only detected when written "$XXX" or after an exchange prefix.
 TICKER_STOPLIST: frozenset[str] = _words(
     """
-    AI API AR ARPU ATM AUM B2B B2C BIS BOE BOJ BPS CAGR CAPEX CBOE CCO CDO CDS CEO CFO CFTC CIO CMO
+    AI API AR ARPU ATM DOC DOCS AUM B2B B2C BIS BOE BOJ BPS CAGR CAPEX CBOE CCO CDO CDS CEO CFO CFTC CIO CMO
     COO COVID CPI CPU CRM CSR CTO DCF DEI DJIA DNA DOJ DOW EBIT EBITDA ECB EEA EPA EPS ERP ESG ETF
     EU EUR EV EVS FAQ FBI FCF FDA FDI FED FOMC FTC FTSE FX FY GAAP GBP GDP GDPR GHG GPS GPU HR HVAC
-    IBAN ICT IEA IFRS IMF INC IPO IRS ISIN ISO IT JPY KPI LED LLC LNG LP LTD MBA MSCI NASA NATO NAV
+    IBAN ICT IEA IFRS IMF INC IPO IRS ISIN ISO IT JPY KPI LED LLC LNG LP LTD MBA NASA NATO NAV
     NGO NHS NYSE OECD OEM OPEC OTC PC PDF PE PHD PLC PMI PPE PPI PR QA QE RBI REIT ROA ROE ROI RPA
     RSS SAAS SEC SEO SKU SME SOX SPAC SUV TSX TV UAE UK UN USA USD VAT VC VP WHO WTO YOY QOQ
+    """
+)
+
+# Family names that are also company names ("Kenny Rogers" is no mention of Rogers Corporation):
+# matched like common words.
+SURNAMES: frozenset[str] = _words(
+    """
+    brady chandler davidson dover everett ferguson gates hamilton hawkins hawthorne henderson hershey
+    hopkins lancaster lindsay mason pearson ramsey richardson rogers rollins thornton waters wiley
+    williams winchester
     """
 )
 
@@ -147,7 +161,7 @@ FIRST_NAMES: frozenset[str] = _words(
     jane janet jasper jason jean jeff jeffrey jennifer jerry jesse jessica jim joan joe john jordan
     joseph joyce juan julia justin karen keith kelly kenneth kevin kim kingsley laura lawrence
     lee leo leon linda lincoln lisa louis lowell lucas madison marcus margaret maria marion mark
-    marshall martin mary matthew maurice melissa michael milton mitchell monroe nancy nathan neil
+    marshall martin mary matthew maurice melissa michael milton mitchell monroe nancy nathan neil norma
     nelson nicholas oliver owen patrick paul peter philip quincy rachel ralph randolph raymond
     rebecca richard robert roger ronald rose russell ruth ryan sam samuel sandra sarah scott sean
     sharon shelton sherman simon stanley stephen steve steven stuart susan taylor thomas tim

@@ -288,13 +288,14 @@ class Query(_Model):
     @field_validator("max_chunks", mode="before")
     @classmethod
     def _int(cls, value: Any) -> Any:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        if isinstance(value, bool | str) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError("Input should be a valid integer")
         return value
 
     @model_validator(mode="after")
     def _something(self) -> Query:
-        if not (self.text and self.text.strip()) and not self.filters.model_fields_set:
+        has_filter = any(getattr(self.filters, name) is not None for name in Filters.model_fields)
+        if not (self.text and self.text.strip()) and not has_filter:
             raise ValueError("Give a `text`, at least one filter, or both")
         if self.external_search is not None:
             raise ValueError("external_search (web results) is not available in this deployment")

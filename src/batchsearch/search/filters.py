@@ -12,12 +12,13 @@ from datetime import datetime
 
 import numpy as np
 
+from batchsearch.annotate.sentiment import LABEL_THRESHOLD
 from batchsearch.index.segment import Segment
 from batchsearch.index.store import SegmentView
 from batchsearch.models.search import EntityFilter, Filters, ModeValues, SentimentFilter, TagFilter, TopicFilter
 
-# Deprecated sentiment labels map to ranges: documented in the README (`sentiment` filter).
-NEUTRAL_BAND = 0.05
+# Deprecated sentiment labels map to the annotator's label thresholds (documented in the README).
+NEUTRAL_BAND = LABEL_THRESHOLD
 SENTIMENT_LABEL_RANGES = {
     "positive": (NEUTRAL_BAND, 1.0, False),
     "negative": (-1.0, -NEUTRAL_BAND, False),
@@ -28,8 +29,8 @@ KeywordMask = Callable[[Segment, str, str], np.ndarray]
 
 
 def epoch(value: datetime) -> int:
-    """Seconds since the epoch."""
-    return int(value.timestamp())
+    """Whole seconds since the epoch, rounded down (also before 1970, where int() would round up)."""
+    return math.floor(value.timestamp())
 
 
 def _doc_has(seg: Segment, csr: str, vocab: str, value: str) -> np.ndarray:

@@ -67,7 +67,7 @@ class LocalObjectStore:
         return self.root / check_key(key)
 
     def put_stream(self, key: str, chunks: Iterable[bytes], *, max_bytes: int | None = None) -> int:
-        """Store the chunks under `key` atomically and durably; return the size (PayloadTooLargeError past max_bytes)."""
+        """Store the chunks under `key` atomically and durably; return the size (413 past max_bytes)."""
         target = self.path(key)
         tmp = self.root / _TMP_DIR / f"{uuid.uuid4().hex}.part"
         try:

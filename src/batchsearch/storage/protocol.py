@@ -10,7 +10,7 @@ class ObjectStore(Protocol):
     """An S3-shaped blob store: streamed atomic puts, ranged streamed gets, listing, deletes, presigned URLs."""
 
     def put_stream(self, key: str, chunks: Iterable[bytes], *, max_bytes: int | None = None) -> int:
-        """Store the chunks under `key` atomically and durably; return the size (PayloadTooLargeError past max_bytes)."""
+        """Store the chunks under `key` atomically and durably; return the size (413 past max_bytes)."""
         ...
 
     def iter_bytes(self, key: str, *, start: int = 0) -> Iterator[bytes]:

@@ -1,0 +1,89 @@
+"""Crash safety with real processes: SIGKILL a worker, or `serve` itself, mid-batch; nothing lost or doubled."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from batch_servers import (
+    BatchClient,
+    Server,
+    build_index,
+    copy_index,
+    create_key,
+    query_lines,
+    start_worker,
+    without_volatile,
+)
+
+LINES = 5_000
+FAST_LEASE = {"lease_seconds": 3, "heartbeat_seconds": 0.5, "poll_seconds": 0.2}
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = tmp_path_factory.mktemp("crash-index")
+    build_index(source)
+    return source
+
+
+def check_complete(output: bytes, reference: bytes) -> None:
+    """Every line once, in order, identical to an uninterrupted run but for request ids and timestamps."""
+    assert output.count(b"\n") == LINES
+    assert without_volatile(output) == without_volatile(reference)
+
+
+def test_sigkill_worker_mid_batch_then_a_new_worker_finishes(index_dir: Path, tmp_path: Path) -> None:
+    copy_index(index_dir, tmp_path)
+    server = Server(tmp_path, workers=0, **FAST_LEASE)
+    workers = []
+    try:
+        client = BatchClient(server.base_url, create_key(tmp_path, "alice"))
+        workers.append(start_worker(tmp_path, server.port, **FAST_LEASE))
+        batch_id = client.submit(query_lines(LINES, bad_every=50))
+        at_kill = client.wait(batch_id, lines_done=LINES // 3)
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait(timeout=30)
+        assert at_kill["status"] == "processing" and 0 < at_kill["lines_done"] < LINES
+        time.sleep(1)
+        assert client.status(batch_id)["status"] == "processing"
+
+        workers.append(start_worker(tmp_path, server.port, **FAST_LEASE))
+        status = client.wait(batch_id, timeout=900)
+        assert status["status"] == "completed" and status["lines_done"] == LINES
+        reference_id = client.submit(query_lines(LINES, bad_every=50))
+        reference = client.wait(reference_id, timeout=900)
+        check_complete(client.download(status), client.download(reference))
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait(timeout=30)
+        server.stop()
+
+
+def test_sigkill_serve_mid_batch_then_restart_finishes(index_dir: Path, tmp_path: Path) -> None:
+    copy_index(index_dir, tmp_path)
+    server = Server(tmp_path, workers=1, **FAST_LEASE)
+    client = BatchClient(server.base_url, create_key(tmp_path, "alice"))
+    batch_id = client.submit(query_lines(LINES, bad_every=50))
+    at_kill = client.wait(batch_id, lines_done=LINES // 3)
+    children = psutil.Process(server.process.pid).children(recursive=True)
+    assert children, "serve started no worker process"
+    server.kill()
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, "worker processes outlived their serve process"
+    assert 0 < at_kill["lines_done"] < LINES
+
+    restarted = Server(tmp_path, port=server.port, workers=1, **FAST_LEASE)
+    try:
+        status = client.wait(batch_id, timeout=900)
+        assert status["status"] == "completed" and status["lines_done"] == LINES
+        reference = client.wait(client.submit(query_lines(LINES, bad_every=50)), timeout=900)
+        check_complete(client.download(status), client.download(reference))
+    finally:
+        restarted.stop()
+        server.log.close()

@@ -148,15 +148,27 @@ def serve(
     data_dir: DataDir = None,
 ) -> None:
     """Run the HTTP API (and, by default, batch worker processes)."""
-    import uvicorn
-
     from batchsearch.api.app import create_app
 
     settings = settings_for(data_dir, host=host, port=port, workers=workers)
     with user_errors():
         api = create_app(settings)
-    console.print(f"batchsearch listening on http://{settings.host}:{settings.port} (data in {settings.data_dir})")
-    uvicorn.run(api, host=settings.host, port=settings.port, log_level="warning")
+    from batchsearch.jobs.supervisor import run_api_and_workers
+
+    console.print(f"batchsearch listening on http://{settings.host}:{settings.port} with {settings.workers} "
+                  f"worker process(es) (data in {settings.data_dir})")
+    run_api_and_workers(api, settings)
+
+
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option("--processes", help="Worker processes to run.")] = 1,
+    data_dir: DataDir = None,
+) -> None:
+    """Run batch worker processes only (no API) until interrupted."""
+    from batchsearch.jobs.supervisor import run_workers
+
+    run_workers(settings_for(data_dir), processes)
 
 
 def main() -> None:

@@ -76,7 +76,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> FastAPI:
     """Build the API for these settings: key store, search engine and all routes."""
-    from batchsearch.api.routes import health, kg, search
+    from batchsearch.api.routes import batches, files, health, kg, search
+    from batchsearch.jobs.service import BatchService
     from batchsearch.kg import KnowledgeGraph
 
     app = FastAPI(
@@ -91,6 +92,8 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     app.state.engine = engine or SearchEngine.open(settings.data_dir, fusion=settings.fusion)
     app.state.search_limiter = anyio.CapacityLimiter(settings.search_threads)
     app.state.kg = KnowledgeGraph.open_or_build(settings.data_dir / "kg")
+    app.state.batches = BatchService.from_settings(settings, app.state.db)
+    app.state.object_store = app.state.batches.objects
 
     @app.middleware("http")
     async def _request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -102,4 +105,6 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     app.include_router(health.router)
     app.include_router(search.router, responses=ERROR_RESPONSES)
     app.include_router(kg.router, responses=ERROR_RESPONSES)
+    app.include_router(batches.router, responses=ERROR_RESPONSES)
+    app.include_router(files.router, responses=ERROR_RESPONSES)
     return app

@@ -109,7 +109,7 @@ def run_api_and_workers(app: Any, settings: Settings, searcher_factory: Searcher
     if pool is not None:
         pool.start()
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
         if pool is not None:
             pool.stop()

@@ -1,0 +1,20 @@
+"""The Python SDK: `Client` and `AsyncClient` over httpx, raising the server's own exceptions."""
+
+from batchsearch.client._shared import APIConnectionError, BatchProgress, ProgressCallback
+from batchsearch.client.async_ import AsyncBatches, AsyncClient, AsyncKnowledgeGraphAPI
+from batchsearch.client.results import count_statuses, iter_results
+from batchsearch.client.sync import Batches, Client, KnowledgeGraphAPI
+
+__all__ = [
+    "APIConnectionError",
+    "AsyncBatches",
+    "AsyncClient",
+    "AsyncKnowledgeGraphAPI",
+    "BatchProgress",
+    "Batches",
+    "Client",
+    "KnowledgeGraphAPI",
+    "ProgressCallback",
+    "count_statuses",
+    "iter_results",
+]

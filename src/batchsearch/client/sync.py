@@ -1,0 +1,260 @@
+"""The synchronous SDK: `Client` with `.search()`, `.batches` and `.kg`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from batchsearch.client import _shared as shared
+from batchsearch.client._shared import BatchProgress, ProgressCallback
+from batchsearch.errors import PermissionDeniedError, SearchTimeoutError
+
+
+def _sleep(seconds: float) -> None:
+    """Wait between retries and polls (a seam for tests that inject time)."""
+    time.sleep(seconds)
+
+
+class Client:
+    """A client of a batchsearch (or Bigdata-compatible) server.
+
+    `base_url` and `api_key` default to $BATCHSEARCH_URL and $BATCHSEARCH_API_KEY. Connection
+    errors, 429 and 5xx answers are retried `max_retries` times with exponential backoff and
+    jitter (honouring Retry-After); other errors raise the server's exception from
+    `batchsearch.errors` at once.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = shared.DEFAULT_TIMEOUT,
+        max_retries: int = shared.DEFAULT_MAX_RETRIES,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = shared.resolve_base_url(base_url)
+        self._api_key = shared.resolve_api_key(api_key)
+        self._retry = shared.RetryPolicy(max_retries=max_retries)
+        self._http = httpx.Client(timeout=timeout, transport=transport, headers={"User-Agent": shared.user_agent()})
+        self.batches = Batches(self)
+        self.kg = KnowledgeGraphAPI(self)
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def search(self, query: dict[str, Any], *, include_audit: bool = False) -> dict[str, Any]:
+        """`POST /v1/search`: the response (`results`, `metadata`, `usage`) for one `query` object."""
+        result: dict[str, Any] = self._call("POST", "/v1/search", json=shared.search_body(query, include_audit))
+        return result
+
+    def _call(self, method: str, path: str, *, json: Any = None, is_idempotent: bool = True) -> Any:
+        """An authenticated API call; the decoded JSON answer."""
+        url = self.base_url + path
+        headers = shared.api_headers(self._api_key)
+
+        def build() -> httpx.Request:
+            return self._http.build_request(method, url, json=json, headers=headers)
+
+        return self._send(build, is_idempotent=is_idempotent).json()
+
+    def _send(self, build: Callable[[], httpx.Request], *, is_idempotent: bool = True,
+              stream: bool = False) -> httpx.Response:
+        """Send a request, retrying per the policy; raise the server's error for a failed answer."""
+        attempt = 0
+        while True:
+            request = build()
+            try:
+                response = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                if not self._retry.should_retry_error(attempt, exc, is_idempotent=is_idempotent):
+                    raise shared.connection_error(shared.origin(request.url), exc) from exc
+                _sleep(self._retry.delay(attempt))
+                attempt += 1
+                continue
+            if response.is_success:
+                return response
+            response.read()
+            response.close()
+            if not self._retry.should_retry_status(attempt, response.status_code):
+                raise shared.error_from_response(response)
+            _sleep(self._retry.delay(attempt, shared.retry_after_seconds(response)))
+            attempt += 1
+
+
+class Batches:
+    """Batch Search: create a job, upload its .jsonl, wait for it, download the results."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(self) -> dict[str, Any]:
+        """`POST /v1/search/batches`: `{batch_id, presigned_url}` (not retried after it was sent)."""
+        created: dict[str, Any] = self._client._call("POST", shared.BATCHES_PATH, is_idempotent=False)
+        return created
+
+    def upload(self, batch_or_url: dict[str, Any] | str, path: str | os.PathLike[str], *,
+               on_progress: ProgressCallback | None = None) -> None:
+        """Stream a .jsonl file to the job's presigned URL (`Content-Type: application/jsonl`, no API key)."""
+        url = shared.presigned_url(batch_or_url)
+        batch_id = batch_or_url.get("batch_id") if isinstance(batch_or_url, dict) else None
+        size = Path(path).stat().st_size
+        headers = {"Content-Type": shared.JSONL, "Content-Length": str(size)}
+
+        def chunks() -> Iterator[bytes]:
+            sent = 0
+            with open(path, "rb") as handle:
+                while chunk := handle.read(shared.CHUNK_BYTES):
+                    sent += len(chunk)
+                    yield chunk
+                    if on_progress:
+                        on_progress(BatchProgress(batch_id, "upload", sent, size))
+
+        def build() -> httpx.Request:
+            return self._client._http.build_request("PUT", url, content=chunks(), headers=headers)
+
+        self._client._send(build)
+        if on_progress and size == 0:
+            on_progress(BatchProgress(batch_id, "upload", 0, 0))
+
+    def submit(self, path: str | os.PathLike[str], *, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+        """Create a job and upload `path` to it; returns what create() returned."""
+        Path(path).stat()  # a missing file fails before a job is created
+        created = self.create()
+        self.upload(created, path, on_progress=on_progress)
+        return created
+
+    def get(self, batch_id: str) -> dict[str, Any]:
+        """`GET /v1/search/batches/{id}`: status, estimate, counts and (once there is output) its URL."""
+        status: dict[str, Any] = self._client._call("GET", f"{shared.BATCHES_PATH}/{quote(batch_id, safe='')}")
+        return status
+
+    def cancel(self, batch_id: str) -> dict[str, Any]:
+        """`POST /v1/search/batches/{id}/cancel`: the cancelled job's status (finished lines stay downloadable)."""
+        status: dict[str, Any] = self._client._call("POST", f"{shared.BATCHES_PATH}/{quote(batch_id, safe='')}/cancel")
+        return status
+
+    def wait(self, batch_id: str, *, on_progress: ProgressCallback | None = None,
+             timeout: float | None = None) -> dict[str, Any]:
+        """Poll until the job is completed, failed or cancelled; returns that final status.
+
+        Polls start at 0.5 s and grow to 10 s, sooner when the server's estimate is sooner.
+        SearchTimeoutError when `timeout` seconds pass first (the job keeps running).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = shared.POLL_INITIAL_SECONDS
+        while True:
+            status = self.get(batch_id)
+            if on_progress:
+                on_progress(shared.processing_progress(batch_id, status))
+            if shared.is_terminal(status):
+                return status
+            delay = shared.poll_delay(interval, status)
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SearchTimeoutError(shared.wait_timeout_message(batch_id, status, timeout or 0))
+                delay = min(delay, left)
+            _sleep(delay)
+            interval = shared.next_poll_interval(interval)
+
+    def download(self, id_or_status: str | dict[str, Any], path: str | os.PathLike[str], *,
+                 on_progress: ProgressCallback | None = None) -> Path:
+        """Stream the results .jsonl to `path` (written atomically); an expired URL is renewed once."""
+        status = self.get(id_or_status) if isinstance(id_or_status, str) else id_or_status
+        batch_id = status.get("batch_id")
+        try:
+            return self._fetch(shared.output_url(status), Path(path), batch_id, on_progress)
+        except PermissionDeniedError:
+            if not batch_id:
+                raise
+            return self._fetch(shared.output_url(self.get(batch_id)), Path(path), batch_id, on_progress)
+
+    def _fetch(self, url: str, target: Path, batch_id: str | None, on_progress: ProgressCallback | None) -> Path:
+        """GET a presigned URL into target (no API key)."""
+        partial = target.with_name(target.name + ".partial")
+        response = self._client._send(lambda: self._client._http.build_request("GET", url), stream=True)
+        total, done = shared.content_length(response), 0
+        try:
+            with open(partial, "wb") as out:
+                for chunk in response.iter_bytes(shared.CHUNK_BYTES):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if on_progress:
+                        on_progress(BatchProgress(batch_id, "download", done, total))
+        except httpx.TransportError as exc:
+            partial.unlink(missing_ok=True)
+            raise shared.connection_error(shared.origin(response.request.url), exc) from exc
+        finally:
+            response.close()
+        os.replace(partial, target)
+        return target
+
+    def run(self, path: str | os.PathLike[str], out: str | os.PathLike[str], *,
+            on_progress: ProgressCallback | None = None, timeout: float | None = None) -> dict[str, Any]:
+        """Submit `path`, wait, download the results to `out`; returns the final status.
+
+        A cancelled job's finished lines are still downloaded; a failed job raises.
+        """
+        created = self.submit(path, on_progress=on_progress)
+        status = self.wait(created["batch_id"], on_progress=on_progress, timeout=timeout)
+        self.download(status, out, on_progress=on_progress)
+        return status
+
+
+class KnowledgeGraphAPI:
+    """Knowledge graph lookups: the entity and source ids that search filters take."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def find_companies(self, query: str | None = None, *, types: Sequence[str] | None = None,
+                       countries: Sequence[str] | None = None, sectors: Sequence[str] | None = None,
+                       limit: int | None = None) -> list[dict[str, Any]]:
+        """Companies by name, ticker or identifier (and filters), well-known companies first."""
+        body = shared.criteria(query=query, types=types, countries=countries, sectors=sectors, limit=limit)
+        found: list[dict[str, Any]] = self._client._call("POST", "/v1/knowledge-graph/companies", json=body)["results"]
+        return found
+
+    def by_isin(self, isin: str) -> dict[str, Any]:
+        """The company with this ISIN; NotFoundError when there is none."""
+        company: dict[str, Any] = self._client._call("GET", f"/v1/knowledge-graph/companies/isin/{quote(isin, safe='')}")
+        return company
+
+    def entities(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Entities by id (any number, sent 100 at a time); unknown ids are left out."""
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in shared.id_chunks(ids):
+            found.update(self._client._call("POST", "/v1/knowledge-graph/entities/id", json={"values": chunk})["results"])
+        return found
+
+    def sources(self, query: str | None = None, *, countries: Sequence[str] | None = None,
+                ranks: Sequence[str] | None = None, categories: Sequence[str] | None = None,
+                packages: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Sources by name and filters, best match then best rank first."""
+        body = shared.criteria(query=query, countries=countries, ranks=ranks, categories=categories, packages=packages)
+        found: list[dict[str, Any]] = self._client._call("POST", "/v1/knowledge-graph/sources", json=body)["results"]
+        return found
+
+    def sectors(self) -> list[str]:
+        """The sector names the `sectors` criterion accepts."""
+        names: list[str] = self._client._call("GET", "/v1/knowledge-graph/companies/sectors")["results"]
+        return names

@@ -60,7 +60,7 @@ class LiveServer:
         self.settings = Settings(data_dir=data_dir, host="127.0.0.1", port=self.port, **(defaults | settings))
         self.app = build_app(self.settings)
         self.api_key = self.create_key("alice")
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning"))
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True),
@@ -100,3 +100,67 @@ def dead_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+class Reply:
+    """One scripted answer: a status, headers and body, or `drop` to close the connection without answering."""
+
+    def __init__(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None,
+                 *, drop: bool = False) -> None:
+        self.status = status
+        self.body = body if isinstance(body, bytes) else json.dumps(body if body is not None else {}).encode()
+        self.headers = {"Content-Type": "application/json"} | (headers or {})
+        self.drop = drop
+
+
+class ScriptedServer:
+    """A tiny real HTTP server on 127.0.0.1 that answers from a script (the last reply repeats) and records requests."""
+
+    def __init__(self, *replies: Reply) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.replies = list(replies)
+        self.requests: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                owner.requests.append({"method": self.command, "path": self.path, "body": body,
+                                       "headers": {k.lower(): v for k, v in self.headers.items()}})
+                reply = owner.replies.pop(0) if len(owner.replies) > 1 else owner.replies[0]
+                if reply.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            do_GET = do_POST = do_PUT = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> ScriptedServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=10)
+
+
+def error_body(status: int, code: str, message: str, request_id: str = "req-1") -> dict[str, Any]:
+    """The wire error shape the real server sends."""
+    return {"statusCode": status, "message": message, "errorCode": code, "requestId": request_id,
+            "errors": [{"message": message}]}

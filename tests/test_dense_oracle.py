@@ -75,13 +75,13 @@ def test_exact_search_without_mask(big: Any, queries: np.ndarray, k: int) -> Non
         assert_same_top(exact_search(big, q, None, big.n_chunks, k), big.vectors, q, None, k)
 
 
-@pytest.mark.parametrize(("share", "path"), [(0.8, "selector"), (0.004, "gather"), (0.0004, "gather")])
+@pytest.mark.parametrize(("share", "path"), [(0.8, "full"), (0.5, "full"), (0.1, "gather"), (0.004, "gather")])
 def test_exact_search_with_mask(big: Any, queries: np.ndarray, share: float, path: str) -> None:
     rng = np.random.default_rng(int(share * 10_000))
     for q in queries[:10]:
         allowed = rng.random(big.n_chunks) < share
         n_allowed = int(allowed.sum())
-        assert (n_allowed > 20_000) == (path == "selector")
+        assert (n_allowed > dense.GATHER_MAX_ROWS) == (path == "full")
         for k in (5, 100):
             assert_same_top(exact_search(big, q, allowed, n_allowed, k), big.vectors, q, allowed, k)
 
@@ -101,7 +101,7 @@ def _requests(queries: np.ndarray, masks: list[np.ndarray | None], k: int) -> li
 
 
 def test_batched_search_matches_one_by_one_reference(big: Any, queries: np.ndarray) -> None:
-    """A mixed batch (no mask, broad masks, selective masks) shares faiss searches yet returns the exact top-k."""
+    """A mixed batch (no mask, broad masks, selective masks) shares matrix products yet returns the exact top-k."""
     rng = np.random.default_rng(3)
     shares = [None, 0.9, 0.5, 0.35, 0.01, 0.001] * 7
     masks = [None if s is None else rng.random(big.n_chunks) < s for s in shares[: len(queries)]]
@@ -112,12 +112,11 @@ def test_batched_search_matches_one_by_one_reference(big: Any, queries: np.ndarr
             assert_same_top(got, big.vectors, q, m, k)
 
 
-def test_selector_path_through_search_segment(big: Any, queries: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A mid-size mask (too many rows to gather, too few to count as broad) goes through the faiss ID selector."""
-    monkeypatch.setattr(dense, "BROAD_FRACTION", 0.95)
+def test_gather_threshold_through_search_segment(big: Any, queries: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Raising the gather threshold sends wide masks down the gather path; results stay exact."""
+    monkeypatch.setattr(dense, "GATHER_MAX_ROWS", big.n_chunks)
     rng = np.random.default_rng(4)
     masks = [rng.random(big.n_chunks) < 0.75 for _ in range(5)]
-    assert all(20_000 < m.sum() < 0.95 * big.n_chunks for m in masks)
     for q, m, got in zip(queries[:5], masks, search_segment(big, _requests(queries[:5], masks, 50)), strict=True):
         assert_same_top(got, big.vectors, q, m, 50)
 

@@ -2,7 +2,7 @@
 
 from batchsearch.client._shared import APIConnectionError, BatchProgress, ProgressCallback
 from batchsearch.client.async_ import AsyncBatches, AsyncClient, AsyncKnowledgeGraphAPI
-from batchsearch.client.results import count_statuses, iter_results
+from batchsearch.client.results import count_statuses, iter_results, processing_seconds
 from batchsearch.client.sync import Batches, Client, KnowledgeGraphAPI
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "ProgressCallback",
     "count_statuses",
     "iter_results",
+    "processing_seconds",
 ]

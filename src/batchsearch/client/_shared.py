@@ -182,6 +182,15 @@ def error_from_response(response: httpx.Response) -> BatchSearchError:
     return exc
 
 
+def decoded(response: httpx.Response) -> Any:
+    """The JSON body of a successful API answer; InternalError when it is not JSON (a proxy's page, say)."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise InternalError(f"the server at {origin(response.request.url)} answered HTTP {response.status_code} "
+                            "with a body that is not JSON") from exc
+
+
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()

@@ -70,7 +70,7 @@ class AsyncClient:
         def build() -> httpx.Request:
             return self._http.build_request(method, url, json=json, headers=headers)
 
-        return (await self._send(build, is_idempotent=is_idempotent)).json()
+        return shared.decoded(await self._send(build, is_idempotent=is_idempotent))
 
     async def _send(self, build: Callable[[], httpx.Request], *, is_idempotent: bool = True,
                     stream: bool = False) -> httpx.Response:

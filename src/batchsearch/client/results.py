@@ -1,4 +1,4 @@
-"""Reading a downloaded Batch Search results file (one JSON object per input line)."""
+"""Reading a finished batch: its downloaded results file (one JSON object per input line) and its timing."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from batchsearch.client._shared import parse_time
 from batchsearch.errors import ValidationError
 
 
@@ -30,3 +31,11 @@ def count_statuses(path: str | os.PathLike[str]) -> dict[str, int]:
     """How many lines of a results file have each status (success, error, timeout, exception)."""
     counts = Counter(str(row.get("status")) for row in iter_results(path))
     return dict(counts.most_common())
+
+
+def processing_seconds(status: dict[str, Any]) -> float | None:
+    """Seconds from a job's start to its end, from a status body (None while unknown)."""
+    started, completed = parse_time(status.get("started_at")), parse_time(status.get("completed_at"))
+    if started is None or completed is None:
+        return None
+    return max((completed - started).total_seconds(), 0.0)

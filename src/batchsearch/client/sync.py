@@ -74,7 +74,7 @@ class Client:
         def build() -> httpx.Request:
             return self._http.build_request(method, url, json=json, headers=headers)
 
-        return self._send(build, is_idempotent=is_idempotent).json()
+        return shared.decoded(self._send(build, is_idempotent=is_idempotent))
 
     def _send(self, build: Callable[[], httpx.Request], *, is_idempotent: bool = True,
               stream: bool = False) -> httpx.Response:

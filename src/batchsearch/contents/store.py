@@ -174,7 +174,8 @@ class ContentStore:
                       .where(content_tags.c.owner == owner,
                              or_(content_tags.c.id.in_(query.tags), content_tags.c.name.in_(query.tags))))
             where.append(contents.c.id.in_(tagged))
-        column, tie = contents.c[query.sort_by], contents.c.id
+        column = func.lower(contents.c.file_name) if query.sort_by == "file_name" else contents.c[query.sort_by]
+        tie = contents.c.id
         order = (column.asc(), tie.asc()) if query.sort_order == "asc" else (column.desc(), tie.desc())
         page = (select(contents).where(*where).order_by(*order)
                 .limit(query.page_size).offset((query.page - 1) * query.page_size))

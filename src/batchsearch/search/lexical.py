@@ -113,6 +113,8 @@ class Lexical:
             else:
                 q = tantivy.Query.phrase_query(schema, field, terms)
             clauses.append((tantivy.Occur.Should, q))
-        rows, _ = self._run(segment.searcher, tantivy.Query.boolean_query(clauses), segment.n_chunks)
-        mask[rows] = True
+        searcher = segment.searcher
+        hits = searcher.search(tantivy.Query.boolean_query(clauses), segment.n_chunks, count=False).hits
+        if hits:
+            mask[np.asarray(searcher.fast_field_values("row", [h[1] for h in hits]), dtype=np.int64)] = True
         return mask

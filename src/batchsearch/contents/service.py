@@ -1,0 +1,311 @@
+"""Your own content (spec section 6): upload slots, signed uploads, background processing, tags, deletion.
+
+Lifecycle of a record: `create` -> pending (with a signed, expiring, single-use PUT URL) ->
+`receive_upload` stores the bytes -> processing -> `process` extracts the text, builds a document
+(category `my_files`, the record's tag names as `tags`, private to the owner) and ingests it ->
+completed, or failed with an `error_code` and an `error` message that says what is wrong with the file.
+
+Processing runs off the request path on one background thread per service (a ThreadPoolExecutor with
+a single worker, inside the API process). One worker keeps the tasks of a document in order (its
+processing before the re-index a tag change asks for) and matches the index's single writer lock.
+Tasks never raise: any failure becomes a failed record and a log line. Records left in `processing`
+by a stopped server are queued again by `resume()`, which the app calls at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from sqlalchemy import Engine
+
+from batchsearch.config import Settings
+from batchsearch.contents.errors import ContentFileError, ContentNotFoundError, InvalidTagsError
+from batchsearch.contents.extract import content_type_for, extract
+from batchsearch.contents.model import ContentRecord, ContentStatus, Tag
+from batchsearch.contents.store import ContentStore, ListQuery
+from batchsearch.errors import ConflictError, PayloadTooLargeError
+from batchsearch.index.store import IndexStore
+from batchsearch.ingest.documents import DocumentIn
+from batchsearch.ingest.pipeline import Annotator, Ingestor, TokenizingEmbedder
+from batchsearch.storage import signing
+from batchsearch.storage.local import LocalObjectStore
+from batchsearch.storage.protocol import ObjectStore
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+UPLOAD_PATH = "/contents/v1/uploads/"
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+MAX_TAG_CHARS = 200
+MAX_TAGS = 100
+MY_FILES_SOURCE = {"id": "MYFILE", "name": "My files", "rank": "RANK_1"}
+PROCESSING_ERROR = "PROCESSING_ERROR"
+# what clients send when they do not know the type (curl --data-binary sends the form type)
+_GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/x-www-form-urlencoded"})
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_content_id() -> str:
+    """A content id: 32 uppercase hex characters (spec section 1)."""
+    return uuid.uuid4().hex.upper()
+
+
+@dataclass(frozen=True)
+class CreatedContent:
+    """A new pending record and the URL its file goes to."""
+
+    record: ContentRecord
+    url: str
+
+
+class UploadUrls:
+    """Signed, expiring PUT URLs of upload slots, served by `PUT /contents/v1/uploads/{id}` (no API key).
+
+    The signature is storage.signing's HMAC over ("PUT", "content-upload/<id>", expiry) with the
+    service's signing secret, the same scheme as the object store's /files URLs.
+    """
+
+    def __init__(self, base_url: str, secret: bytes) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._secret = secret
+
+    def url(self, content_id: str, expires_at: int) -> str:
+        """The URL that accepts the file of `content_id` until the unix time `expires_at`."""
+        sig = signing.signature(self._secret, "PUT", _slot(content_id), expires_at)
+        return f"{self._base_url}{UPLOAD_PATH}{content_id}?{urlencode({'expires': expires_at, 'signature': sig})}"
+
+    def verify(self, content_id: str, expires: str | None, signature: str | None, now: float) -> None:
+        """PermissionDeniedError unless the parameters sign an upload of `content_id` that has not expired."""
+        signing.verify(self._secret, "PUT", _slot(content_id), expires, signature, now)
+
+
+def _slot(content_id: str) -> str:
+    return f"content-upload/{content_id}"
+
+
+def _media_type(header: str | None) -> str | None:
+    """The media type an uploader declared, unless it is a generic one that says nothing."""
+    value = (header or "").split(";", 1)[0].strip().lower()
+    return None if value in _GENERIC_TYPES else value
+
+
+def clean_tag_names(names: Iterable[str]) -> list[str]:
+    """Tag names trimmed and de-duplicated; InvalidTagsError for an empty or over-long one."""
+    cleaned = list(dict.fromkeys(name.strip() for name in names))
+    for name in cleaned:
+        if not name or len(name) > MAX_TAG_CHARS:
+            raise InvalidTagsError(f"Tag names must have 1 to {MAX_TAG_CHARS} characters, got {name!r}")
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidTagsError(f"A document can have at most {MAX_TAGS} tags, got {len(cleaned)}")
+    return cleaned
+
+
+class ContentService:
+    """The content operations behind the routes; owns the records, the files and the background worker."""
+
+    def __init__(self, store: ContentStore, objects: ObjectStore, urls: UploadUrls, index: IndexStore,
+                 embedder: TokenizingEmbedder, make_annotator: Callable[[], Annotator | None], *,
+                 upload_ttl_seconds: int, max_bytes: int = MAX_UPLOAD_BYTES, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.objects = objects
+        self.urls = urls
+        self.index = index
+        self.embedder = embedder
+        self.make_annotator = make_annotator  # called per task, so entities added to the graph are detected
+        self.upload_ttl_seconds = upload_ttl_seconds
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contents")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, db: Engine, *, index: IndexStore, embedder: TokenizingEmbedder,
+                      make_annotator: Callable[[], Annotator | None]) -> ContentService:
+        """The embedded service: records in the app database, files under data_dir, URLs under the public URL."""
+        urls = UploadUrls(settings.resolved_public_url(), settings.resolved_signing_secret())
+        return cls(ContentStore(db), LocalObjectStore.from_settings(settings), urls, index, embedder, make_annotator,
+                   upload_ttl_seconds=settings.upload_url_ttl_seconds)
+
+    # ---- records ---------------------------------------------------------------------------
+    def create(self, owner: str, file_name: str, *, published_at: datetime | None = None,
+               tag_names: Sequence[str] = (), share_with_org: bool = False) -> CreatedContent:
+        """A pending record (tags created by name as needed) and its signed upload URL."""
+        now = self.clock()
+        tags = self.store.ensure_tags(owner, clean_tag_names(tag_names), now)
+        record = ContentRecord(
+            id=new_content_id(), owner=owner, file_name=file_name, status=ContentStatus.PENDING, created_at=now,
+            updated_at=now, published_at=published_at.astimezone(UTC) if published_at else None,
+            content_type=content_type_for(file_name), share_with_org=share_with_org, tags=tuple(tags),
+        )
+        self.store.create(record)
+        expires = int((now + timedelta(seconds=self.upload_ttl_seconds)).timestamp())
+        return CreatedContent(record, self.urls.url(record.id, expires))
+
+    def fetch_owned(self, content_id: str, owner: str) -> ContentRecord:
+        """The owner's record (ContentNotFoundError when missing or another owner's)."""
+        return self.store.fetch_owned(content_id, owner)
+
+    def list_records(self, owner: str, query: ListQuery) -> tuple[list[ContentRecord], int]:
+        """One page of the owner's records and how many match in all."""
+        return self.store.list_records(owner, query)
+
+    def update(self, record: ContentRecord, *, tag_ids: Sequence[str] | None = None,
+               share_with_org: bool | None = None) -> ContentRecord:
+        """Replace the tags (ids that must exist, else InvalidTagsError) and/or the sharing flag."""
+        changes: dict[str, object] = {"updated_at": self.clock()}
+        if share_with_org is not None:
+            changes["share_with_org"] = share_with_org
+        if tag_ids is not None:
+            known = self.store.tags_by_id(record.owner, tag_ids)
+            unknown = [tag_id for tag_id in dict.fromkeys(tag_ids) if tag_id not in known]
+            if unknown:
+                raise InvalidTagsError(f"Unknown tag ids: {', '.join(unknown)}; create tags with POST /contents/v1/tags")
+        self.store.update(record.id, changes, tag_ids)
+        updated = self.store.fetch_owned(record.id, record.owner)
+        if {t.name for t in updated.tags} != {t.name for t in record.tags} and updated.is_indexed:
+            self._submit(self._reindex, record.id)  # the search `tag` filter reads the indexed names
+        return updated
+
+    def delete(self, record: ContentRecord) -> None:
+        """Remove the record, its file, and the document from search."""
+        if not self.store.delete(record.id):
+            raise ContentNotFoundError()
+        if record.object_key:
+            self.objects.delete(record.object_key)
+        if record.status is not ContentStatus.PENDING:
+            self._unindex(record.id)
+
+    # ---- tags ------------------------------------------------------------------------------
+    def list_tags(self, owner: str) -> list[tuple[Tag, int]]:
+        """The owner's tags with their file counts, by name."""
+        return self.store.list_tags(owner)
+
+    def create_tag(self, owner: str, name: str) -> Tag:
+        """The owner's tag with this name, created unless it exists."""
+        return self.store.ensure_tags(owner, clean_tag_names([name]), self.clock())[0]
+
+    # ---- upload ----------------------------------------------------------------------------
+    def receive_upload(self, content_id: str, chunks: Iterable[bytes], content_type: str | None) -> ContentRecord:
+        """Store the file of a pending record and queue its processing (the URL was verified by the caller)."""
+        record = self.store.get(content_id)
+        if record is None:
+            raise ContentNotFoundError()
+        if record.status is not ContentStatus.PENDING:
+            raise ConflictError(f"Document {content_id} was already uploaded ({record.status.value}); "
+                                "upload URLs are single-use")
+        key = f"contents/{content_id}/{uuid.uuid4().hex}"  # one key per attempt: a losing racer removes only its own
+        try:
+            size = self.objects.put_stream(key, chunks, max_bytes=self.max_bytes)
+        except PayloadTooLargeError as exc:
+            self._refuse(content_id, exc)
+            raise
+        now = self.clock()
+        changes = {"object_key": key, "raw_size": size, "updated_at": now, "published_at": record.published_at or now,
+                   "content_type": _media_type(content_type) or content_type_for(record.file_name)}
+        try:
+            record = self.store.transition(content_id, ContentStatus.PENDING, ContentStatus.PROCESSING, changes)
+        except (ConflictError, ContentNotFoundError):
+            self.objects.delete(key)
+            raise
+        self._submit(self.process, content_id)
+        return record
+
+    def _refuse(self, content_id: str, exc: PayloadTooLargeError) -> None:
+        """Fail a record whose upload was too large (unless something else happened to it meanwhile)."""
+        changes = {"error_code": exc.error_code, "error": exc.message, "updated_at": self.clock()}
+        try:
+            self.store.transition(content_id, ContentStatus.PENDING, ContentStatus.FAILED, changes)
+        except (ConflictError, ContentNotFoundError):
+            pass
+
+    # ---- processing (background thread) ----------------------------------------------------
+    def process(self, content_id: str) -> None:
+        """Extract, annotate and index an uploaded file; completed or failed, never an exception."""
+        record = self.store.get(content_id)
+        if record is None or record.status is not ContentStatus.PROCESSING:
+            return  # deleted, or already finished by an earlier run
+        try:
+            document = self._document(record)
+        except ContentFileError as exc:
+            self._finish(content_id, ContentStatus.FAILED, exc.error_code, exc.message)
+            return
+        self._ingestor(record.owner).ingest([document])
+        if not self._finish(content_id, ContentStatus.COMPLETED, None, None):
+            self._unindex(content_id)  # deleted while it was being indexed
+
+    def resume(self) -> int:
+        """Queue the records a stopped server left in processing; returns how many."""
+        ids = self.store.ids_with_status(ContentStatus.PROCESSING)
+        for content_id in ids:
+            self._submit(self.process, content_id)
+        return len(ids)
+
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the worker; queued tasks are dropped (their records resume at the next start)."""
+        self._executor.shutdown(wait=wait, cancel_futures=True)
+
+    def _reindex(self, content_id: str) -> None:
+        """Index a completed document again (its tags changed)."""
+        record = self.store.get(content_id)
+        if record is None or record.status is not ContentStatus.COMPLETED:
+            return
+        self._ingestor(record.owner).ingest([self._document(record)])
+        if self.store.get(content_id) is None:
+            self._unindex(content_id)  # deleted while it was being indexed
+
+    def _document(self, record: ContentRecord) -> DocumentIn:
+        """The search document of an uploaded file (ContentFileError when its text cannot be extracted)."""
+        assert record.object_key is not None and record.published_at is not None
+        extracted = extract(record.file_name, b"".join(self.objects.iter_bytes(record.object_key)))
+        return DocumentIn.model_validate({
+            "id": record.id,
+            "headline": extracted.title or record.file_name,
+            "text": extracted.text,
+            "timestamp": int(record.published_at.timestamp()),
+            "source": MY_FILES_SOURCE,
+            "document_type": {"type": extracted.document_type or "NEWS", "subtype": extracted.document_subtype},
+            "category": "my_files",
+            "tags": [tag.name for tag in record.tags],
+        })
+
+    def _ingestor(self, owner: str) -> Ingestor:
+        return Ingestor(self.index, self.embedder, self.make_annotator(), owner=owner)
+
+    def _unindex(self, content_id: str) -> None:
+        Ingestor(self.index, self.embedder).delete({content_id})
+
+    def _finish(self, content_id: str, status: ContentStatus, error_code: str | None, error: str | None) -> bool:
+        """Leave processing for `status`; False when the record was deleted or changed meanwhile."""
+        changes = {"error_code": error_code, "error": error, "updated_at": self.clock()}
+        try:
+            self.store.transition(content_id, ContentStatus.PROCESSING, status, changes)
+        except (ConflictError, ContentNotFoundError):
+            return False
+        return True
+
+    def _submit(self, task: Callable[[str], None], content_id: str) -> None:
+        try:
+            self._executor.submit(self._guarded, task, content_id)
+        except RuntimeError:  # shutting down: resume() picks processing records up at the next start
+            log.warning("content worker stopped; %s of %s not run", task.__name__, content_id)
+
+    def _guarded(self, task: Callable[[str], None], content_id: str) -> None:
+        """Run a task; an unexpected error fails the record instead of escaping the thread."""
+        try:
+            task(content_id)
+        except Exception as exc:
+            log.exception("content task %s failed for %s", task.__name__, content_id)
+            message = f"Processing failed unexpectedly ({type(exc).__name__}); upload the file again"
+            try:
+                self._finish(content_id, ContentStatus.FAILED, PROCESSING_ERROR, message)
+            except Exception:  # e.g. the database is gone: the record stays processing and resumes later
+                log.exception("could not record the failure of %s", content_id)

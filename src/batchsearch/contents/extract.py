@@ -352,13 +352,12 @@ def _is_native(value: Any) -> bool:
 
 
 def _from_values(values: list[Any]) -> Extracted:
-    """Native documents give their headline and text (the first one's headline is the title); anything
-    else is rendered as labelled lines."""
-    first = next((v for v in values if _is_native(v)), None)
+    """Native documents give headline and text (the first one's headline is the title); others labelled lines."""
+    first: dict[str, Any] | None = next((v for v in values if _is_native(v)), None)
     blocks: list[str] = []
     for value in values:
-        if value is first:
-            blocks.append(value["text"])
+        if first is not None and value is first:
+            blocks.append(first["text"])
         elif _is_native(value):
             blocks.append("\n\n".join(p for p in (str(value.get("headline") or ""), value["text"]) if p.strip()))
         else:

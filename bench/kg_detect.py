@@ -96,7 +96,8 @@ def score_units(units: list[Unit], detector: EntityDetector, companies: set[str]
             for entity_id, start, end in sorted(mentions, key=lambda m: m[1]):
                 if len(examples) < keep_errors:
                     context = unit.text[max(0, start - 30) : end + 30].replace("\n", " ")
-                    examples.append(f"{unit.text[start:end]!r} as {entity_id} ({names.get(entity_id, '?')}): ...{context}...")
+                    name = names.get(entity_id, "?")
+                    examples.append(f"{unit.text[start:end]!r} as {entity_id} ({name}): ...{context}...")
     return score, seconds
 
 
@@ -130,7 +131,8 @@ def run(n_docs: int, seed: int, keep_errors: int) -> dict[str, Any]:
         "true_mentions": true, "company_detections": score.detected, "correct": score.correct,
         "straddling_mentions": straddling,
         "precision": round(precision, 4), "recall": round(recall, 4),
-        "recall_by_form": {form: round(ratio(score.found_by_form[form], n), 4) for form, n in sorted(score.by_form.items())},
+        "recall_by_form": {form: round(ratio(score.found_by_form[form], n), 4)
+                           for form, n in sorted(score.by_form.items())},
         "detect_chars_per_s": round(chars / seconds) if seconds else None,
         "detect_seconds": round(seconds, 3), "detector_build_seconds": round(build_seconds, 3),
         "meets_target": precision >= TARGET and recall >= TARGET,
@@ -156,7 +158,8 @@ def main() -> None:
     print(f"precision {report['precision']:.4f}   recall {report['recall']:.4f}   "
           f"(target >= {TARGET}: {'met' if report['meets_target'] else 'NOT met'})")
     print("recall by form: " + ", ".join(f"{k} {v:.4f}" for k, v in report["recall_by_form"].items()))
-    print(f"detection: {report['detect_chars_per_s']:,} chars/s (detector built in {report['detector_build_seconds']} s)")
+    print(f"detection: {report['detect_chars_per_s']:,} chars/s "
+          f"(detector built in {report['detector_build_seconds']} s)")
     for title, key in (("false positives", "false_positive_examples"), ("misses", "miss_examples")):
         if report[key]:
             print(f"\n{title}:")

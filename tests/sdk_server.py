@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from batch_fakes import build_app
+from batchsearch.api.app import create_app
 from batchsearch.config import Settings
 from batchsearch.corpus import write_corpus
 from batchsearch.jobs.worker import EngineLineSearcher, build_worker
@@ -58,7 +58,7 @@ class LiveServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         defaults: dict[str, Any] = {"poll_seconds": 0.05, "heartbeat_seconds": 1.0, "signing_secret": "test-secret"}
         self.settings = Settings(data_dir=data_dir, host="127.0.0.1", port=self.port, **(defaults | settings))
-        self.app = build_app(self.settings)
+        self.app = create_app(self.settings)
         self.api_key = self.create_key("alice")
         self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning"))
         self._stop = threading.Event()

@@ -66,8 +66,9 @@ class Api:
         self.settings = Settings(data_dir=data_dir, public_url="http://test")
         engine = SearchEngine(IndexStore(data_dir / "index"), embedder)
         self.app = create_app(self.settings, engine=engine)
-        self.app.state.contents = self.new_service()
-        self.app.include_router(contents.router, responses=ERROR_RESPONSES)
+        if not hasattr(self.app.state, "contents"):  # until create_app wires the content API itself
+            self.app.state.contents = self.new_service()
+            self.app.include_router(contents.router, responses=ERROR_RESPONSES)
         self.alice = {"X-API-KEY": self.app.state.keys.create("alice")[1]}
         self.bob = {"X-API-KEY": self.app.state.keys.create("bob")[1]}
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test")
@@ -276,7 +277,8 @@ async def test_list_pages_filters_sorts_and_shows_only_the_callers(api: Api) -> 
     assert {r["file_name"] for r in found} == {"Alpha.txt", "alpine.html"}
     found = (await listing(tags=["even", "nope"])).json()["results"]  # any of them, by name or id
     assert {r["file_name"] for r in found} == {"Alpha.txt", "GAMMA.pdf", "delta.json"}
-    tag_ids = {t["name"]: t["id"] for t in (await api.client.get("/contents/v1/tags", headers=api.alice)).json()["results"]}
+    listed = (await api.client.get("/contents/v1/tags", headers=api.alice)).json()["results"]
+    tag_ids = {t["name"]: t["id"] for t in listed}
     found = (await listing(tags=[tag_ids["odd"]])).json()["results"]
     assert {r["file_name"] for r in found} == {"beta.md", "alpine.html"}
     found = (await listing(sort_by="file_name", sort_order="asc")).json()["results"]
@@ -289,7 +291,8 @@ async def test_list_pages_filters_sorts_and_shows_only_the_callers(api: Api) -> 
 
 async def test_tags_create_list_and_patch_reindexes_the_document(api: Api) -> None:
     record = await api.add("memo.txt", b"Nvidia guidance for data center revenue was raised.", tags=["Old"])
-    assert await api.search_ids("Nvidia guidance", api.alice, category=MY_FILES, tag={"any_of": ["Old"]}) == {record["id"]}
+    old = await api.search_ids("Nvidia guidance", api.alice, category=MY_FILES, tag={"any_of": ["Old"]})
+    assert old == {record["id"]}
     created = await api.client.post("/contents/v1/tags", headers=api.alice, json={"name": " New "})
     assert created.status_code == 200 and created.json()["name"] == "New"
     again = await api.client.post("/contents/v1/tags", headers=api.alice, json={"name": "New"})

@@ -195,4 +195,5 @@ def test_bad_files_raise_a_clear_error(name: str, data: bytes, error: type[Conte
 def test_kinds_and_content_types() -> None:
     assert file_kind("Report.PDF") == "pdf" and file_kind("a/b/notes.Markdown") == "markdown"
     assert file_kind("x.docx") is None
-    assert content_type_for("a.jsonl") == "application/jsonl" and content_type_for("a.bin") == "application/octet-stream"
+    assert content_type_for("a.jsonl") == "application/jsonl"
+    assert content_type_for("a.bin") == "application/octet-stream"

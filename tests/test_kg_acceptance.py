@@ -44,9 +44,11 @@ class Corpus:
         self.annotator: Annotator = build_annotator(settings)
         graph = KnowledgeGraph.open(data_dir / "kg")
         self.companies = {c.id for c in graph.companies()}
-        self.docs = {d["id"]: d for d in generate_documents(graph.companies(), graph.sources(), n_docs=N_DOCS, seed=SEED)}
+        generated = generate_documents(graph.companies(), graph.sources(), n_docs=N_DOCS, seed=SEED)
+        self.docs = {d["id"]: d for d in generated}
         embedder = MiniLMEmbedder()
-        Ingestor(index_store(settings), embedder, self.annotator).ingest(DocumentIn.model_validate(d) for d in self.docs.values())
+        ingestor = Ingestor(index_store(settings), embedder, self.annotator)
+        ingestor.ingest(DocumentIn.model_validate(d) for d in self.docs.values())  # `_mentions` are ignored
         self.app = create_app(settings, engine=SearchEngine(index_store(settings), embedder))
         self.key = {"X-API-KEY": self.app.state.keys.create("tester")[1]}
 

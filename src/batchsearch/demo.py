@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -273,13 +274,14 @@ def running_server(settings: Settings) -> Iterator[str]:
     """The API (uvicorn in a thread) on a free 127.0.0.1 port, with batch worker processes; stopped on exit."""
     import uvicorn
 
+    from batchsearch.api.app import create_app
     from batchsearch.jobs.supervisor import WorkerPool
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
     settings = settings.model_copy(update={"host": "127.0.0.1", "port": port, "public_url": None})
-    server = uvicorn.Server(uvicorn.Config(_api(settings), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="demo-api", daemon=True)
     pool = WorkerPool(settings, max(settings.workers, 1))
     thread.start()
@@ -308,22 +310,6 @@ def _stderr_into(path: Path) -> Iterator[None]:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
-
-
-def _api(settings: Settings) -> Any:
-    """The app `batchsearch serve` runs."""
-    from batchsearch.api.app import create_app
-
-    app = create_app(settings)
-    if not hasattr(app.state, "batches"):  # TODO(lead): drop once create_app wires Batch Search itself
-        from batchsearch.api.routes import batches, files
-        from batchsearch.jobs.service import BatchService
-
-        app.state.batches = BatchService.from_settings(settings, app.state.db)
-        app.state.object_store = app.state.batches.objects
-        app.include_router(batches.router)
-        app.include_router(files.router)
-    return app
 
 
 def _wait_started(server: Any, thread: threading.Thread, timeout: float = 60.0) -> None:
@@ -365,7 +351,7 @@ def summarize(settings: Settings, files: DemoFiles, status: dict[str, Any], line
     for row in rows:
         if row["status"] != "success":
             console.print(f"  line {row['line_number']} ({lines[row['line_number'] - 1].kind}): "
-                          f"{row['code']} {' '.join(str(row.get('error')).split())[:110]}", highlight=False)
+                          f"{row['code']} {' '.join(str(row.get('error')).split())[:110]}", markup=False, highlight=False)
     examples = _examples(rows, lines)
     for row in examples:
         _print_example(row, lines[row["line_number"] - 1], graph, console)
@@ -398,14 +384,15 @@ def _print_example(row: dict[str, Any], line: QueryLine, graph: KnowledgeGraph, 
         described.append(f"keyword {filters['keyword']['any_of'][0]!r}")
     if "sentiment" in filters:
         described.append(f"sentiment {filters['sentiment']['ranges'][0]['min']}..{filters['sentiment']['ranges'][0]['max']}")
-    console.print(f"\n[bold]line {row['line_number']}[/bold] ({line.kind}): {row['query'].get('text')!r}"
-                  + (f" with {', '.join(described)}" if described else ""), highlight=False)
+    console.print(f"\n[bold]line {row['line_number']}[/bold] ({line.kind}): {escape(repr(row['query'].get('text')))}"
+                  + (f" with {escape(', '.join(described))}" if described else ""), highlight=False)
     table = Table(show_header=True, box=None, padding=(0, 1))
     for column in ("relevance", "published", "source", "headline"):
         table.add_column(column)
     for doc in row["response"]["results"][:3]:
-        best = max(doc["chunks"], key=lambda c: c["relevance"])
-        table.add_row(f"{best['relevance']:.3f}", doc["timestamp"][:10], doc["source"]["name"], doc["headline"])
+        best = doc["chunks"][0]  # a document's chunks come best first
+        cells = (f"{best['relevance']:.3f}", doc["timestamp"][:10], doc["source"]["name"], doc["headline"])
+        table.add_row(*(escape(str(cell)) for cell in cells))
     console.print(table)
 
 
@@ -413,9 +400,10 @@ def print_next_steps(settings: Settings, key: str, files: DemoFiles, lines: list
     """How to keep a server running and what to try against it."""
     url = settings.resolved_public_url()
     data = "" if settings.data_dir == Path(".batchsearch") else f" --data-dir {settings.data_dir}"
-    example = next((ln.query for ln in lines if ln.kind == "entity"), {"text": "guidance"})
-    entity = ((example.get("filters") or {}).get("entity") or {}).get("any_of", ["ID"])[0]
-    body = json.dumps({"query": {"text": example["text"], "filters": {"entity": {"any_of": [entity]}}, "max_chunks": 3}})
+    example: dict[str, Any] = next((ln.query for ln in lines if ln.kind == "entity" and ln.query["filters"]),
+                                   {"text": "guidance", "filters": {}})
+    entity = f" --entity {example['filters']['entity']['any_of'][0]}" if example["filters"] else ""
+    body = json.dumps({"query": {"text": example["text"], "filters": example["filters"], "max_chunks": 3}})
     console.rule("[bold]next")
     console.print(f"""The demo server has stopped. Keep one running (API on {url} plus batch workers):
 
@@ -427,7 +415,7 @@ Your API key (saved in {files.api_key}):
 
 Then, in another terminal:
 
-  batchsearch search "{example['text']}" --entity {entity} --max-chunks 3
+  batchsearch search "{example['text']}"{entity} --max-chunks 3
   batchsearch kg companies Apple
   batchsearch batch run {files.queries} -o results.jsonl
 
@@ -440,4 +428,4 @@ or with curl (the Bigdata.com wire format):
   curl -s {url}/v1/search/batches/<batch_id> -H "X-API-KEY: $BATCHSEARCH_API_KEY"
   curl -s "<output_file_url>" -o results.jsonl
 
-API docs while the server runs: {url}/docs""", highlight=False, soft_wrap=True)
+API docs while the server runs: {url}/docs""", markup=False, highlight=False)

@@ -76,7 +76,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> FastAPI:
     """Build the API for these settings: key store, search engine and all routes."""
-    from batchsearch.api.routes import batches, files, health, kg, search
+    from batchsearch.api.routes import batches, contents, files, health, kg, search
+    from batchsearch.contents import ContentService
+    from batchsearch.ingest.annotators import DefaultAnnotator
     from batchsearch.jobs.service import BatchService
     from batchsearch.kg import KnowledgeGraph
 
@@ -94,6 +96,11 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     app.state.kg = KnowledgeGraph.open_or_build(settings.data_dir / "kg")
     app.state.batches = BatchService.from_settings(settings, app.state.db)
     app.state.object_store = app.state.batches.objects
+    app.state.contents = ContentService.from_settings(
+        settings, app.state.db, index=app.state.engine.store, embedder=app.state.engine.embedder,
+        make_annotator=lambda: DefaultAnnotator(app.state.kg.detector()))
+    app.router.add_event_handler("startup", app.state.contents.resume)  # requeue uploads left "processing"
+    app.router.add_event_handler("shutdown", app.state.contents.close)
 
     @app.middleware("http")
     async def _request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -107,4 +114,5 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     app.include_router(kg.router, responses=ERROR_RESPONSES)
     app.include_router(batches.router, responses=ERROR_RESPONSES)
     app.include_router(files.router, responses=ERROR_RESPONSES)
+    app.include_router(contents.router, responses=ERROR_RESPONSES)
     return app

@@ -80,6 +80,8 @@ class AsyncClient:
             request = build()
             try:
                 response = await self._http.send(request, stream=stream)
+                if not response.is_success:
+                    await response.aread()
             except httpx.TransportError as exc:
                 if not self._retry.should_retry_error(attempt, exc, is_idempotent=is_idempotent):
                     raise shared.connection_error(shared.origin(request.url), exc) from exc
@@ -88,7 +90,6 @@ class AsyncClient:
                 continue
             if response.is_success:
                 return response
-            await response.aread()
             await response.aclose()
             if not self._retry.should_retry_status(attempt, response.status_code):
                 raise shared.error_from_response(response)

@@ -84,6 +84,8 @@ class Client:
             request = build()
             try:
                 response = self._http.send(request, stream=stream)
+                if not response.is_success:
+                    response.read()
             except httpx.TransportError as exc:
                 if not self._retry.should_retry_error(attempt, exc, is_idempotent=is_idempotent):
                     raise shared.connection_error(shared.origin(request.url), exc) from exc
@@ -92,7 +94,6 @@ class Client:
                 continue
             if response.is_success:
                 return response
-            response.read()
             response.close()
             if not self._retry.should_retry_status(attempt, response.status_code):
                 raise shared.error_from_response(response)

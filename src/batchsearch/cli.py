@@ -51,7 +51,9 @@ def settings_for(data_dir: Path | None, **overrides: object) -> Settings:
     values = {k: v for k, v in overrides.items() if v is not None}
     if data_dir is not None:
         values["data_dir"] = data_dir
-    return Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    apply_blas_threads(settings)
+    return settings
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

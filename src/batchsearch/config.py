@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         None, description="HMAC secret for signed upload/download URLs; default a random secret kept in data_dir."
     )
     search_threads: int = Field(2, ge=1, description="Threads that run synchronous searches for the API.")
+    blas_threads: int | None = Field(
+        None, ge=1, description="BLAS threads per process (numpy); default the library's. Set 1 when several "
+        "busy processes share a small machine: oversubscribed BLAS threads slow everything down.")
 
     # --- search ---
     fusion: Literal["rrf", "weighted"] = Field("rrf", description="How lexical and dense candidates are fused.")

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from batchsearch.config import Settings
 from batchsearch.errors import AuthenticationError, BatchSearchError, PermissionDeniedError
+from batchsearch.runtime import apply_blas_threads
 
 if TYPE_CHECKING:
     from batchsearch.client import BatchProgress, Client

@@ -24,11 +24,14 @@ MISSING_QUERY = "1 validation error for PublicSearchRequest\nquery\n  Field requ
 class FakeSearcher:
     """A LineSearcher that echoes the query text; `crash` texts make a batch call raise, `slow` texts sleep."""
 
-    def __init__(self, *, delay: float = 0.0, crash: Sequence[str] = (), slow: dict[str, float] | None = None) -> None:
+    def __init__(self, *, delay: float = 0.0, crash: Sequence[str] = (), slow: dict[str, float] | None = None,
+                 generation: int | None = None) -> None:
         self.delay = delay
         self.crash = set(crash)
         self.slow = slow or {}
+        self.generation = generation
         self.calls: list[int] = []
+        self.generations: list[int | None] = []
 
     def parse_request(self, payload: Any) -> Any:
         """Accept `{"query": {"text": str, ...}}`."""
@@ -39,9 +42,15 @@ class FakeSearcher:
             raise ValidationError("1 validation error for PublicSearchRequest\nquery.text\n  Input should be a valid string")
         return query
 
-    def search_many(self, queries: Sequence[Any], *, owner: str | None) -> list[dict[str, Any] | BatchSearchError]:
+    def current_generation(self) -> int | None:
+        """The fake index generation (None: no snapshots)."""
+        return self.generation
+
+    def search_many(self, queries: Sequence[Any], *, owner: str | None,
+                    generation: int | None = None) -> list[dict[str, Any] | BatchSearchError]:
         """One echo response per query."""
         self.calls.append(len(queries))
+        self.generations.append(generation)
         if any(q["text"] in self.crash for q in queries):
             raise RuntimeError("engine crashed")
         time.sleep(self.delay * len(queries) + sum(self.slow.get(q["text"], 0.0) for q in queries))
@@ -52,6 +61,16 @@ class FakeSearcher:
         """A response shaped like the engine's, with the volatile request id and timestamp."""
         metadata = {"request_id": str(uuid.uuid4()), "timestamp": datetime.now(UTC).isoformat()}
         return {"results": [{"text": query["text"], "owner": owner}], "metadata": metadata, "usage": {"api_query_units": 0.1}}
+
+
+class StrictFakeSearcher(FakeSearcher):
+    """A FakeSearcher that validates lines with the real parser (as the engine searcher does)."""
+
+    def parse_request(self, payload: Any) -> Any:
+        """The real query validation, as a dict for the echo search."""
+        from batchsearch.jobs.service import parse_line_request
+
+        return parse_line_request(payload).model_dump(mode="json", exclude_none=True)
 
 
 def fake_searcher(settings: Settings, delay: float = 0.0) -> FakeSearcher:
@@ -92,3 +111,61 @@ def strip_volatile(data: bytes) -> list[dict[str, Any]]:
             row["response"]["metadata"].pop("timestamp", None)
         rows.append(row)
     return rows
+
+
+class AsgiBatches:
+    """The app behind httpx.ASGITransport, a tenant key, and in-process workers with a chosen searcher."""
+
+    def __init__(self, settings: Settings, searcher: Any = None) -> None:
+        import httpx
+
+        self.app = build_app(settings)
+        self.service: BatchService = self.app.state.batches
+        self.key = self.app.state.keys.create("alice")[1]
+        self.other = self.app.state.keys.create("bob")[1]
+        self.searcher = searcher or FakeSearcher()
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test",
+                                        headers={"X-API-KEY": self.key}, timeout=60)
+
+    async def submit(self, data: bytes, body: dict[str, Any] | None = None, **headers: str) -> str:
+        """Create a job (with an optional JSON body) and upload its input; returns the batch id."""
+        created = await self.client.post("/v1/search/batches", json=body, headers=headers)
+        assert created.status_code == 200, created.text
+        put = await self.put(created.json()["presigned_url"], data)
+        assert put.status_code == 200, put.text
+        return str(created.json()["batch_id"])
+
+    async def put(self, url: str, data: bytes) -> Any:
+        """PUT to a signed URL of this app."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        return await self.client.put(f"{parts.path}?{parts.query}", content=data)
+
+    async def fetch(self, url: str, **headers: str) -> Any:
+        """GET a signed URL of this app."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        return await self.client.get(f"{parts.path}?{parts.query}", headers=headers)
+
+    async def status(self, batch_id: str) -> dict[str, Any]:
+        """The job's status document."""
+        response = await self.client.get(f"/v1/search/batches/{batch_id}")
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def worker(self, searcher: Any = None) -> Any:
+        """An in-process worker over the app's job store and object store."""
+        from batchsearch.jobs.worker import Worker
+
+        service = self.service
+        return Worker(service.settings, service.backend, service.objects, searcher or self.searcher, clock=service.clock)
+
+    def work(self, searcher: Any = None) -> None:
+        """Run every queued job to the end."""
+        import threading
+
+        worker = self.worker(searcher)
+        while worker.run_once(threading.Event()):
+            pass

@@ -174,10 +174,10 @@ class CancellingSearcher(FakeSearcher):
         super().__init__()
         self.service, self.job_id = service, job_id
 
-    def search_many(self, queries: Any, *, owner: str | None) -> Any:
+    def search_many(self, queries: Any, *, owner: str | None, generation: int | None = None) -> Any:
         if len(self.calls) == 2:
             self.service.cancel(self.service.backend.get(self.job_id))  # type: ignore[arg-type]
-        return super().search_many(queries, owner=owner)
+        return super().search_many(queries, owner=owner, generation=generation)
 
 
 def test_cancel_stops_at_the_next_micro_batch_and_keeps_finished_lines(settings: Settings) -> None:

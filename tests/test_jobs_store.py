@@ -120,3 +120,23 @@ def test_worker_registry(store: SqlJobStore) -> None:
     assert [(w.id, w.lines_per_s, w.heartbeat_at) for w in live] == [("w1", 12.5, T0 + timedelta(seconds=5))]
     store.remove_worker("w1")
     assert store.live_workers(T0) == []
+
+
+def test_a_database_from_an_older_version_gets_the_new_columns(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE batch_jobs (id VARCHAR(36) PRIMARY KEY, owner VARCHAR(200) NOT NULL, "
+                             "status VARCHAR(16) NOT NULL, created_at DATETIME NOT NULL, upload_expires_at DATETIME "
+                             "NOT NULL, input_key VARCHAR(300) NOT NULL, output_key VARCHAR(300), uploaded_at DATETIME, "
+                             "started_at DATETIME, completed_at DATETIME, input_bytes BIGINT, lines_total INTEGER, "
+                             "lines_done INTEGER NOT NULL, checkpoint_line INTEGER NOT NULL, checkpoint_offset BIGINT "
+                             "NOT NULL, error TEXT, lease_owner VARCHAR(100), lease_expires_at DATETIME, lines_per_s "
+                             "FLOAT, attempts INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO batch_jobs VALUES ('old', 'alice', 'queued', '2026-01-01 00:00:00', "
+                             "'2026-01-01 01:00:00', 'k', NULL, NULL, NULL, NULL, NULL, 3, 0, 0, 0, NULL, NULL, NULL, "
+                             "NULL, 0)")
+    store = SqlJobStore(engine)
+    old = store.get("old")
+    assert old is not None and old.counts.done == 0 and old.priority == 0 and old.snapshot_generation is None
+    add(store, "new", minute=5)
+    assert [j.id for j in store.active_jobs()] == ["old", "new"]

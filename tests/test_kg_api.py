@@ -147,7 +147,7 @@ async def test_sectors(client: httpx.AsyncClient) -> None:
 
 async def test_missing_graph_is_service_unavailable(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path))
-    app.include_router(kg.router)
+    app.state.kg = None  # a deployment whose graph could not be loaded
     _principal, key = app.state.keys.create("bob")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
         response = await c.get("/v1/knowledge-graph/companies/sectors", headers={"X-API-KEY": key})

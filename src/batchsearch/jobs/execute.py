@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,15 +27,42 @@ Outcome = dict[str, Any] | BatchSearchError
 
 
 class LineSearcher(Protocol):
-    """What the runner needs from the search engine: validate a line's query and search many at once."""
+    """What the runner needs from the search engine: validate a line's query, pin a snapshot, search many at once."""
 
     def parse_request(self, payload: Any) -> Any:
         """The query of one line (a sync search request body); BatchSearchError (400) naming the field if invalid."""
         ...
 
-    def search_many(self, queries: Sequence[Any], *, owner: str | None) -> list[Outcome]:
-        """One response dict or error per query, in order."""
+    def current_generation(self) -> int | None:
+        """The newest index generation, which a new job pins (None: the searcher has no snapshots)."""
         ...
+
+    def search_many(self, queries: Sequence[Any], *, owner: str | None, generation: int | None) -> list[Outcome]:
+        """One response dict or error per query, in order, all over index `generation` (None: the newest)."""
+        ...
+
+
+def query_key(query: Any) -> str:
+    """A canonical text of a parsed query: equal for identical query objects (for deduplication)."""
+    data = query.model_dump(mode="json") if hasattr(query, "model_dump") else query
+    try:
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        return f"id:{id(query)}"
+
+
+def dedupe(queries: Sequence[Any]) -> tuple[list[Any], list[int]]:
+    """The distinct queries (first occurrences, in order) and, per input query, the index of its distinct one."""
+    first: dict[str, int] = {}
+    unique: list[Any] = []
+    index = []
+    for query in queries:
+        key = query_key(query)
+        if key not in first:
+            first[key] = len(unique)
+            unique.append(query)
+        index.append(first[key])
+    return unique, index
 
 
 class Deadline:
@@ -66,12 +94,18 @@ class MicroBatchExecutor:
         self._timeout = timeout_seconds
         self._deadline = Deadline()
 
-    def run(self, lines: Sequence[RawLine], owner: str | None) -> list[LineResult]:
-        """The output line of every input line, in input order."""
+    def run(self, lines: Sequence[RawLine], owner: str | None, generation: int | None = None) -> list[LineResult]:
+        """The output line of every input line, in input order; identical queries are searched once."""
         parsed = [self._parse(line) for line in lines]
         valid = [p for p in parsed if isinstance(p, ParsedLine)]
-        outcomes = iter(self._search(valid, owner))
+        unique, index = dedupe([p.query for p in valid])
+        distinct = self._search(unique, owner, generation)
+        outcomes = iter([distinct[i] for i in index])
         return [outcome_result(p, next(outcomes)) if isinstance(p, ParsedLine) else p for p in parsed]
+
+    def current_generation(self) -> int | None:
+        """The index generation a job starting now pins (None when the searcher has no snapshots)."""
+        return self._searcher.current_generation()
 
     def close(self) -> None:
         """Release the helper thread."""
@@ -85,28 +119,31 @@ class MicroBatchExecutor:
             log.exception("unexpected error parsing batch line %d", line.number)
             return error_result(line.number, None, InternalError(EXCEPTION_MESSAGE))
 
-    def _search(self, lines: list[ParsedLine], owner: str | None) -> list[Outcome]:
-        """Outcomes for the lines: one batch call, else one call per line."""
-        if not lines:
+    def _search(self, queries: list[Any], owner: str | None, generation: int | None) -> list[Outcome]:
+        """Outcomes for the queries: one batch call, else one call per query."""
+        if not queries:
             return []
         try:
-            queries = [p.query for p in lines]
-            outcomes = self._deadline.call(lambda: self._searcher.search_many(queries, owner=owner), self._timeout)
-            if len(outcomes) == len(lines):
+            outcomes = self._deadline.call(
+                lambda: self._searcher.search_many(queries, owner=owner, generation=generation), self._timeout
+            )
+            if len(outcomes) == len(queries):
                 return outcomes
-            log.error("search_many returned %d outcomes for %d queries", len(outcomes), len(lines))
+            log.error("search_many returned %d outcomes for %d queries", len(outcomes), len(queries))
         except Exception as exc:  # one bad line must not fail its neighbours
-            log.warning("micro-batch of %d lines failed (%s); retrying one by one", len(lines), exc)
-        return [self._search_one(line, owner) for line in lines]
+            log.warning("micro-batch of %d queries failed (%s); retrying one by one", len(queries), exc)
+        return [self._search_one(query, owner, generation) for query in queries]
 
-    def _search_one(self, line: ParsedLine, owner: str | None) -> Outcome:
-        """The outcome of one line on its own, with timeouts and crashes turned into errors."""
+    def _search_one(self, query: Any, owner: str | None, generation: int | None) -> Outcome:
+        """The outcome of one query on its own, with timeouts and crashes turned into errors."""
         try:
-            outcomes = self._deadline.call(lambda: self._searcher.search_many([line.query], owner=owner), self._timeout)
+            outcomes = self._deadline.call(
+                lambda: self._searcher.search_many([query], owner=owner, generation=generation), self._timeout
+            )
         except TimeoutError:
             return SearchTimeoutError(TIMEOUT_MESSAGE)
         except Exception:
-            log.exception("search failed for batch line %d", line.number)
+            log.exception("search failed for one batch query")
             return InternalError(EXCEPTION_MESSAGE)
         if len(outcomes) != 1:
             return InternalError(EXCEPTION_MESSAGE)

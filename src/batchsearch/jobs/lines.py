@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,9 @@ BOM = b"\xef\xbb\xbf"
 BLANK_LINE_MESSAGE = "1 validation error for PublicSearchRequest\nbody\n  Field required"
 TIMEOUT_MESSAGE = "Search request timed out"
 EXCEPTION_MESSAGE = "Internal error while executing search"
+CUSTOM_ID_FIELD = "custom_id"
+CUSTOM_ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+_CUSTOM_ID_RE = re.compile(CUSTOM_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class ParsedLine:
     number: int
     echo: Any
     query: Any
+    custom_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,10 @@ class LineResult:
     code: int
     response: dict[str, Any] | None = None
     error: str | None = None
+    custom_id: str | None = None
 
     def to_json_line(self) -> bytes:
-        """The result as one JSON line (error only present when the line failed)."""
+        """The result as one JSON line (error only when the line failed, custom_id only when the line had one)."""
         body: dict[str, Any] = {
             "line_number": self.number,
             "status": self.status,
@@ -56,6 +62,8 @@ class LineResult:
         }
         if self.error is not None:
             body["error"] = self.error
+        if self.custom_id is not None:
+            body[CUSTOM_ID_FIELD] = self.custom_id
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
@@ -152,10 +160,26 @@ def parse_line(line: RawLine, parse_request: Callable[[Any], Any]) -> ParsedLine
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return error_result(line.number, None, ValidationError(json_error_message(exc)))
     echo = payload.get("query") if isinstance(payload, dict) else None
+    if isinstance(payload, dict) and CUSTOM_ID_FIELD in payload:
+        payload = dict(payload)
+        custom_id = payload.pop(CUSTOM_ID_FIELD)
+        if not isinstance(custom_id, str) or not _CUSTOM_ID_RE.match(custom_id):
+            return error_result(line.number, echo, ValidationError(custom_id_message(custom_id)))
+    else:
+        custom_id = None
     try:
-        return ParsedLine(line.number, echo, parse_request(payload))
+        return ParsedLine(line.number, echo, parse_request(payload), custom_id)
     except BatchSearchError as exc:
-        return error_result(line.number, echo, exc)
+        return error_result(line.number, echo, exc, custom_id=custom_id)
+
+
+def custom_id_message(value: Any) -> str:
+    """The validation message for a custom_id that is not 1-64 characters of [A-Za-z0-9_-]."""
+    if not isinstance(value, str):
+        problem = "Input should be a valid string"
+    else:
+        problem = f"String should match pattern '{CUSTOM_ID_PATTERN}'"
+    return f"1 validation error for PublicSearchRequest\n{CUSTOM_ID_FIELD}\n  {problem}"
 
 
 def json_error_message(exc: ValueError) -> str:
@@ -164,17 +188,19 @@ def json_error_message(exc: ValueError) -> str:
     return f"1 validation error for PublicSearchRequest\n{position}\n  JSON decode error"
 
 
-def error_result(number: int, echo: Any, exc: BatchSearchError) -> LineResult:
+def error_result(number: int, echo: Any, exc: BatchSearchError, *, custom_id: str | None = None) -> LineResult:
     """The output line for a failed line: error (4xx), timeout (504) or exception (5xx)."""
     if isinstance(exc, SearchTimeoutError):
-        return LineResult(number, "timeout", echo, exc.status_code, error=exc.message or TIMEOUT_MESSAGE)
-    if 400 <= exc.status_code < 500:
-        return LineResult(number, "error", echo, exc.status_code, error=exc.message)
-    return LineResult(number, "exception", echo, exc.status_code, error=exc.message or EXCEPTION_MESSAGE)
+        status, message = "timeout", exc.message or TIMEOUT_MESSAGE
+    elif 400 <= exc.status_code < 500:
+        status, message = "error", exc.message
+    else:
+        status, message = "exception", exc.message or EXCEPTION_MESSAGE
+    return LineResult(number, status, echo, exc.status_code, error=message, custom_id=custom_id)
 
 
 def outcome_result(line: ParsedLine, outcome: dict[str, Any] | BatchSearchError) -> LineResult:
     """The output line for a searched query: success with the response, or the error the engine gave."""
     if isinstance(outcome, BatchSearchError):
-        return error_result(line.number, line.echo, outcome)
-    return LineResult(line.number, "success", line.echo, 200, response=outcome)
+        return error_result(line.number, line.echo, outcome, custom_id=line.custom_id)
+    return LineResult(line.number, "success", line.echo, 200, response=outcome, custom_id=line.custom_id)

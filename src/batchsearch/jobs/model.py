@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -34,6 +34,52 @@ class Job:
     lease_expires_at: datetime | None = None
     lines_per_s: float | None = None
     attempts: int = 0
+    count_success: int = 0
+    count_error: int = 0
+    count_timeout: int = 0
+    count_exception: int = 0
+    snapshot_generation: int | None = None
+    priority: int = 0
+    validate_first: bool = False
+    files_deleted_at: datetime | None = None
+
+    @property
+    def counts(self) -> LineCounts:
+        """Finished lines by outcome, as of the last checkpoint."""
+        return LineCounts(self.count_success, self.count_error, self.count_timeout, self.count_exception)
+
+
+@dataclass(frozen=True)
+class LineCounts:
+    """Finished lines by outcome: success, error (4xx), timeout (504) and exception (5xx)."""
+
+    success: int = 0
+    error: int = 0
+    timeout: int = 0
+    exception: int = 0
+
+    @property
+    def done(self) -> int:
+        """Lines finished, whatever their outcome."""
+        return self.success + self.error + self.timeout + self.exception
+
+    def plus(self, statuses: list[str]) -> LineCounts:
+        """These counts with one more line per status in `statuses`."""
+        return LineCounts(
+            self.success + statuses.count("success"),
+            self.error + statuses.count("error"),
+            self.timeout + statuses.count("timeout"),
+            self.exception + statuses.count("exception"),
+        )
+
+    def columns(self) -> dict[str, int]:
+        """The job columns that hold these counts."""
+        return {
+            "count_success": self.success,
+            "count_error": self.error,
+            "count_timeout": self.timeout,
+            "count_exception": self.exception,
+        }
 
 
 @dataclass(frozen=True)
@@ -44,6 +90,7 @@ class Checkpoint:
     offset: int
     lines_done: int
     lines_per_s: float | None
+    counts: LineCounts | None = None
 
 
 @dataclass(frozen=True)
@@ -80,12 +127,26 @@ class JobStore(Protocol):
         """Fail the pending jobs whose upload URL expired before any upload; return how many."""
         ...
 
+    def list_jobs(
+        self, owner: str, statuses: Sequence[JobStatus] | None, limit: int, before: Job | None
+    ) -> list[Job]:
+        """The owner's jobs newest first (optionally only these statuses), after the cursor job `before`."""
+        ...
+
+    def delete(self, job_id: str, expected: JobStatus) -> bool:
+        """Remove the job's record while it is in `expected`; False when it is not."""
+        ...
+
+    def jobs_to_purge(self, completed_before: datetime, limit: int) -> list[Job]:
+        """Terminal jobs completed before the cutoff whose files were not deleted yet."""
+        ...
+
 
 class JobQueue(Protocol):
     """The work queue over the job records: FIFO claims under leases, heartbeats and checkpoints."""
 
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
-        """Take the oldest queued job, or a processing job whose lease expired, under a lease."""
+        """Take the next queued job (highest priority, then oldest), or a processing job whose lease expired, under a lease."""
         ...
 
     def renew_lease(self, job_id: str, worker_id: str, lease_until: datetime) -> bool:
@@ -101,7 +162,7 @@ class JobQueue(Protocol):
         ...
 
     def active_jobs(self) -> list[Job]:
-        """Jobs not yet terminal, oldest first (FIFO order)."""
+        """Jobs not yet terminal, in claim order (highest priority first, FIFO within a priority)."""
         ...
 
 

@@ -100,3 +100,47 @@ def assemble_output(objects: ObjectStore, job_id: str, upto: int) -> str:
     key = output_key(job_id)
     objects.put_stream(key, _chain_bytes(objects, job_id, chain))
     return key
+
+
+def skip_lines(chunks: Iterator[bytes], n: int) -> Iterator[bytes]:
+    """The bytes of a stream after its first `n` lines."""
+    for chunk in chunks:
+        while n > 0 and chunk:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                chunk = b""
+            else:
+                chunk, n = chunk[newline + 1 :], n - 1
+        if n == 0 and chunk:
+            yield chunk
+
+
+def iter_finished_parts(objects: ObjectStore, job_id: str, upto: int, from_line: int) -> Iterator[bytes]:
+    """Output lines from_line..upto from the part files, in order (NotFoundError once the parts were assembled)."""
+    for first, last in plan_chain(job_part_ranges(objects, job_id), upto):
+        if last < from_line:
+            continue
+        chunks = objects.iter_bytes(part_key(job_id, first, last))  # NotFoundError here once assembled
+        yield from skip_lines(chunks, max(from_line - first, 0))
+
+
+def iter_output(objects: ObjectStore, key: str, from_line: int) -> Iterator[bytes]:
+    """The lines of an assembled output file from `from_line` on."""
+    yield from skip_lines(objects.iter_bytes(key), from_line - 1)
+
+
+def take_lines(chunks: Iterator[bytes], n: int) -> Iterator[bytes]:
+    """The first `n` lines of a stream."""
+    for chunk in chunks:
+        if n <= 0:
+            return
+        count = chunk.count(b"\n")
+        if count < n:
+            n -= count
+            yield chunk
+            continue
+        cut = -1
+        for _ in range(n):
+            cut = chunk.index(b"\n", cut + 1)
+        yield chunk[: cut + 1]
+        return

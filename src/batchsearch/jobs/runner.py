@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from batchsearch.errors import BatchSearchError, ConflictError
@@ -76,6 +76,7 @@ class JobRunner:
         if checked is None:
             return
         parts.discard_parts_after(self._objects, job.id, checked.checkpoint_line)
+        checked = self._pin_snapshot(checked)
         if self._run_lines(checked, stop):
             self._finish(checked)
         elif stop.is_set():
@@ -97,24 +98,36 @@ class JobRunner:
         self._jobs.update_fields(job.id, JobStatus.PROCESSING, changes)
         return self._jobs.get(job.id)
 
+    def _pin_snapshot(self, job: Job) -> Job:
+        """The job with its index generation: pinned on first run, kept on every resume."""
+        if job.snapshot_generation is not None:
+            return job
+        generation = self._executor.current_generation()
+        if generation is None:
+            return job
+        self._jobs.update_fields(job.id, JobStatus.PROCESSING, {"snapshot_generation": generation})
+        return replace(job, snapshot_generation=generation)
+
     def _run_lines(self, job: Job, stop: threading.Event) -> bool:
         """Process lines after the checkpoint; True when every line is done and checkpointed."""
         chunks = self._objects.iter_bytes(job.input_key, start=job.checkpoint_offset)
         lines = iter_lines(chunks, first_number=job.checkpoint_line + 1, start_offset=job.checkpoint_offset)
         started = time.monotonic()
-        done = job.checkpoint_line
+        done, counts = job.checkpoint_line, job.counts
         with closing(lines):  # closes the input file if we stop early
             for batch in micro_batches(lines, self._config.micro_batch_size):
                 if stop.is_set():
                     return False
-                results = self._executor.run(batch, job.owner)
+                results = self._executor.run(batch, job.owner, job.snapshot_generation)
                 first, last = batch[0].number, batch[-1].number
                 body = b"".join(result.to_json_line() for result in results)
                 self._objects.put_stream(parts.part_key(job.id, first, last), [body])
                 now = time.monotonic()
                 self.lines_per_s = moving_average(self.lines_per_s, len(batch) / max(now - started, 1e-6))
                 started = now
-                if not self._checkpoint(job, Checkpoint(last, batch[-1].end_offset, last, self.lines_per_s)):
+                counts = counts.plus([result.status for result in results])
+                checkpoint = Checkpoint(last, batch[-1].end_offset, last, self.lines_per_s, counts)
+                if not self._checkpoint(job, checkpoint):
                     return False
                 done = last
         return done == job.lines_total or self._fail(job, f"Input has {done} lines, expected {job.lines_total}")

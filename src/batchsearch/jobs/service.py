@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,13 +11,21 @@ from typing import Any
 from sqlalchemy import Engine
 
 from batchsearch.config import Settings
-from batchsearch.errors import BatchSearchError, ConflictError, NotFoundError, PayloadTooLargeError
+from batchsearch.errors import (
+    BatchSearchError,
+    ConflictError,
+    InternalError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ValidationError,
+)
 from batchsearch.jobs import eta, parts
 from batchsearch.jobs.lines import InputInspector, InputStats
 from batchsearch.jobs.model import Job, JobBackend
 from batchsearch.jobs.runner import Clock, utcnow
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
-from batchsearch.jobs.store import SqlJobStore
+from batchsearch.jobs.store import SqlJobStore, claim_order
+from batchsearch.jobs.validation import ValidationReport, validate_file
 from batchsearch.storage.local import LocalObjectStore
 from batchsearch.storage.protocol import ObjectStore
 
@@ -30,6 +38,13 @@ class CreatedBatch:
 
     job: Job
     presigned_url: str
+
+
+def parse_line_request(payload: Any) -> Any:
+    """The query of a batch line, validated exactly as the worker's engine searcher validates it."""
+    from batchsearch.models.search import parse_search_request
+
+    return parse_search_request(payload).query
 
 
 def iso(value: datetime | None) -> str | None:
@@ -45,18 +60,20 @@ class BatchService:
         self.backend = backend
         self.objects = objects
         self.clock = clock
+        self.parse_request: Callable[[Any], Any] = parse_line_request
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> BatchService:
         """The embedded service: jobs in the app database, files under data_dir."""
         return cls(settings, SqlJobStore(engine), LocalObjectStore.from_settings(settings))
 
-    def create(self, owner: str) -> CreatedBatch:
+    def create(self, owner: str, *, priority: int = 0, validate_first: bool = False) -> CreatedBatch:
         """A pending job and its presigned upload URL."""
         now = self.clock()
         job_id = str(uuid.uuid4())
         expires = now + timedelta(seconds=self.settings.upload_url_ttl_seconds)
-        job = Job(job_id, owner, JobStatus.PENDING, now, expires, input_key=parts.upload_key(job_id))
+        job = Job(job_id, owner, JobStatus.PENDING, now, expires, input_key=parts.upload_key(job_id),
+                  priority=priority, validate_first=validate_first)
         self.backend.create(job)
         url = self.objects.presign("PUT", parts.upload_key(job_id), int(expires.timestamp()))
         return CreatedBatch(job, url)
@@ -82,11 +99,38 @@ class BatchService:
             "input_bytes": stats.size,
             "lines_total": stats.lines,
         }
+        if job.validate_first:
+            self._validate_upload(job, stored_key, changes)
         try:
             return self.backend.transition(job.id, JobStatus.PENDING, JobStatus.QUEUED, changes)
         except ConflictError:
             self.objects.delete(stored_key)
             raise
+
+    def _validate_upload(self, job: Job, stored_key: str, changes: dict[str, Any]) -> None:
+        """For validate_first jobs: fail the job (and raise 400) unless every line of the stored file validates."""
+        report = self.validate(self.objects.iter_bytes(stored_key))
+        if report.is_valid:
+            return
+        message = report.summary()
+        failed = changes | {"error": message, "completed_at": self.clock()}
+        try:
+            self.backend.transition(job.id, JobStatus.PENDING, JobStatus.FAILED, failed)
+        except ConflictError:
+            self.objects.delete(stored_key)
+            raise
+        raise ValidationError(message)
+
+    def validate(self, chunks: Iterable[bytes]) -> ValidationReport:
+        """Check a batch file line by line as a worker would parse it; nothing is queued."""
+        return validate_file(chunks, self.parse_request, max_bytes=self.settings.batch_max_bytes,
+                             max_lines=self.settings.batch_max_lines)
+
+    def validate_job(self, job: Job) -> ValidationReport:
+        """Validate the uploaded input of a job (409 while it waits for its upload)."""
+        if job.status is JobStatus.PENDING or job.uploaded_at is None:
+            raise ConflictError(f"Batch job {job.id} has no uploaded input file yet")
+        return self.validate(self.objects.iter_bytes(job.input_key))
 
     def _fail_upload(self, job: Job, message: str) -> None:
         """Fail a job whose uploaded file is unusable (unless it was cancelled meanwhile)."""
@@ -144,6 +188,26 @@ class BatchService:
             parts.delete_parts(self.objects, job.id)
         return self.backend.get(job.id) or job
 
+    def results(self, job: Job, from_line: int) -> tuple[int, Iterator[bytes]]:
+        """The finished prefix of the output from `from_line`, in order: (last finished line, its bytes)."""
+        if job.output_key is not None and job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+            return job.lines_done, parts.iter_output(self.objects, job.output_key, from_line)
+        return job.checkpoint_line, self._finished_lines(job, job.checkpoint_line, from_line)
+
+    def _finished_lines(self, job: Job, upto: int, from_line: int) -> Iterator[bytes]:
+        """Lines from_line..upto from the part files, or from the output file once they were assembled into it."""
+        next_line = from_line
+        try:
+            for chunk in parts.iter_finished_parts(self.objects, job.id, upto, from_line):
+                next_line += chunk.count(b"\n")
+                yield chunk
+        except (NotFoundError, InternalError):  # the job finished meanwhile: its parts became the output file
+            fresh = self.backend.get(job.id)
+            if fresh is None or fresh.output_key is None:
+                raise
+            output = parts.iter_output(self.objects, fresh.output_key, next_line)
+            yield from parts.take_lines(output, upto - next_line + 1)
+
     def status(self, job: Job) -> dict[str, Any]:
         """The wire status of a job: estimate while running, fresh signed output URL when there is output."""
         now = self.clock()
@@ -151,10 +215,11 @@ class BatchService:
             self.backend.fail_expired_uploads(now)
             job = self.backend.get(job.id) or job
         job = self._with_cancelled_output(job)
+        active = None if is_terminal(job.status) else self.backend.active_jobs()
         return {
             "batch_id": job.id,
             "status": wire_status(job.status),
-            "estimated_completion_time": iso(self.estimate(job, now)),
+            "estimated_completion_time": iso(self.estimate(job, now, active)),
             "output_file_url": self._output_url(job, now),
             "created_at": iso(job.created_at),
             "started_at": iso(job.started_at),
@@ -162,6 +227,13 @@ class BatchService:
             "error": job.error,
             "lines_total": job.lines_total,
             "lines_done": job.lines_done,
+            "request_counts": request_counts(job),
+            "phase": phase(job, now),
+            "outcome": outcome(job),
+            "lines_per_second": lines_per_second(job, now),
+            "queue_position": queue_position(job, active or [], now),
+            "snapshot_id": snapshot_id(job.snapshot_generation),
+            "priority": job.priority,
         }
 
     def _output_url(self, job: Job, now: datetime) -> str | None:
@@ -171,7 +243,7 @@ class BatchService:
         expires = int((now + timedelta(seconds=self.settings.download_url_ttl_seconds)).timestamp())
         return self.objects.presign("GET", job.output_key, expires)
 
-    def estimate(self, job: Job, now: datetime) -> datetime | None:
+    def estimate(self, job: Job, now: datetime, active: list[Job] | None = None) -> datetime | None:
         """When the job should finish, from measured throughput and the work queued ahead of it."""
         if is_terminal(job.status):
             return None
@@ -179,14 +251,74 @@ class BatchService:
         if job.status is JobStatus.PROCESSING and job.lease_expires_at and job.lease_expires_at > now:
             seconds = eta.running_seconds(_remaining(job), job.lines_per_s, default_rate)
             return now + timedelta(seconds=seconds)
-        active = self.backend.active_jobs()
+        active = self.backend.active_jobs() if active is None else active
         live = self.backend.live_workers(now - timedelta(seconds=self.settings.lease_seconds))
         rates = [w.lines_per_s for w in live if w.lines_per_s]
         default_rate = sum(rates) / len(rates) if rates else default_rate
         lanes = _lanes(active, live, now, default_rate)
-        mine = (job.created_at, job.id)
-        ahead = [_remaining(j) for j in active if _is_waiting(j, now) and (j.created_at, j.id) < mine]
+        mine = claim_order(job)
+        ahead = [_remaining(j) for j in active if _is_waiting(j, now) and claim_order(j) < mine]
         return now + timedelta(seconds=eta.queued_seconds(lanes, ahead, _remaining(job), default_rate))
+
+
+def request_counts(job: Job) -> dict[str, int]:
+    """Lines by outcome as of the last checkpoint; pending = not finished yet (or never run, once cancelled)."""
+    counts = job.counts
+    total = job.lines_total or 0
+    return {
+        "total": total,
+        "succeeded": counts.success,
+        "errored": counts.error,
+        "timed_out": counts.timeout,
+        "failed": counts.exception,
+        "pending": max(total - counts.done, 0),
+    }
+
+
+def phase(job: Job, now: datetime) -> str:
+    """What the job is doing: awaiting_upload, queued, searching, finalizing (all lines done, output being written) or done."""
+    if is_terminal(job.status):
+        return "done"
+    if job.status is JobStatus.PENDING:
+        return "awaiting_upload"
+    if _is_waiting(job, now):
+        return "queued"
+    if job.lines_total is not None and job.checkpoint_line >= job.lines_total:
+        return "finalizing"
+    return "searching"
+
+
+def outcome(job: Job) -> str | None:
+    """For a completed job, whether its lines succeeded: all_succeeded, partially_succeeded or none_succeeded."""
+    if job.status is not JobStatus.COMPLETED:
+        return None
+    counts = job.counts
+    if counts.success == 0:
+        return "none_succeeded"
+    return "all_succeeded" if counts.success == counts.done else "partially_succeeded"
+
+
+def lines_per_second(job: Job, now: datetime) -> float | None:
+    """Measured throughput: the current rate while running, the average over the run once finished."""
+    if job.status is JobStatus.PROCESSING:
+        return None if job.lines_per_s is None else round(job.lines_per_s, 3)
+    if job.status is JobStatus.COMPLETED and job.started_at and job.completed_at:
+        seconds = (job.completed_at - job.started_at).total_seconds()
+        return round(job.counts.done / seconds, 3) if seconds > 0 else None
+    return None
+
+
+def queue_position(job: Job, active: list[Job], now: datetime) -> int | None:
+    """1-based place among the jobs waiting for a worker (claim order); None unless the job waits."""
+    if not _is_waiting(job, now):
+        return None
+    mine = claim_order(job)
+    return 1 + sum(1 for j in active if j.id != job.id and _is_waiting(j, now) and claim_order(j) < mine)
+
+
+def snapshot_id(generation: int | None) -> str | None:
+    """The id of the index snapshot a job searches, as response metadata names it (Snapshot.id)."""
+    return None if generation is None else f"gen-{generation}"
 
 
 def _remaining(job: Job) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Row
+from sqlalchemy.schema import CreateColumn
 
 from batchsearch.errors import ConflictError, NotFoundError
 from batchsearch.jobs.model import Checkpoint, Job, WorkerInfo
@@ -58,6 +60,14 @@ batch_jobs = Table(
     Column("lease_expires_at", DateTime(timezone=True)),
     Column("lines_per_s", Float),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("count_success", Integer, nullable=False, default=0, server_default="0"),
+    Column("count_error", Integer, nullable=False, default=0, server_default="0"),
+    Column("count_timeout", Integer, nullable=False, default=0, server_default="0"),
+    Column("count_exception", Integer, nullable=False, default=0, server_default="0"),
+    Column("snapshot_generation", Integer),
+    Column("priority", Integer, nullable=False, default=0, server_default="0"),
+    Column("validate_first", Boolean, nullable=False, default=False, server_default="0"),
+    Column("files_deleted_at", DateTime(timezone=True)),
     Index("ix_batch_jobs_status_created", "status", "created_at"),
     Index("ix_batch_jobs_owner", "owner"),
 )
@@ -72,7 +82,8 @@ batch_workers = Table(
 
 _JOB_FIELDS = frozenset(f.name for f in fields(Job))
 _DATETIME_FIELDS = frozenset(
-    {"created_at", "upload_expires_at", "uploaded_at", "started_at", "completed_at", "lease_expires_at"}
+    {"created_at", "upload_expires_at", "uploaded_at", "started_at", "completed_at", "lease_expires_at",
+     "files_deleted_at"}
 )
 _ACTIVE = [s.value for s in JobStatus if s not in TERMINAL]
 EXPIRED_UPLOAD_MESSAGE = "The input file was not uploaded before the upload URL expired"
@@ -92,6 +103,27 @@ def _job(row: Row[Any]) -> Job:
     return Job(**data)
 
 
+def add_missing_columns(engine: Engine) -> None:
+    """Add columns that newer versions defined to tables an older version created (additive upgrades)."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(engine)
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        with engine.begin() as conn:
+            for column in table.columns:
+                if column.name not in present:
+                    ddl = CreateColumn(column).compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+
+
+def claim_order(job: Job) -> tuple[int, datetime, str]:
+    """The order workers take waiting jobs in: highest priority first, then oldest (FIFO)."""
+    return (-job.priority, job.created_at, job.id)
+
+
 def _columns(changes: Mapping[str, object]) -> dict[str, object]:
     """Validate column changes: known fields, never `status` or `id`."""
     unknown = set(changes) - _JOB_FIELDS | ({"status", "id"} & set(changes))
@@ -106,6 +138,7 @@ class SqlJobStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         metadata.create_all(engine)
+        add_missing_columns(engine)
 
     def create(self, job: Job) -> None:
         """Insert a new job."""
@@ -157,14 +190,46 @@ class SqlJobStore:
         with self._engine.begin() as conn:
             return int(conn.execute(stmt).rowcount)
 
+    def list_jobs(
+        self, owner: str, statuses: Sequence[JobStatus] | None, limit: int, before: Job | None
+    ) -> list[Job]:
+        """The owner's jobs newest first (optionally only these statuses), after the cursor job `before`."""
+        c = batch_jobs.c
+        stmt = select(batch_jobs).where(c.owner == owner)
+        if statuses:
+            stmt = stmt.where(c.status.in_([s.value for s in statuses]))
+        if before is not None:
+            stmt = stmt.where(or_(c.created_at < before.created_at,
+                                  and_(c.created_at == before.created_at, c.id < before.id)))
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit)).all()
+        return [_job(row) for row in rows]
+
+    def delete(self, job_id: str, expected: JobStatus) -> bool:
+        """Remove the job's record while it is in `expected`; False when it is not."""
+        stmt = delete(batch_jobs).where(batch_jobs.c.id == job_id, batch_jobs.c.status == expected.value)
+        with self._engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def jobs_to_purge(self, completed_before: datetime, limit: int) -> list[Job]:
+        """Terminal jobs completed before the cutoff whose files were not deleted yet."""
+        c = batch_jobs.c
+        stmt = select(batch_jobs).where(
+            c.status.in_([s.value for s in TERMINAL]), c.completed_at < completed_before, c.files_deleted_at.is_(None)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(c.completed_at).limit(limit)).all()
+        return [_job(row) for row in rows]
+
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
-        """Take the oldest queued job, or a processing job whose lease expired, under a lease."""
+        """Take the next queued job (highest priority, then oldest), or one whose lease expired, under a lease."""
         check_transition(JobStatus.QUEUED, JobStatus.PROCESSING)
         queued = batch_jobs.c.status == JobStatus.QUEUED.value
         expired = and_(batch_jobs.c.status == JobStatus.PROCESSING.value, batch_jobs.c.lease_expires_at < now)
         candidates = select(batch_jobs.c.id).where(or_(queued, expired))
         with self._engine.connect() as conn:
-            ids = list(conn.execute(candidates.order_by(batch_jobs.c.created_at, batch_jobs.c.id).limit(8)).scalars())
+            order = (batch_jobs.c.priority.desc(), batch_jobs.c.created_at, batch_jobs.c.id)
+            ids = list(conn.execute(candidates.order_by(*order).limit(8)).scalars())
         for job_id in ids:
             stmt = update(batch_jobs).where(batch_jobs.c.id == job_id, or_(queued, expired))
             values = {
@@ -186,13 +251,15 @@ class SqlJobStore:
 
     def save_checkpoint(self, job_id: str, worker_id: str, checkpoint: Checkpoint, lease_until: datetime) -> bool:
         """Record progress while we hold the lease; False when the lease was lost or the job left processing."""
-        values = {
+        values: dict[str, object] = {
             "checkpoint_line": checkpoint.line,
             "checkpoint_offset": checkpoint.offset,
             "lines_done": checkpoint.lines_done,
             "lines_per_s": checkpoint.lines_per_s,
             "lease_expires_at": lease_until,
         }
+        if checkpoint.counts is not None:
+            values |= checkpoint.counts.columns()
         return self._while_leased(job_id, worker_id, values)
 
     def release(self, job_id: str, worker_id: str, now: datetime) -> None:
@@ -210,11 +277,11 @@ class SqlJobStore:
             return conn.execute(stmt.values(**values)).rowcount == 1
 
     def active_jobs(self) -> list[Job]:
-        """Jobs not yet terminal, oldest first (FIFO order)."""
+        """Jobs not yet terminal, in claim order (highest priority first, FIFO within a priority)."""
         stmt = select(batch_jobs).where(batch_jobs.c.status.in_(_ACTIVE))
         with self._engine.connect() as conn:
-            rows = conn.execute(stmt.order_by(batch_jobs.c.created_at, batch_jobs.c.id)).all()
-        return [_job(row) for row in rows]
+            rows = conn.execute(stmt).all()
+        return sorted((_job(row) for row in rows), key=claim_order)
 
     def report_worker(self, worker_id: str, now: datetime, lines_per_s: float | None) -> None:
         """Record that a worker is alive (and its measured rate when given)."""

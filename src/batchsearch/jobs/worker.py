@@ -28,10 +28,11 @@ SWEEP_SECONDS = 10.0
 
 
 class EngineLineSearcher:
-    """The real search engine as a LineSearcher."""
+    """The real search engine as a LineSearcher; a job's lines all search the generation it pinned."""
 
     def __init__(self, engine: Any) -> None:
         self._engine = engine
+        self._pinned: Any = None
 
     def parse_request(self, payload: Any) -> Any:
         """Validate a line exactly as the synchronous endpoint validates its body; return the query."""
@@ -39,9 +40,21 @@ class EngineLineSearcher:
 
         return parse_search_request(payload).query
 
-    def search_many(self, queries: Sequence[Any], *, owner: str | None) -> list[Outcome]:
-        """The engine's responses (or errors), one per query."""
-        return list(self._engine.search_many(queries, owner=owner))
+    def current_generation(self) -> int | None:
+        """The newest published index generation."""
+        return int(self._engine.store.current_generation())
+
+    def search_many(self, queries: Sequence[Any], *, owner: str | None, generation: int | None) -> list[Outcome]:
+        """The engine's responses (or errors), one per query, over index `generation` (None: the newest)."""
+        return list(self._engine.search_many(queries, owner=owner, snapshot=self._snapshot(generation)))
+
+    def _snapshot(self, generation: int | None) -> Any:
+        """The snapshot of `generation`, opened once and kept while the same generation is asked for."""
+        if generation is None:
+            return None
+        if self._pinned is None or self._pinned.generation != generation:
+            self._pinned = self._engine.store.open_generation(generation)
+        return self._pinned
 
 
 def open_engine_searcher(settings: Settings) -> LineSearcher:

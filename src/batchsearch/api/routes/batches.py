@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+import anyio.to_thread
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from batchsearch.api.deps import CurrentPrincipal
+from batchsearch.errors import PayloadTooLargeError
 from batchsearch.jobs.model import Job
 from batchsearch.jobs.service import BatchService
+from batchsearch.jobs.states import wire_status
+from batchsearch.models.batch import parse_create_options
 
 router = APIRouter(prefix="/v1/search/batches", tags=["Batch Search"])
 
@@ -19,6 +26,17 @@ class BatchCreated(BaseModel):
 
     batch_id: str = Field(description="The job's id, for polling.")
     presigned_url: str = Field(description="PUT the .jsonl input file here (no API key); valid for a limited time.")
+
+
+class RequestCounts(BaseModel):
+    """A job's lines by outcome, as of its last checkpoint."""
+
+    total: int = Field(description="Lines in the input file (0 before upload).")
+    succeeded: int = Field(description="Lines with status success.")
+    errored: int = Field(description="Lines with status error (4xx: the line was invalid).")
+    timed_out: int = Field(description="Lines with status timeout (504).")
+    failed: int = Field(description="Lines with status exception (5xx).")
+    pending: int = Field(description="Lines not finished yet (or never run, for a cancelled job).")
 
 
 class BatchStatus(BaseModel):
@@ -34,6 +52,17 @@ class BatchStatus(BaseModel):
     error: str | None = Field(None, description="Why the whole job failed (unusable input file).")
     lines_total: int | None = None
     lines_done: int = 0
+    request_counts: RequestCounts | None = None
+    phase: str | None = Field(
+        None, description="awaiting_upload, queued, searching, finalizing (all lines done, output being written) or done."
+    )
+    outcome: str | None = Field(
+        None, description="For completed jobs: all_succeeded, partially_succeeded or none_succeeded."
+    )
+    lines_per_second: float | None = Field(None, description="Measured rate while running; the average once completed.")
+    queue_position: int | None = Field(None, description="1-based place among waiting jobs; null unless waiting.")
+    snapshot_id: str | None = Field(None, description="The index snapshot every line of the job searches.")
+    priority: int = Field(0, description="Higher runs first; FIFO within a priority.")
 
 
 def get_batch_service(request: Request) -> BatchService:
@@ -54,10 +83,72 @@ OwnedJob = Annotated[Job, Depends(owned_job)]
 
 
 @router.post("", summary="Create a Batch Job", response_model=BatchCreated)
-def create_batch(principal: CurrentPrincipal, service: Batches) -> dict[str, Any]:
-    """Create a job and a presigned URL to PUT its input to; any request body is ignored."""
-    created = service.create(principal.owner)
+async def create_batch(request: Request, principal: CurrentPrincipal, service: Batches) -> dict[str, Any]:
+    """Create a job and a presigned URL to PUT its input to; an optional JSON body may set the extra options
+    (validate_first, priority, webhook_url); other keys are ignored, as Bigdata ignores the body."""
+    options = parse_create_options(await request.body())
+    created = await anyio.to_thread.run_sync(
+        lambda: service.create(principal.owner, priority=options.priority, validate_first=options.validate_first)
+    )
     return {"batch_id": created.job.id, "presigned_url": created.presigned_url}
+
+
+class ValidationProblem(BaseModel):
+    """One problem of a batch file: the line (null: the whole file), the field and what is wrong."""
+
+    line: int | None
+    field: str
+    message: str
+
+
+class DuplicateCustomId(BaseModel):
+    """A custom_id used on more than one line."""
+
+    custom_id: str
+    lines: list[int]
+
+
+class ValidationResult(BaseModel):
+    """What POST /v1/search/batches/validate found; nothing is queued."""
+
+    valid: bool = Field(description="True when no line would become an error line and custom ids are unique.")
+    lines_total: int
+    lines_valid: int
+    lines_invalid: int
+    problems: list[ValidationProblem] = Field(description="Per-line problems (the first 1000).")
+    problems_truncated: bool
+    duplicate_custom_ids: list[DuplicateCustomId]
+    max_query_units: float = Field(description="The most query units the file can cost: sum of max_chunks / 10.")
+
+
+@router.post("/validate", summary="Validate a batch file", response_model=ValidationResult)
+async def validate_batch(request: Request, principal: CurrentPrincipal, service: Batches) -> dict[str, Any]:
+    """Check a .jsonl file sent as the body, or `{"batch_id": ...}` (an uploaded job's input), line by line."""
+    length = request.headers.get("content-length")
+    limit = service.settings.batch_max_bytes
+    if length and length.isdigit() and int(length) > limit:
+        raise PayloadTooLargeError(f"File is larger than the limit of {limit} bytes")
+    body = await request.body()
+    batch_id = _batch_id_of(body)
+    if batch_id is not None:
+        job = service.fetch_owned(batch_id, principal.owner)
+        report = await anyio.to_thread.run_sync(service.validate_job, job)
+    else:
+        report = await anyio.to_thread.run_sync(service.validate, [body])
+    return report.to_wire()
+
+
+def _batch_id_of(body: bytes) -> str | None:
+    """The batch_id of a `{"batch_id": "..."}` body; None when the body is a batch file."""
+    if len(body) > 1000 or b"batch_id" not in body:
+        return None
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if isinstance(payload, dict) and isinstance(payload.get("batch_id"), str) and "query" not in payload:
+        return str(payload["batch_id"])
+    return None
 
 
 @router.get("/{batch_id}", summary="Get Batch Job Info", response_model=BatchStatus)
@@ -70,3 +161,19 @@ def get_batch(job: OwnedJob, service: Batches) -> dict[str, Any]:
 def cancel_batch(job: OwnedJob, service: Batches) -> dict[str, Any]:
     """Stop the job at its next micro-batch; lines already finished stay downloadable."""
     return service.status(service.cancel(job))
+
+
+@router.get("/{batch_id}/results", summary="Read finished results while the job runs", response_class=StreamingResponse)
+def batch_results(
+    job: OwnedJob,
+    service: Batches,
+    from_line: Annotated[int, Query(ge=1, description="First output line to return (1-based).")] = 1,
+) -> StreamingResponse:
+    """The finished, ordered prefix of the output from `from_line`; ask again from X-Batchsearch-Next-Line."""
+    upto, chunks = service.results(job, from_line)
+    headers = {
+        "X-Batchsearch-Status": wire_status(job.status),
+        "X-Batchsearch-Lines-Finished": str(upto),
+        "X-Batchsearch-Next-Line": str(max(from_line, upto + 1)),
+    }
+    return StreamingResponse(chunks, media_type="application/jsonl", headers=headers)

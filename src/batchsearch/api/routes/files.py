@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from batchsearch.jobs.service import BatchService
 from batchsearch.storage.local import LocalObjectStore
+from batchsearch.storage.ranges import UnsatisfiableRangeError, parse_range, take
 
 router = APIRouter(tags=["Files"])
 
@@ -58,12 +59,20 @@ async def put_file(request: Request, key: Annotated[str, _verified("PUT")]) -> R
 
 
 @router.get("/files/{key:path}", summary="Download from a signed URL")
-def get_file(request: Request, key: Annotated[str, _verified("GET")]) -> StreamingResponse:
-    """Stream the object (404 when it is gone)."""
+def get_file(request: Request, key: Annotated[str, _verified("GET")]) -> Response:
+    """Stream the object (404 when it is gone); a `Range: bytes=...` header gets 206 with just those bytes."""
     store: LocalObjectStore = request.app.state.object_store
-    chunks = store.iter_bytes(key)
-    headers = {"Content-Disposition": f'attachment; filename="{key.rsplit("/", 1)[-1]}"'}
+    headers = {"Content-Disposition": f'attachment; filename="{key.rsplit("/", 1)[-1]}"', "Accept-Ranges": "bytes"}
     size = store.size(key)
+    try:
+        byte_range = parse_range(request.headers.get("range"), size) if size is not None else None
+    except UnsatisfiableRangeError:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    if byte_range is not None:
+        chunks = take(store.iter_bytes(key, start=byte_range.first), byte_range.length)
+        headers |= {"Content-Length": str(byte_range.length), "Content-Range": byte_range.content_range()}
+        return StreamingResponse(chunks, status_code=206, media_type="application/jsonl", headers=headers)
+    chunks = store.iter_bytes(key)
     if size is not None:
         headers["Content-Length"] = str(size)
     return StreamingResponse(chunks, media_type="application/jsonl", headers=headers)

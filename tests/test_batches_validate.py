@@ -1,0 +1,105 @@
+"""Validation before running: POST /v1/search/batches/validate and `validate_first` on create."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from batchsearch.config import Settings
+from batchsearch.jobs.validation import problems_of
+
+from batch_fakes import AsgiBatches, StrictFakeSearcher, jsonl
+
+pytestmark = pytest.mark.anyio
+MIXED = b"\n".join([
+    b'{"custom_id": "a", "query": {"text": "tariffs", "max_chunks": 25}}',
+    b'{"custom_id": "b", "query": {"text": "x", "max_chunks": 5000}}',
+    b"{broken",
+    b'{"custom_id": "a", "query": {"text": "again"}}',
+    b'{"custom_id": "no spaces", "query": {"text": "y"}}',
+    b"",
+    b'{"query": {"text": "z", "max_chunks": 3, "filters": {"nope": 1}}}',
+]) + b"\n"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[AsgiBatches]:
+    api = AsgiBatches(Settings(data_dir=tmp_path, public_url="http://test", batch_max_lines=100))
+    async with api.client:
+        yield api
+
+
+async def validate(api: AsgiBatches, content: bytes, content_type: str = "application/jsonl") -> dict:  # type: ignore[type-arg]
+    response = await api.client.post("/v1/search/batches/validate", content=content,
+                                     headers={"Content-Type": content_type})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def test_a_file_body_gets_every_problem_by_line_and_field(api: AsgiBatches) -> None:
+    report = await validate(api, MIXED)
+    assert report["valid"] is False
+    assert (report["lines_total"], report["lines_valid"], report["lines_invalid"]) == (7, 2, 5)
+    fields = {(p["line"], p["field"]) for p in report["problems"]}
+    assert fields == {(2, "query.max_chunks"), (3, "body"), (5, "custom_id"), (6, "body"), (7, "query.filters.nope")}
+    assert all(p["message"] for p in report["problems"])
+    assert report["duplicate_custom_ids"] == [{"custom_id": "a", "lines": [1, 4]}]
+    assert report["max_query_units"] == 3.5  # 25/10 + default 10/10
+    assert api.service.backend.active_jobs() == []  # nothing queued
+
+
+async def test_a_clean_file_is_valid(api: AsgiBatches) -> None:
+    report = await validate(api, jsonl(20))
+    assert report["valid"] is True and report["problems"] == [] and report["max_query_units"] == 6.0
+    too_long = await validate(api, jsonl(101))
+    assert too_long["valid"] is False and too_long["problems"][-1]["field"] == "file"
+    assert "100 lines" in too_long["problems"][-1]["message"]
+
+
+async def test_an_uploaded_job_is_validated_by_batch_id(api: AsgiBatches) -> None:
+    batch_id = await api.submit(MIXED)
+    report = await validate(api, json.dumps({"batch_id": batch_id}).encode(), "application/json")
+    assert report["lines_total"] == 7 and report["valid"] is False
+    waiting = (await api.client.post("/v1/search/batches")).json()["batch_id"]
+    response = await api.client.post("/v1/search/batches/validate", json={"batch_id": waiting})
+    assert response.status_code == 409
+    other = await api.client.post("/v1/search/batches/validate", json={"batch_id": batch_id},
+                                  headers={"X-API-KEY": api.other})
+    assert other.status_code == 404
+
+
+async def test_validate_first_runs_only_a_valid_file(api: AsgiBatches) -> None:
+    good = await api.submit(jsonl(10), {"validate_first": True})
+    created = (await api.client.post("/v1/search/batches", json={"validate_first": True})).json()
+    put = await api.put(created["presigned_url"], MIXED)
+    assert put.status_code == 400 and "line 2" in put.json()["message"]
+    bad = await api.status(created["batch_id"])
+    assert bad["status"] == "failed" and bad["error"].startswith("Validation failed (5 invalid lines of 7)")
+    assert "query.max_chunks on line 2" in bad["error"] and "custom_id 'a' on lines 1, 4" in bad["error"]
+    plain = await api.submit(MIXED)  # without validate_first the same file runs, with error lines
+    api.work(StrictFakeSearcher())
+    assert (await api.status(good))["status"] == "completed"
+    assert (await api.status(plain))["request_counts"]["errored"] == 5
+
+
+async def test_create_options_are_checked_but_other_bodies_still_ignored(api: AsgiBatches) -> None:
+    for body in (b"", b"[1]", b"not json", b'{"organizationId": null}'):
+        response = await api.client.post("/v1/search/batches", content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 200
+    bad = await api.client.post("/v1/search/batches", json={"validate_first": "yes"})
+    assert bad.status_code == 400 and "validate_first" in bad.json()["message"]
+
+
+def test_problems_of_splits_multi_error_messages() -> None:
+    message = "2 validation errors for PublicSearchRequest\nquery.text\n  Field required\nquery.max_chunks\n  Too big"
+    assert [(p.field, p.message) for p in problems_of(3, message)] == [("query.text", "Field required"),
+                                                                       ("query.max_chunks", "Too big")]
+    assert problems_of(1, "plain")[0].field == "body"

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from fastapi.routing import APIRoute
 
 from batchsearch.api.app import create_app
 from batchsearch.config import Settings
@@ -29,11 +28,9 @@ def test_every_error_code_is_documented() -> None:
 @pytest.fixture(scope="module")
 def routes(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
     app = create_app(Settings(data_dir=tmp_path_factory.mktemp("docs")))
-    found = []
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.include_in_schema:
-            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-                found.append((method, route.path))
+    paths = app.openapi()["paths"]
+    found = [(method.upper(), path) for path, ops in paths.items() for method in ops]
+    assert len(found) > 10, "the OpenAPI schema lists the routes"
     return found
 
 

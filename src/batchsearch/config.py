@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     eta_default_lines_per_second: float = Field(
         50.0, gt=0, description="Throughput assumed by estimated_completion_time before any worker measured one."
     )
+    batch_retention_days: float = Field(
+        30.0, gt=0, description="Days after a batch job finishes before workers delete its input and output files."
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside data_dir."""

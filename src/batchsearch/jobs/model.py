@@ -42,6 +42,8 @@ class Job:
     priority: int = 0
     validate_first: bool = False
     files_deleted_at: datetime | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
     @property
     def counts(self) -> LineCounts:
@@ -106,7 +108,7 @@ class JobStore(Protocol):
     """Batch job records; status changes only by compare-and-set (ConflictError otherwise)."""
 
     def create(self, job: Job) -> None:
-        """Insert a new job."""
+        """Insert a new job (ConflictError when its owner already has a job with its idempotency key)."""
         ...
 
     def get(self, job_id: str) -> Job | None:
@@ -131,6 +133,10 @@ class JobStore(Protocol):
         self, owner: str, statuses: Sequence[JobStatus] | None, limit: int, before: Job | None
     ) -> list[Job]:
         """The owner's jobs newest first (optionally only these statuses), after the cursor job `before`."""
+        ...
+
+    def find_idempotent(self, owner: str, key: str) -> Job | None:
+        """The owner's job created with this Idempotency-Key, or None."""
         ...
 
     def delete(self, job_id: str, expected: JobStatus) -> bool:

@@ -11,6 +11,11 @@ from batchsearch.storage.protocol import ObjectStore
 _PART_RE = re.compile(r"/parts/(\d{9})-(\d{9})\.jsonl$")
 
 
+def job_prefix(job_id: str) -> str:
+    """The prefix every file of a job (input, parts, output) is stored under."""
+    return f"batches/{job_id}/"
+
+
 def upload_key(job_id: str) -> str:
     """The key clients PUT the input file to (the presigned URL's key)."""
     return f"batches/{job_id}/input.jsonl"

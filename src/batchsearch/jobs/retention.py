@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from batchsearch.jobs import parts
 from batchsearch.jobs.model import Job, JobStore
 from batchsearch.storage.protocol import ObjectStore
 
@@ -12,14 +13,9 @@ log = logging.getLogger(__name__)
 PURGE_BATCH = 100
 
 
-def job_prefix(job_id: str) -> str:
-    """The prefix every file of a job (input, parts, output) is stored under."""
-    return f"batches/{job_id}/"
-
-
 def delete_job_files(objects: ObjectStore, job_id: str) -> None:
     """Delete the input, part and output files of a job."""
-    for key in objects.list_keys(job_prefix(job_id)):
+    for key in objects.list_keys(parts.job_prefix(job_id)):
         objects.delete(key)
 
 

@@ -24,6 +24,7 @@ from batchsearch.jobs.lines import InputInspector, InputStats
 from batchsearch.jobs.model import Job, JobBackend
 from batchsearch.jobs.runner import Clock, utcnow
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
+from batchsearch.jobs.retention import delete_job_files
 from batchsearch.jobs.store import SqlJobStore, claim_order
 from batchsearch.jobs.validation import ValidationReport, validate_file
 from batchsearch.storage.local import LocalObjectStore
@@ -174,7 +175,7 @@ class BatchService:
 
     def _with_cancelled_output(self, job: Job) -> Job:
         """A cancelled job whose finished lines are assembled into its output file."""
-        if job.status is not JobStatus.CANCELLED or job.output_key or job.checkpoint_line == 0:
+        if job.status is not JobStatus.CANCELLED or job.output_key or job.checkpoint_line == 0 or job.files_deleted_at:
             return job
         try:
             key = parts.assemble_output(self.objects, job.id, job.checkpoint_line)
@@ -208,6 +209,20 @@ class BatchService:
             output = parts.iter_output(self.objects, fresh.output_key, next_line)
             yield from parts.take_lines(output, upto - next_line + 1)
 
+    def list_owned(self, owner: str, statuses: list[JobStatus] | None, limit: int, after: str | None) -> tuple[list[Job], bool]:
+        """The owner's jobs newest first after the cursor job `after`, and whether more follow."""
+        cursor = self.fetch_owned(after, owner) if after else None
+        jobs = self.backend.list_jobs(owner, statuses, limit + 1, cursor)
+        return jobs[:limit], len(jobs) > limit
+
+    def delete(self, job: Job) -> None:
+        """Delete a finished job and its files (409 while it can still change)."""
+        if not is_terminal(job.status):
+            raise ConflictError(f"Batch job {job.id} is {wire_status(job.status)}; cancel it before deleting it")
+        delete_job_files(self.objects, job.id)
+        if not self.backend.delete(job.id, job.status):
+            raise ConflictError(f"Batch job {job.id} changed status while being deleted; retry")
+
     def status(self, job: Job) -> dict[str, Any]:
         """The wire status of a job: estimate while running, fresh signed output URL when there is output."""
         now = self.clock()
@@ -234,7 +249,15 @@ class BatchService:
             "queue_position": queue_position(job, active or [], now),
             "snapshot_id": snapshot_id(job.snapshot_generation),
             "priority": job.priority,
+            "files_expire_at": iso(self._files_expire_at(job)),
+            "files_deleted_at": iso(job.files_deleted_at),
         }
+
+    def _files_expire_at(self, job: Job) -> datetime | None:
+        """When workers delete the job's files (retention), once it finished."""
+        if job.completed_at is None or job.files_deleted_at is not None:
+            return None
+        return job.completed_at + timedelta(days=self.settings.batch_retention_days)
 
     def _output_url(self, job: Job, now: datetime) -> str | None:
         """A signed GET URL of the output, for completed jobs and cancelled jobs with finished lines."""

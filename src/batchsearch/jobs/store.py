@@ -29,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
 
 from batchsearch.errors import ConflictError, NotFoundError
@@ -68,8 +69,11 @@ batch_jobs = Table(
     Column("priority", Integer, nullable=False, default=0, server_default="0"),
     Column("validate_first", Boolean, nullable=False, default=False, server_default="0"),
     Column("files_deleted_at", DateTime(timezone=True)),
+    Column("idempotency_key", String(255)),
+    Column("request_hash", String(64)),
     Index("ix_batch_jobs_status_created", "status", "created_at"),
     Index("ix_batch_jobs_owner", "owner"),
+    Index("ux_batch_jobs_idempotency", "owner", "idempotency_key", unique=True),
 )
 
 batch_workers = Table(
@@ -117,6 +121,10 @@ def add_missing_columns(engine: Engine) -> None:
                 if column.name not in present:
                     ddl = CreateColumn(column).compile(dialect=engine.dialect)
                     conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+        indexes = {i["name"] for i in inspect(engine).get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in indexes:
+                index.create(engine)
 
 
 def claim_order(job: Job) -> tuple[int, datetime, str]:
@@ -141,10 +149,20 @@ class SqlJobStore:
         add_missing_columns(engine)
 
     def create(self, job: Job) -> None:
-        """Insert a new job."""
+        """Insert a new job (ConflictError when its owner already has a job with its idempotency key)."""
         values = asdict(job) | {"status": job.status.value}
-        with self._engine.begin() as conn:
-            conn.execute(insert(batch_jobs).values(**values))
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(batch_jobs).values(**values))
+        except IntegrityError as exc:
+            raise ConflictError(f"A batch job with Idempotency-Key {job.idempotency_key!r} already exists") from exc
+
+    def find_idempotent(self, owner: str, key: str) -> Job | None:
+        """The owner's job created with this Idempotency-Key, or None."""
+        stmt = select(batch_jobs).where(batch_jobs.c.owner == owner, batch_jobs.c.idempotency_key == key)
+        with self._engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else _job(row)
 
     def get(self, job_id: str) -> Job | None:
         """The job, or None when missing."""

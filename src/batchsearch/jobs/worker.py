@@ -16,6 +16,7 @@ from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
 from batchsearch.jobs.execute import LineSearcher, MicroBatchExecutor, Outcome
 from batchsearch.jobs.model import JobBackend
+from batchsearch.jobs.retention import purge_expired
 from batchsearch.jobs.runner import Clock, JobRunner, RunnerConfig, utcnow
 from batchsearch.jobs.store import SqlJobStore
 from batchsearch.storage.local import LocalObjectStore
@@ -133,6 +134,7 @@ class Worker:
         self.id = new_worker_id()
         self._settings = settings
         self._backend = backend
+        self._objects = objects
         self._clock = clock
         self._executor = MicroBatchExecutor(searcher, timeout_seconds=settings.query_timeout_seconds)
         config = RunnerConfig(
@@ -178,9 +180,10 @@ class Worker:
         return True
 
     def _sweep(self, now: datetime) -> None:
-        """Fail jobs whose upload URL expired unused (at most every SWEEP_SECONDS)."""
+        """Fail jobs whose upload URL expired unused; delete files past retention (at most every SWEEP_SECONDS)."""
         if time.monotonic() >= self._next_sweep:
             self._backend.fail_expired_uploads(now)
+            purge_expired(self._backend, self._objects, now, self._settings.batch_retention_days)
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
 
 

@@ -12,10 +12,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from batchsearch.api.deps import CurrentPrincipal
-from batchsearch.errors import PayloadTooLargeError
+from batchsearch.errors import PayloadTooLargeError, ValidationError
 from batchsearch.jobs.model import Job
 from batchsearch.jobs.service import BatchService
-from batchsearch.jobs.states import wire_status
+from batchsearch.jobs.states import JobStatus, wire_status
 from batchsearch.models.batch import parse_create_options
 
 router = APIRouter(prefix="/v1/search/batches", tags=["Batch Search"])
@@ -63,6 +63,8 @@ class BatchStatus(BaseModel):
     queue_position: int | None = Field(None, description="1-based place among waiting jobs; null unless waiting.")
     snapshot_id: str | None = Field(None, description="The index snapshot every line of the job searches.")
     priority: int = Field(0, description="Higher runs first; FIFO within a priority.")
+    files_expire_at: str | None = Field(None, description="When the input and output files will be deleted (retention).")
+    files_deleted_at: str | None = Field(None, description="When retention deleted the files (no output URL after).")
 
 
 def get_batch_service(request: Request) -> BatchService:
@@ -149,6 +151,43 @@ def _batch_id_of(body: bytes) -> str | None:
     if isinstance(payload, dict) and isinstance(payload.get("batch_id"), str) and "query" not in payload:
         return str(payload["batch_id"])
     return None
+
+
+class BatchList(BaseModel):
+    """One page of the caller's batch jobs, newest first."""
+
+    data: list[BatchStatus]
+    has_more: bool
+    next_after: str | None = Field(None, description="Pass as `after` for the next page (null on the last page).")
+
+
+WIRE_STATUSES: dict[str, list[JobStatus]] = {
+    "pending": [JobStatus.PENDING, JobStatus.QUEUED],
+    **{s.value: [s] for s in (JobStatus.PROCESSING, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)},
+}
+
+
+@router.get("", summary="List Batch Jobs", response_model=BatchList)
+def list_batches(
+    principal: CurrentPrincipal,
+    service: Batches,
+    status: Annotated[str | None, Query(description="Only jobs in this status (pending, processing, ...).")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page.")] = 20,
+    after: Annotated[str | None, Query(description="The last batch_id of the previous page.")] = None,
+) -> dict[str, Any]:
+    """The caller's jobs, newest first, paged with `after`."""
+    if status is not None and status not in WIRE_STATUSES:
+        raise ValidationError(f"1 validation error for request\nstatus\n  Input should be one of {', '.join(WIRE_STATUSES)}")
+    jobs, has_more = service.list_owned(principal.owner, WIRE_STATUSES[status] if status else None, limit, after)
+    return {"data": [service.status(job) for job in jobs], "has_more": has_more,
+            "next_after": jobs[-1].id if has_more and jobs else None}
+
+
+@router.delete("/{batch_id}", summary="Delete a Batch Job")
+def delete_batch(job: OwnedJob, service: Batches) -> dict[str, Any]:
+    """Delete a finished job with its input and output files (409 while pending or processing)."""
+    service.delete(job)
+    return {"batch_id": job.id, "deleted": True}
 
 
 @router.get("/{batch_id}", summary="Get Batch Job Info", response_model=BatchStatus)

@@ -8,11 +8,11 @@ from batchsearch.errors import ConflictError
 from batchsearch.jobs.states import TERMINAL, TRANSITIONS, JobStatus, check_transition, is_allowed, wire_status
 
 
-def test_terminal_states_have_no_exit() -> None:
+def test_terminal_states_have_no_exit_but_a_retry_of_a_completed_job() -> None:
     assert TERMINAL == {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
     for status in TERMINAL:
         for new in JobStatus:
-            assert not is_allowed(status, new)
+            assert is_allowed(status, new) == (status is JobStatus.COMPLETED and new is JobStatus.QUEUED)
 
 
 def test_every_active_state_can_be_cancelled_and_happy_path_is_allowed() -> None:

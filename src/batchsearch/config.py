@@ -58,6 +58,19 @@ class Settings(BaseSettings):
     eta_default_lines_per_second: float = Field(
         50.0, gt=0, description="Throughput assumed by estimated_completion_time before any worker measured one."
     )
+    batch_idempotency_ttl_seconds: int = Field(
+        86400, gt=0, description="How long an Idempotency-Key on batch create returns the same job."
+    )
+    batch_webhook_backoff_seconds: float = Field(
+        10.0, gt=0, description="Wait before retrying a failed webhook delivery; doubles after each failure."
+    )
+    batch_webhook_max_backoff_seconds: float = Field(
+        3600.0, gt=0, description="Longest wait between two webhook delivery attempts."
+    )
+    batch_webhook_give_up_seconds: float = Field(
+        86400.0, gt=0, description="How long after a terminal state webhook deliveries are retried before giving up."
+    )
+    batch_webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one webhook delivery request.")
     batch_retention_days: float = Field(
         30.0, gt=0, description="Days after a batch job finishes before workers delete its input and output files."
     )

@@ -14,6 +14,7 @@ from batchsearch.errors import BatchSearchError, PayloadTooLargeError, SearchTim
 BOM = b"\xef\xbb\xbf"
 BLANK_LINE_MESSAGE = "1 validation error for PublicSearchRequest\nbody\n  Field required"
 TIMEOUT_MESSAGE = "Search request timed out"
+RETRYABLE_STATUSES = frozenset({"timeout", "exception"})
 EXCEPTION_MESSAGE = "Internal error while executing search"
 CUSTOM_ID_FIELD = "custom_id"
 CUSTOM_ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
@@ -50,9 +51,11 @@ class LineResult:
     response: dict[str, Any] | None = None
     error: str | None = None
     custom_id: str | None = None
+    attempts: int = 1
 
     def to_json_line(self) -> bytes:
-        """The result as one JSON line (error only when the line failed, custom_id only when the line had one)."""
+        """The result as one JSON line (error only when the line failed, custom_id only when the line had one,
+        attempts only after a retry)."""
         body: dict[str, Any] = {
             "line_number": self.number,
             "status": self.status,
@@ -64,6 +67,8 @@ class LineResult:
             body["error"] = self.error
         if self.custom_id is not None:
             body[CUSTOM_ID_FIELD] = self.custom_id
+        if self.attempts > 1:  # absent means 1, so a run without retries writes the Bigdata line unchanged
+            body["attempts"] = self.attempts
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 

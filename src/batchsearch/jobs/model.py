@@ -44,6 +44,13 @@ class Job:
     files_deleted_at: datetime | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    retries: int = 0
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_pending: bool = False
+    webhook_next_at: datetime | None = None
+    webhook_attempts: int = 0
+    webhook_deliveries: str | None = None
 
     @property
     def counts(self) -> LineCounts:
@@ -148,6 +155,22 @@ class JobStore(Protocol):
         ...
 
 
+class WebhookQueue(Protocol):
+    """Terminal-state notifications waiting to be delivered; one worker at a time owns an attempt."""
+
+    def webhooks_due(self, now: datetime, limit: int) -> list[Job]:
+        """Jobs with a webhook URL whose notification is pending and due."""
+        ...
+
+    def claim_webhook(self, job_id: str, attempts: int, now: datetime, until: datetime) -> bool:
+        """Own delivery attempt `attempts + 1` until `until`; False when another worker got it first."""
+        ...
+
+    def record_webhook(self, job_id: str, attempts: int, changes: Mapping[str, object]) -> bool:
+        """Record the outcome of attempt `attempts + 1` (changes of webhook columns only)."""
+        ...
+
+
 class JobQueue(Protocol):
     """The work queue over the job records: FIFO claims under leases, heartbeats and checkpoints."""
 
@@ -188,5 +211,5 @@ class WorkerRegistry(Protocol):
         ...
 
 
-class JobBackend(JobStore, JobQueue, WorkerRegistry, Protocol):
-    """All three job seams, as one database-backed store provides them."""
+class JobBackend(JobStore, JobQueue, WorkerRegistry, WebhookQueue, Protocol):
+    """All the job seams, as one database-backed store provides them."""

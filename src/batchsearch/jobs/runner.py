@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import itertools
 import logging
+import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from batchsearch.errors import BatchSearchError, ConflictError
+from batchsearch.errors import BatchSearchError, ConflictError, InternalError
 from batchsearch.jobs import parts
 from batchsearch.jobs.eta import moving_average
 from batchsearch.jobs.execute import MicroBatchExecutor
-from batchsearch.jobs.lines import InputInspector, RawLine, iter_lines
+from batchsearch.jobs.lines import RETRYABLE_STATUSES, InputInspector, RawLine, iter_lines
 from batchsearch.jobs.model import Checkpoint, Job, JobBackend
 from batchsearch.jobs.states import JobStatus
 from batchsearch.storage.protocol import ObjectStore
@@ -112,25 +114,49 @@ class JobRunner:
         """Process lines after the checkpoint; True when every line is done and checkpointed."""
         chunks = self._objects.iter_bytes(job.input_key, start=job.checkpoint_offset)
         lines = iter_lines(chunks, first_number=job.checkpoint_line + 1, start_offset=job.checkpoint_offset)
+        previous = self._previous_output(job)
         started = time.monotonic()
         done, counts = job.checkpoint_line, job.counts
-        with closing(lines):  # closes the input file if we stop early
+        with closing(lines), closing(previous):  # closes the files if we stop early
             for batch in micro_batches(lines, self._config.micro_batch_size):
                 if stop.is_set():
                     return False
-                results = self._executor.run(batch, job.owner, job.snapshot_generation)
+                rows = self._output_rows(job, batch, previous)
                 first, last = batch[0].number, batch[-1].number
-                body = b"".join(result.to_json_line() for result in results)
-                self._objects.put_stream(parts.part_key(job.id, first, last), [body])
+                self._objects.put_stream(parts.part_key(job.id, first, last), [b"".join(row for row, _ in rows)])
                 now = time.monotonic()
                 self.lines_per_s = moving_average(self.lines_per_s, len(batch) / max(now - started, 1e-6))
                 started = now
-                counts = counts.plus([result.status for result in results])
+                counts = counts.plus([status for _, status in rows])
                 checkpoint = Checkpoint(last, batch[-1].end_offset, last, self.lines_per_s, counts)
                 if not self._checkpoint(job, checkpoint):
                     return False
                 done = last
         return done == job.lines_total or self._fail(job, f"Input has {done} lines, expected {job.lines_total}")
+
+    def _previous_output(self, job: Job) -> Generator[RawLine, None, None]:
+        """For a retry, the earlier output's lines after the checkpoint (whose timeouts and exceptions re-run)."""
+        if job.retries == 0 or job.output_key is None:
+            return _no_lines()
+        chunks = parts.skip_lines(self._objects.iter_bytes(job.output_key), job.checkpoint_line)
+        return iter_lines(chunks, first_number=job.checkpoint_line + 1)
+
+    def _output_rows(self, job: Job, batch: list[RawLine], previous: Iterator[RawLine]) -> list[tuple[bytes, str]]:
+        """The output line and status of every line: searched now, or kept from the earlier output on a retry."""
+        if job.retries == 0 or job.output_key is None:
+            results = self._executor.run(batch, job.owner, job.snapshot_generation)
+            return [(result.to_json_line(), result.status) for result in results]
+        earlier = [_earlier_line(line, next(previous, None)) for line in batch]
+        again = [line for line, (status, _, _) in zip(batch, earlier, strict=True) if status in RETRYABLE_STATUSES]
+        fresh = iter(self._executor.run(again, job.owner, job.snapshot_generation))
+        rows = []
+        for status, attempts, data in earlier:
+            if status in RETRYABLE_STATUSES:
+                result = replace(next(fresh), attempts=attempts + 1)
+                rows.append((result.to_json_line(), result.status))
+            else:
+                rows.append((data, status))
+        return rows
 
     def _checkpoint(self, job: Job, checkpoint: Checkpoint) -> bool:
         """Make progress durable; False when the job was cancelled or its lease went to another worker."""
@@ -165,3 +191,16 @@ class JobRunner:
         except ConflictError:
             log.info("job %s left processing before it could fail", job.id)
         return False
+
+
+def _no_lines() -> Generator[RawLine, None, None]:
+    """An empty line stream (no earlier output)."""
+    yield from ()
+
+
+def _earlier_line(line: RawLine, earlier: RawLine | None) -> tuple[str, int, bytes]:
+    """Status, attempts and bytes of the earlier output line of `line` (InternalError if misaligned)."""
+    row: Any = json.loads(earlier.data) if earlier is not None else None
+    if earlier is None or not isinstance(row, dict) or row.get("line_number") != line.number:
+        raise InternalError(f"Earlier output does not match input line {line.number}")
+    return str(row.get("status")), int(row.get("attempts", 1)), earlier.data + b"\n"

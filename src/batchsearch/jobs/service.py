@@ -19,9 +19,9 @@ from batchsearch.errors import (
     PayloadTooLargeError,
     ValidationError,
 )
-from batchsearch.jobs import eta, parts
+from batchsearch.jobs import eta, parts, webhooks
 from batchsearch.jobs.lines import InputInspector, InputStats
-from batchsearch.jobs.model import Job, JobBackend
+from batchsearch.jobs.model import Job, JobBackend, LineCounts
 from batchsearch.jobs.runner import Clock, utcnow
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
 from batchsearch.jobs.retention import delete_job_files
@@ -68,16 +68,57 @@ class BatchService:
         """The embedded service: jobs in the app database, files under data_dir."""
         return cls(settings, SqlJobStore(engine), LocalObjectStore.from_settings(settings))
 
-    def create(self, owner: str, *, priority: int = 0, validate_first: bool = False) -> CreatedBatch:
-        """A pending job and its presigned upload URL."""
+    def create(
+        self,
+        owner: str,
+        *,
+        priority: int = 0,
+        validate_first: bool = False,
+        webhook_url: str | None = None,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> CreatedBatch:
+        """A pending job and its presigned upload URL; the same Idempotency-Key gives back the same job."""
+        if idempotency_key is not None:
+            existing = self._idempotent_job(owner, idempotency_key, request_hash)
+            if existing is not None:
+                return CreatedBatch(existing, self._upload_url(existing))
         now = self.clock()
         job_id = str(uuid.uuid4())
         expires = now + timedelta(seconds=self.settings.upload_url_ttl_seconds)
         job = Job(job_id, owner, JobStatus.PENDING, now, expires, input_key=parts.upload_key(job_id),
-                  priority=priority, validate_first=validate_first)
-        self.backend.create(job)
-        url = self.objects.presign("PUT", parts.upload_key(job_id), int(expires.timestamp()))
-        return CreatedBatch(job, url)
+                  priority=priority, validate_first=validate_first, idempotency_key=idempotency_key,
+                  request_hash=request_hash, webhook_url=webhook_url,
+                  webhook_secret=webhooks.new_secret() if webhook_url else None)
+        try:
+            self.backend.create(job)
+        except ConflictError:  # a concurrent create with the same key won the insert
+            if idempotency_key is None:
+                raise
+            existing = self._idempotent_job(owner, idempotency_key, request_hash)
+            if existing is None:
+                raise
+            job = existing
+        return CreatedBatch(job, self._upload_url(job))
+
+    def _upload_url(self, job: Job) -> str:
+        """The job's presigned upload URL (the same URL every time: it signs the same key and expiry)."""
+        return self.objects.presign("PUT", parts.upload_key(job.id), int(job.upload_expires_at.timestamp()))
+
+    def _idempotent_job(self, owner: str, key: str, request_hash: str | None) -> Job | None:
+        """The job an Idempotency-Key created within the window; 409 if that create had another body."""
+        for _ in range(5):
+            job = self.backend.find_idempotent(owner, key)
+            if job is None:
+                return None
+            window = timedelta(seconds=self.settings.batch_idempotency_ttl_seconds)
+            if job.created_at + window > self.clock():
+                if job.request_hash != request_hash:
+                    raise ConflictError(f"Idempotency-Key {key!r} was already used with a different request body")
+                return job
+            if self.backend.update_fields(job.id, job.status, {"idempotency_key": None}):  # expired: free the key
+                return None
+        raise ConflictError(f"Batch job with Idempotency-Key {key!r} kept changing; retry")
 
     def fetch_owned(self, job_id: str, owner: str) -> Job:
         """The owner's job; NotFoundError when missing or someone else's."""
@@ -223,6 +264,28 @@ class BatchService:
         if not self.backend.delete(job.id, job.status):
             raise ConflictError(f"Batch job {job.id} changed status while being deleted; retry")
 
+    def retry(self, job: Job) -> Job:
+        """Queue a completed job again to re-run its timeout and exception lines, merged into its output in place."""
+        if job.status is not JobStatus.COMPLETED or job.output_key is None or job.files_deleted_at is not None:
+            raise ConflictError(f"Batch job {job.id} is {wire_status(job.status)}; only a completed job can be retried")
+        if job.count_timeout + job.count_exception == 0:
+            raise ConflictError(f"Batch job {job.id} has no timeout or exception lines to retry")
+        changes = {
+            "checkpoint_line": 0,
+            "checkpoint_offset": 0,
+            "lines_done": 0,
+            "lines_per_s": None,
+            "completed_at": None,
+            "error": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "attempts": 0,
+            "retries": job.retries + 1,
+            "webhook_pending": False,  # the next terminal state is notified
+            **LineCounts().columns(),
+        }
+        return self.backend.transition(job.id, JobStatus.COMPLETED, JobStatus.QUEUED, changes)
+
     def status(self, job: Job) -> dict[str, Any]:
         """The wire status of a job: estimate while running, fresh signed output URL when there is output."""
         now = self.clock()
@@ -249,6 +312,8 @@ class BatchService:
             "queue_position": queue_position(job, active or [], now),
             "snapshot_id": snapshot_id(job.snapshot_generation),
             "priority": job.priority,
+            "retries": job.retries,
+            "webhook": webhook_doc(job),
             "files_expire_at": iso(self._files_expire_at(job)),
             "files_deleted_at": iso(job.files_deleted_at),
         }
@@ -282,6 +347,13 @@ class BatchService:
         mine = claim_order(job)
         ahead = [_remaining(j) for j in active if _is_waiting(j, now) and claim_order(j) < mine]
         return now + timedelta(seconds=eta.queued_seconds(lanes, ahead, _remaining(job), default_rate))
+
+
+def webhook_doc(job: Job) -> dict[str, Any] | None:
+    """The job's webhook: URL, delivery state and every recorded attempt (None without a webhook)."""
+    if job.webhook_url is None:
+        return None
+    return {"url": job.webhook_url, "state": webhooks.webhook_state(job), "deliveries": webhooks.deliveries(job)}
 
 
 def request_counts(job: Job) -> dict[str, int]:

@@ -22,12 +22,12 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.PENDING: frozenset({JobStatus.QUEUED, JobStatus.FAILED, JobStatus.CANCELLED}),
     JobStatus.QUEUED: frozenset({JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.CANCELLED}),
     JobStatus.PROCESSING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}),
-    JobStatus.COMPLETED: frozenset(),
+    JobStatus.COMPLETED: frozenset({JobStatus.QUEUED}),  # only by an explicit retry of its failed lines
     JobStatus.FAILED: frozenset(),
     JobStatus.CANCELLED: frozenset(),
 }
 
-TERMINAL: frozenset[JobStatus] = frozenset(status for status, nexts in TRANSITIONS.items() if not nexts)
+TERMINAL: frozenset[JobStatus] = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 def is_allowed(current: JobStatus, new: JobStatus) -> bool:
@@ -42,7 +42,7 @@ def check_transition(current: JobStatus, new: JobStatus) -> None:
 
 
 def is_terminal(status: JobStatus) -> bool:
-    """Whether no transition leaves `status`."""
+    """Whether the job finished (nothing runs; only a retry re-queues a completed job)."""
     return status in TERMINAL
 
 

@@ -71,6 +71,13 @@ batch_jobs = Table(
     Column("files_deleted_at", DateTime(timezone=True)),
     Column("idempotency_key", String(255)),
     Column("request_hash", String(64)),
+    Column("retries", Integer, nullable=False, default=0, server_default="0"),
+    Column("webhook_url", Text),
+    Column("webhook_secret", String(64)),
+    Column("webhook_pending", Boolean, nullable=False, default=False, server_default="0"),
+    Column("webhook_next_at", DateTime(timezone=True)),
+    Column("webhook_attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("webhook_deliveries", Text),
     Index("ix_batch_jobs_status_created", "status", "created_at"),
     Index("ix_batch_jobs_owner", "owner"),
     Index("ux_batch_jobs_idempotency", "owner", "idempotency_key", unique=True),
@@ -87,7 +94,7 @@ batch_workers = Table(
 _JOB_FIELDS = frozenset(f.name for f in fields(Job))
 _DATETIME_FIELDS = frozenset(
     {"created_at", "upload_expires_at", "uploaded_at", "started_at", "completed_at", "lease_expires_at",
-     "files_deleted_at"}
+     "files_deleted_at", "webhook_next_at"}
 )
 _ACTIVE = [s.value for s in JobStatus if s not in TERMINAL]
 EXPIRED_UPLOAD_MESSAGE = "The input file was not uploaded before the upload URL expired"
@@ -183,6 +190,8 @@ class SqlJobStore:
         """Move the job from `expected` to `new` (allowed by states.py) with other column changes."""
         check_transition(expected, new)
         values = _columns(changes or {}) | {"status": new.value}
+        if new in TERMINAL:  # every terminal state is notified (jobs without webhook_url are never picked)
+            values |= {"webhook_pending": True, "webhook_next_at": None}
         stmt = update(batch_jobs).where(batch_jobs.c.id == job_id, batch_jobs.c.status == expected.value)
         with self._engine.begin() as conn:
             matched = conn.execute(stmt.values(**values)).rowcount
@@ -203,7 +212,8 @@ class SqlJobStore:
         stmt = (
             update(batch_jobs)
             .where(batch_jobs.c.status == JobStatus.PENDING.value, batch_jobs.c.upload_expires_at < now)
-            .values(status=JobStatus.FAILED.value, error=EXPIRED_UPLOAD_MESSAGE, completed_at=now)
+            .values(status=JobStatus.FAILED.value, error=EXPIRED_UPLOAD_MESSAGE, completed_at=now,
+                    webhook_pending=True, webhook_next_at=None)
         )
         with self._engine.begin() as conn:
             return int(conn.execute(stmt).rowcount)
@@ -238,6 +248,36 @@ class SqlJobStore:
         with self._engine.connect() as conn:
             rows = conn.execute(stmt.order_by(c.completed_at).limit(limit)).all()
         return [_job(row) for row in rows]
+
+    def webhooks_due(self, now: datetime, limit: int) -> list[Job]:
+        """Jobs with a webhook URL whose notification is pending and due."""
+        c = batch_jobs.c
+        stmt = select(batch_jobs).where(
+            c.webhook_pending.is_(True), c.webhook_url.is_not(None),
+            or_(c.webhook_next_at.is_(None), c.webhook_next_at <= now),
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(c.completed_at).limit(limit)).all()
+        return [_job(row) for row in rows]
+
+    def claim_webhook(self, job_id: str, attempts: int, now: datetime, until: datetime) -> bool:
+        """Own delivery attempt `attempts + 1` until `until`; False when another worker got it first."""
+        c = batch_jobs.c
+        stmt = update(batch_jobs).where(
+            c.id == job_id, c.webhook_pending.is_(True), c.webhook_attempts == attempts,
+            or_(c.webhook_next_at.is_(None), c.webhook_next_at <= now),
+        )
+        with self._engine.begin() as conn:
+            return conn.execute(stmt.values(webhook_next_at=until)).rowcount == 1
+
+    def record_webhook(self, job_id: str, attempts: int, changes: Mapping[str, object]) -> bool:
+        """Record the outcome of attempt `attempts + 1` (changes of webhook columns only)."""
+        if any(not name.startswith("webhook_") for name in changes):
+            raise ValueError(f"not webhook fields: {sorted(changes)}")
+        c = batch_jobs.c
+        stmt = update(batch_jobs).where(c.id == job_id, c.webhook_attempts == attempts)
+        with self._engine.begin() as conn:
+            return conn.execute(stmt.values(**_columns(changes))).rowcount == 1
 
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
         """Take the next queued job (highest priority, then oldest), or one whose lease expired, under a lease."""

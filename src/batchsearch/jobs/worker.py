@@ -19,6 +19,7 @@ from batchsearch.jobs.model import JobBackend
 from batchsearch.jobs.retention import purge_expired
 from batchsearch.jobs.runner import Clock, JobRunner, RunnerConfig, utcnow
 from batchsearch.jobs.store import SqlJobStore
+from batchsearch.jobs.webhooks import WebhookDispatcher, WebhookPolicy
 from batchsearch.storage.local import LocalObjectStore
 from batchsearch.storage.protocol import ObjectStore
 
@@ -148,10 +149,13 @@ class Worker:
         self._heartbeat = Heartbeat(backend, self.id, settings, clock, parent_pid)
         self._heartbeat.rate = lambda: self._runner.lines_per_s
         self._next_sweep = 0.0
+        self.webhooks = build_dispatcher(settings, backend, objects, clock)
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set; the current micro-batch finishes and the lease is released."""
         self._heartbeat.start()
+        notifier = threading.Thread(target=self._deliver_webhooks, args=(stop,), name="batch-webhooks", daemon=True)
+        notifier.start()
         try:
             while not stop.is_set():
                 if not self.run_once(stop):
@@ -160,6 +164,16 @@ class Worker:
             self._heartbeat.stop()
             self._executor.close()
             self._backend.remove_worker(self.id)
+            notifier.join(timeout=self._settings.batch_webhook_timeout_seconds + 5)
+            self.webhooks.close()
+
+    def _deliver_webhooks(self, stop: threading.Event) -> None:
+        """Deliver due webhooks every poll_seconds, beside the job being run."""
+        while not stop.wait(self._settings.poll_seconds):
+            try:
+                self.webhooks.run_once()
+            except Exception:
+                log.exception("webhook delivery failed")
 
     def run_once(self, stop: threading.Event) -> bool:
         """Claim and run one job; False when there was nothing to do."""
@@ -185,6 +199,19 @@ class Worker:
             self._backend.fail_expired_uploads(now)
             purge_expired(self._backend, self._objects, now, self._settings.batch_retention_days)
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
+
+
+def build_dispatcher(settings: Settings, backend: JobBackend, objects: ObjectStore, clock: Clock) -> WebhookDispatcher:
+    """The webhook dispatcher of a worker: status documents rendered as GET /v1/search/batches/{id} shows them."""
+    from batchsearch.jobs.service import BatchService
+
+    policy = WebhookPolicy(
+        backoff_seconds=settings.batch_webhook_backoff_seconds,
+        max_backoff_seconds=settings.batch_webhook_max_backoff_seconds,
+        give_up_after_seconds=settings.batch_webhook_give_up_seconds,
+        timeout_seconds=settings.batch_webhook_timeout_seconds,
+    )
+    return WebhookDispatcher(backend, BatchService(settings, backend, objects, clock).status, policy, clock)
 
 
 def build_worker(settings: Settings, searcher: LineSearcher, *, parent_pid: int | None = None) -> Worker:

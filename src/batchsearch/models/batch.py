@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -12,6 +13,8 @@ from batchsearch.errors import ValidationError
 from batchsearch.models.search import format_validation_error
 
 MAX_URL_LENGTH = 2048
+MAX_IDEMPOTENCY_KEY = 255
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class BatchCreateOptions(BaseModel):
@@ -45,3 +48,20 @@ def parse_create_options(body: bytes) -> BatchCreateOptions:
         return BatchCreateOptions.model_validate(payload)
     except pydantic.ValidationError as exc:
         raise ValidationError(format_validation_error(exc, "BatchCreateRequest")) from exc
+
+
+def options_hash(options: BatchCreateOptions) -> str:
+    """A digest of the create options, to tell a retried create from a different one under the same key."""
+    canonical = json.dumps(options.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotency_key(request: Any) -> str | None:
+    """The Idempotency-Key header of a create request (1-255 printable characters), or None."""
+    value = request.headers.get(IDEMPOTENCY_HEADER)
+    if value is None:
+        return None
+    if not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY or not value.isprintable():
+        raise ValidationError(f"1 validation error for BatchCreateRequest\n{IDEMPOTENCY_HEADER}\n"
+                              f"  Header should be 1-{MAX_IDEMPOTENCY_KEY} printable characters")
+    return str(value)

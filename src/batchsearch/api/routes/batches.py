@@ -16,7 +16,7 @@ from batchsearch.errors import PayloadTooLargeError, ValidationError
 from batchsearch.jobs.model import Job
 from batchsearch.jobs.service import BatchService
 from batchsearch.jobs.states import JobStatus, wire_status
-from batchsearch.models.batch import parse_create_options
+from batchsearch.models.batch import idempotency_key, options_hash, parse_create_options
 
 router = APIRouter(prefix="/v1/search/batches", tags=["Batch Search"])
 
@@ -26,6 +26,9 @@ class BatchCreated(BaseModel):
 
     batch_id: str = Field(description="The job's id, for polling.")
     presigned_url: str = Field(description="PUT the .jsonl input file here (no API key); valid for a limited time.")
+    webhook_secret: str | None = Field(
+        None, description="Only with webhook_url: the secret that signs this job's webhook deliveries (HMAC-SHA256)."
+    )
 
 
 class RequestCounts(BaseModel):
@@ -63,6 +66,10 @@ class BatchStatus(BaseModel):
     queue_position: int | None = Field(None, description="1-based place among waiting jobs; null unless waiting.")
     snapshot_id: str | None = Field(None, description="The index snapshot every line of the job searches.")
     priority: int = Field(0, description="Higher runs first; FIFO within a priority.")
+    retries: int = Field(0, description="How many times the job's failed lines were retried (POST .../retry).")
+    webhook: dict[str, Any] | None = Field(
+        None, description="With webhook_url: {url, state (pending, delivered, failed), deliveries: [attempts]}."
+    )
     files_expire_at: str | None = Field(None, description="When the input and output files will be deleted (retention).")
     files_deleted_at: str | None = Field(None, description="When retention deleted the files (no output URL after).")
 
@@ -84,15 +91,26 @@ def owned_job(batch_id: str, principal: CurrentPrincipal, service: Batches) -> J
 OwnedJob = Annotated[Job, Depends(owned_job)]
 
 
-@router.post("", summary="Create a Batch Job", response_model=BatchCreated)
+@router.post("", summary="Create a Batch Job", response_model=BatchCreated, response_model_exclude_none=True)
 async def create_batch(request: Request, principal: CurrentPrincipal, service: Batches) -> dict[str, Any]:
     """Create a job and a presigned URL to PUT its input to; an optional JSON body may set the extra options
     (validate_first, priority, webhook_url); other keys are ignored, as Bigdata ignores the body."""
     options = parse_create_options(await request.body())
+    key = idempotency_key(request)
     created = await anyio.to_thread.run_sync(
-        lambda: service.create(principal.owner, priority=options.priority, validate_first=options.validate_first)
+        lambda: service.create(
+            principal.owner,
+            priority=options.priority,
+            validate_first=options.validate_first,
+            webhook_url=options.webhook_url,
+            idempotency_key=key,
+            request_hash=options_hash(options) if key else None,
+        )
     )
-    return {"batch_id": created.job.id, "presigned_url": created.presigned_url}
+    answer = {"batch_id": created.job.id, "presigned_url": created.presigned_url}
+    if created.job.webhook_secret is not None:
+        answer["webhook_secret"] = created.job.webhook_secret
+    return answer
 
 
 class ValidationProblem(BaseModel):
@@ -216,3 +234,9 @@ def batch_results(
         "X-Batchsearch-Next-Line": str(max(from_line, upto + 1)),
     }
     return StreamingResponse(chunks, media_type="application/jsonl", headers=headers)
+
+
+@router.post("/{batch_id}/retry", summary="Retry the failed lines of a Batch Job", response_model=BatchStatus)
+def retry_batch(job: OwnedJob, service: Batches) -> dict[str, Any]:
+    """Re-run the lines whose status was timeout or exception; they replace their lines in the same output."""
+    return service.status(service.retry(job))

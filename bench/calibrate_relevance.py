@@ -29,6 +29,7 @@ def collect(engine: SearchEngine, queries: list[tuple[str, str]], qrels: dict[st
         batch = queries[start : start + 64]
         models = [Query.model_validate({"text": t, "max_chunks": 50}) for _, t in batch]
         plans = engine._plan(models, snap, None)
+        engine._embed(plans)
         dense = engine._dense(plans, snap)
         for (qid, _), plan, found in zip(batch, plans, dense, strict=True):
             cand = engine._candidates(plan, found, engine._lexical(plan, snap), snap)

@@ -11,6 +11,7 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +67,7 @@ class SearchEngine:
         self.fusion = fusion
         self.lexical = Lexical()
         self.filters = FilterEvaluator(self.lexical.keyword_mask)
+        self._lexical_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lexical")
 
     @classmethod
     def open(cls, data_dir: Path, *, embedder: Embedder | None = None, fusion: str = "rrf") -> SearchEngine:
@@ -99,12 +101,20 @@ class SearchEngine:
         plans = self._plan(queries, snap, owner)
         for plan in plans:
             plan.audit = audit
+        # tantivy holds the GIL while BLAS does not: run all lexical searches on a helper thread
+        # while this thread embeds the texts and runs the dense matrix products.
+        lexical = self._lexical_pool.submit(self._lexical_all, plans, snap)
+        self._embed(plans)
         dense = self._dense(plans, snap)
+        lexical_found = lexical.result()
         out: list[dict[str, Any] | BatchSearchError] = []
         for i, plan in enumerate(plans):
             rid = (request_ids[i] if request_ids else None) or str(uuid.uuid4())
             try:
-                out.append(self._answer(plan, dense[i], snap, method, rid))
+                found = lexical_found[i]
+                if isinstance(found, Exception):
+                    raise found
+                out.append(self._answer(plan, dense[i], found, snap, method, rid))
             except BatchSearchError as exc:
                 out.append(exc)
             except Exception as exc:  # one bad query must not fail its neighbours
@@ -114,9 +124,7 @@ class SearchEngine:
 
     # ---- planning --------------------------------------------------------------------------
     def _plan(self, queries: Sequence[Query], snap: Snapshot, owner: str | None) -> list[_Plan]:
-        texts = sorted({q.text.strip() for q in queries if q.text and q.text.strip()})
-        vectors = self.embedder.embed(texts) if texts else np.zeros((0, 0), np.float32)
-        by_text = {t: vectors[i] for i, t in enumerate(texts)}
+        """Filter masks (each distinct filter once) and query terms; vectors come from `_embed`."""
         mask_cache: dict[str, list[tuple[np.ndarray | None, int]]] = {}
         plans = []
         for q in queries:
@@ -124,9 +132,27 @@ class SearchEngine:
             key = json.dumps([owner, q.filters.model_dump(mode="json", exclude_none=True)], sort_keys=True)
             if key not in mask_cache:
                 mask_cache[key] = [self._mask(view, q, owner) for view in snap.views]
-            plans.append(_Plan(q, by_text.get(text), self.lexical.terms(text) if text else [], mask_cache[key],
+            plans.append(_Plan(q, None, self.lexical.terms(text) if text else [], mask_cache[key],
                                max(MIN_DEPTH, 2 * q.max_chunks)))
         return plans
+
+    def _embed(self, plans: list[_Plan]) -> None:
+        """Embed every distinct query text in one pass."""
+        texts = sorted({p.query.text.strip() for p in plans if p.query.text and p.query.text.strip()})
+        vectors = self.embedder.embed(texts) if texts else np.zeros((0, 0), np.float32)
+        by_text = {t: vectors[i] for i, t in enumerate(texts)}
+        for plan in plans:
+            plan.vector = by_text.get(plan.query.text.strip()) if plan.query.text else None
+
+    def _lexical_all(self, plans: list[_Plan], snap: Snapshot) -> list[list[tuple[np.ndarray, np.ndarray]] | Exception]:
+        """Lexical candidates of every plan; a failure stays with its own query."""
+        found: list[list[tuple[np.ndarray, np.ndarray]] | Exception] = []
+        for plan in plans:
+            try:
+                found.append(self._lexical(plan, snap) if plan.terms else [])
+            except Exception as exc:  # reported on that query only
+                found.append(exc)
+        return found
 
     def _mask(self, view: Any, query: Query, owner: str | None) -> tuple[np.ndarray | None, int]:
         mask = self.filters.mask(view, query.filters, owner)
@@ -156,12 +182,13 @@ class SearchEngine:
         return found
 
     # ---- answering -------------------------------------------------------------------------
-    def _answer(self, plan: _Plan, dense: list[tuple[np.ndarray, np.ndarray]], snap: Snapshot, method: str,
+    def _answer(self, plan: _Plan, dense: list[tuple[np.ndarray, np.ndarray]],
+                lexical: list[tuple[np.ndarray, np.ndarray]], snap: Snapshot, method: str,
                 request_id: str) -> dict[str, Any]:
         if plan.vector is None:
             keys, scores, rel = self._filter_only(plan, snap)
         else:
-            cand = self._candidates(plan, dense, self._lexical(plan, snap), snap)
+            cand = self._candidates(plan, dense, lexical, snap)
             scores = fuse(method, cand.dense_rank, cand.lexical_rank, cand.dense_score, cand.lexical_norm)
             keep = np.isfinite(scores)
             keys, scores = cand.keys[keep], scores[keep]

@@ -1,12 +1,16 @@
 """Search throughput: `search_many` vs one-by-one `search` vs the bare kernels, in one run.
 
-Builds (or reuses, under .bench-cache/) an index of N synthetic chunks: text drawn from a Zipf
-distribution over the embedding model's own word list, random metadata (timestamps over two years,
-sources, categories, entities, sentiment) and RANDOM UNIT VECTORS for the chunks, so that a large
-index builds in seconds. Query texts always go through the real encoder. Ingestion throughput is
-measured separately with the real encoder on real chunks.
+Builds (or reuses, under .bench-cache/) an index of N chunks with RANDOM UNIT VECTORS, so that a
+large index builds in seconds, and real text for the lexical side:
+  --text generated (default): paragraphs of the sample-corpus generator's financial documents
+      about the knowledge graph's companies, with their entities, timestamps, sources and
+      categories; queries are financial themes with a realistic mix of filters;
+  --text zipf: a stress test, 60 words per chunk drawn from a Zipf distribution over the
+      embedding model's word list, queries drawn from the same distribution.
+Query texts always go through the real encoder. Ingestion throughput is measured separately with
+the real encoder and annotator on real chunks.
 
-    python bench/search_throughput.py --chunks 200000 --queries 1000 [--json]
+    python bench/search_throughput.py --chunks 200000 --queries 1000 [--text generated|zipf] [--json]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from batchsearch.ingest.pipeline import Ingestor
 from batchsearch.models.search import Query
 
 START = 1_700_000_000
+START_GENERATED = 1_732_665_600  # two years before the generator's default end date
 SPAN = 2 * 365 * 86400
 CATEGORIES = ("news", "news_premium", "transcripts", "filings")
 CHUNKS_PER_DOC = 4
@@ -73,6 +78,74 @@ def build_index(root: Path, n_chunks: int, words: list[str], seed: int = 7) -> I
     root.mkdir(parents=True, exist_ok=True)
     store.publish(docs, 384)
     return store
+
+
+def build_generated_index(root: Path, n_chunks: int, seed: int = 7) -> tuple[IndexStore, list[str], list[str]]:
+    """An index of n_chunks paragraphs of generated financial news (cached); returns entity and source ids."""
+    import tempfile
+
+    from batchsearch.corpus import generate_documents
+    from batchsearch.ingest.documents import parse_native
+    from batchsearch.kg import KnowledgeGraph
+
+    graph = KnowledgeGraph.open_or_build(Path(tempfile.mkdtemp()) / "kg")
+    companies, sources = graph.companies(), graph.sources()
+    store = IndexStore(root)
+    entities = [c.id for c in companies[:200]]
+    if store.current_generation() > 0:
+        return store, entities, [s.id for s in sources]
+    rng = np.random.default_rng(seed)
+    docs, rows = [], 0
+    for i, raw in enumerate(generate_documents(companies, sources, n_docs=10**9, seed=seed)):
+        if rows >= n_chunks:
+            break
+        doc = parse_native({k: v for k, v in raw.items() if not k.startswith("_")}, i + 1)
+        paragraphs = [p for p in doc.text.split("\n\n") if p.strip()][: n_chunks - rows]
+        mentions = {m["id"] for m in raw.get("_mentions", [])}
+        chunks = []
+        for c, text in enumerate(paragraphs):
+            vec = rng.standard_normal(384).astype(np.float32)
+            chunks.append(ChunkRecord(cnum=c + 1, text=text, vector=vec / np.linalg.norm(vec),
+                                      sentiment=float(rng.uniform(-1, 1)),
+                                      entities=[m for m in mentions if m in text or rng.random() < 0.3]))
+        rows += len(chunks)
+        docs.append(DocumentRecord(
+            id=doc.resolved_id(), headline=doc.headline, timestamp=doc.timestamp, url=doc.url,
+            source_id=doc.source.id, source_name=doc.source.name, source_rank=doc.source.rank,
+            doc_type=doc.document_type.type, doc_subtype=doc.document_type.subtype, category=doc.category,
+            language="en", owner=None, tags=[], headline_entities=[], headline_topics=[],
+            reporting_entities=list(doc.reporting_entities), reporting_periods=[], sentiment=None, chunks=chunks))
+    root.mkdir(parents=True, exist_ok=True)
+    store.publish(docs, 384)
+    return store, entities, [s.id for s in sources]
+
+
+def generated_queries(n: int, entities: list[str], sources: list[str], seed: int = 11) -> list[Query]:
+    """Financial themes with the demo's mix of filters (entity, date window, keyword, sentiment, source)."""
+    from batchsearch.demo import KEYWORDS, THEMES
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        theme = THEMES[int(rng.integers(0, len(THEMES)))]
+        kind = i % 10
+        filters: dict[str, object] = {}
+        if kind in (0, 1, 2):
+            filters["entity"] = {"any_of": [entities[int(rng.integers(0, len(entities)))]]}
+        elif kind in (3, 4):
+            start = START_GENERATED + int(rng.integers(0, SPAN // 2))
+            filters["timestamp"] = {"start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+                                    "end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + SPAN // 4))}
+        elif kind == 5:
+            word = KEYWORDS[int(rng.integers(0, len(KEYWORDS)))]
+            filters["keyword"] = {"any_of": [word]}
+            theme = f"{word} {theme}"
+        elif kind == 6:
+            filters["sentiment"] = {"ranges": [{"min": -1.0, "max": -0.25}]}
+        elif kind == 7:
+            filters["source"] = {"mode": "INCLUDE", "values": [sources[int(rng.integers(0, len(sources)))]]}
+        out.append(Query.model_validate({"text": theme, "filters": filters, "max_chunks": 10}))
+    return out
 
 
 def mixed_queries(n: int, words: list[str], seed: int = 11) -> list[Query]:
@@ -124,6 +197,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=200_000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--one-by-one", type=int, default=200, help="queries timed one by one (qps extrapolates)")
+    parser.add_argument("--text", choices=("generated", "zipf"), default="generated")
     parser.add_argument("--cache", type=Path, default=Path(".bench-cache"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -132,10 +206,14 @@ def main() -> None:
     embedder = MiniLMEmbedder()
     words = word_list()
     t0 = time.perf_counter()
-    store = build_index(args.cache / f"search-{args.chunks}" / "index", args.chunks, words)
+    if args.text == "generated":
+        store, entities, sources = build_generated_index(args.cache / f"generated-{args.chunks}" / "index", args.chunks)
+        queries = generated_queries(args.queries, entities, sources)
+    else:
+        store = build_index(args.cache / f"search-{args.chunks}" / "index", args.chunks, words)
+        queries = mixed_queries(args.queries, words)
     build_s = time.perf_counter() - t0
     engine = SearchEngine(store, embedder)
-    queries = mixed_queries(args.queries, words)
     snap = engine.snapshot()
     for view in snap.views:  # load the index before timing anything
         _ = view.segment.faiss_index, view.segment.searcher
@@ -154,7 +232,7 @@ def main() -> None:
     kernels_s = bare_kernels(engine, queries, snap)
     ingest_cps = measure_ingest(embedder, words, args.cache / "ingest-probe" / "index")
     result = {
-        "chunks": args.chunks, "queries": args.queries, "index_build_s": round(build_s, 1),
+        "chunks": snap.n_chunks, "queries": args.queries, "text": args.text, "index_build_s": round(build_s, 1),
         "chunk_vectors": "random unit vectors (query texts use the real encoder)",
         "search_many_qps": round(args.queries / many_s, 1),
         "one_by_one_qps": round(len(subset) / single_s, 1),

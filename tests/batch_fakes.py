@@ -68,7 +68,7 @@ class StrictFakeSearcher(FakeSearcher):
 
     def parse_request(self, payload: Any) -> Any:
         """The real query validation, as a dict for the echo search."""
-        from batchsearch.jobs.service import parse_line_request
+        from batchsearch.jobs.lines import parse_line_request
 
         return parse_line_request(payload).model_dump(mode="json", exclude_none=True)
 

@@ -104,3 +104,33 @@ async def test_a_retry_interrupted_by_a_crash_resumes_without_loss(api: AsgiBatc
     assert [r["line_number"] for r in rows] == list(range(1, 12))
     assert [(r["status"], r.get("attempts", 1)) for r in rows][1] == ("success", 2)
     assert sum(r["status"] == "success" for r in rows) == 10 and len(first) == 11
+
+
+class CancelDuringRetry(FakeSearcher):
+    """Cancels the job from outside when it is asked to search the line 'slow' again."""
+
+    def __init__(self, api: AsgiBatches, batch_id: str) -> None:
+        super().__init__()
+        self.api, self.batch_id = api, batch_id
+
+    def search_many(self, queries, *, owner, generation=None):  # type: ignore[no-untyped-def]
+        if any(q["text"] == "slow" for q in queries):
+            self.api.service.cancel(self.api.service.backend.get(self.batch_id))  # type: ignore[arg-type]
+        return super().search_many(queries, owner=owner, generation=generation)
+
+
+async def test_a_cancelled_retry_keeps_every_line_and_counts_them(api: AsgiBatches) -> None:
+    batch_id = await api.submit(data())
+    api.work(FakeSearcher(crash=["boom"], slow={"slow": 1.0}))
+    first = await output(api, batch_id)
+    await api.client.post(f"/v1/search/batches/{batch_id}/retry")
+    api.work(CancelDuringRetry(api, batch_id))  # lines 1-3 re-run and kept; the cancel stops it at line 4
+    status = await api.status(batch_id)
+    assert status["status"] == "cancelled" and status["lines_done"] == 11
+    rows = [json.loads(r) for r in await output(api, batch_id)]
+    assert [r["line_number"] for r in rows] == list(range(1, 12))
+    assert (rows[1]["status"], rows[1]["attempts"]) == ("success", 2)  # re-run before the cancel
+    assert rows[3]["status"] == "timeout" and rows[5]["status"] == "exception"  # earlier output, kept
+    assert (await output(api, batch_id))[6:] == first[6:]
+    assert status["request_counts"] == {"total": 11, "succeeded": 8, "errored": 1, "timed_out": 1, "failed": 1,
+                                        "pending": 0}

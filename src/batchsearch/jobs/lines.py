@@ -178,6 +178,13 @@ def parse_line(line: RawLine, parse_request: Callable[[Any], Any]) -> ParsedLine
         return error_result(line.number, echo, exc, custom_id=custom_id)
 
 
+def parse_line_request(payload: Any) -> Any:
+    """The query of a batch line, validated exactly as the synchronous endpoint validates its body."""
+    from batchsearch.models.search import parse_search_request
+
+    return parse_search_request(payload).query
+
+
 def custom_id_message(value: Any) -> str:
     """The validation message for a custom_id that is not 1-64 characters of [A-Za-z0-9_-]."""
     if not isinstance(value, str):

@@ -175,7 +175,7 @@ class JobQueue(Protocol):
     """The work queue over the job records: FIFO claims under leases, heartbeats and checkpoints."""
 
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
-        """Take the next queued job (highest priority, then oldest), or a processing job whose lease expired, under a lease."""
+        """Take the next queued job (highest priority, then oldest), or one whose lease expired, under a lease."""
         ...
 
     def renew_lease(self, job_id: str, worker_id: str, lease_until: datetime) -> bool:

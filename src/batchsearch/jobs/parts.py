@@ -149,3 +149,16 @@ def take_lines(chunks: Iterator[bytes], n: int) -> Iterator[bytes]:
             cut = chunk.index(b"\n", cut + 1)
         yield chunk[: cut + 1]
         return
+
+
+def assemble_merged_output(objects: ObjectStore, job_id: str, upto: int, earlier_key: str) -> str:
+    """Write the output of a stopped retry: lines 1..upto from the part files, the rest from the earlier output."""
+    chain = plan_chain(job_part_ranges(objects, job_id), upto)
+
+    def merged() -> Iterator[bytes]:
+        yield from _chain_bytes(objects, job_id, chain)
+        yield from skip_lines(objects.iter_bytes(earlier_key), upto)
+
+    key = output_key(job_id)
+    objects.put_stream(key, merged())
+    return key

@@ -1,7 +1,9 @@
-"""Batch Search as the API sees it: create, upload, status with estimate and URLs, cancel."""
+"""Batch Search as the API sees it: create (idempotent), upload, validate, status with counts, estimate and URLs,
+results while running, list, cancel, retry, delete."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from batchsearch.errors import (
     ValidationError,
 )
 from batchsearch.jobs import eta, parts, webhooks
-from batchsearch.jobs.lines import InputInspector, InputStats
+from batchsearch.jobs.lines import InputInspector, InputStats, iter_lines, parse_line_request
 from batchsearch.jobs.model import Job, JobBackend, LineCounts
 from batchsearch.jobs.runner import Clock, utcnow
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
@@ -39,13 +41,6 @@ class CreatedBatch:
 
     job: Job
     presigned_url: str
-
-
-def parse_line_request(payload: Any) -> Any:
-    """The query of a batch line, validated exactly as the worker's engine searcher validates it."""
-    from batchsearch.models.search import parse_search_request
-
-    return parse_search_request(payload).query
 
 
 def iso(value: datetime | None) -> str | None:
@@ -216,6 +211,8 @@ class BatchService:
 
     def _with_cancelled_output(self, job: Job) -> Job:
         """A cancelled job whose finished lines are assembled into its output file."""
+        if job.status is JobStatus.CANCELLED and job.retries and job.output_key and job.lines_done != job.lines_total:
+            return self._with_merged_retry_output(job)
         if job.status is not JobStatus.CANCELLED or job.output_key or job.checkpoint_line == 0 or job.files_deleted_at:
             return job
         try:
@@ -226,6 +223,19 @@ class BatchService:
                 return fresh
             raise
         changes = {"output_key": key, "lines_done": job.checkpoint_line}
+        if self.backend.update_fields(job.id, JobStatus.CANCELLED, changes):
+            parts.delete_parts(self.objects, job.id)
+        return self.backend.get(job.id) or job
+
+    def _with_merged_retry_output(self, job: Job) -> Job:
+        """A retry cancelled midway: re-run lines so far plus the earlier output's rest, recounted, as its output."""
+        assert job.output_key is not None
+        try:
+            key = parts.assemble_merged_output(self.objects, job.id, job.checkpoint_line, job.output_key)
+        except BatchSearchError:  # a concurrent request merged it and removed the parts first
+            return self.backend.get(job.id) or job
+        statuses = [str(json.loads(line.data)["status"]) for line in iter_lines(self.objects.iter_bytes(key))]
+        changes = {"output_key": key, "lines_done": len(statuses), **LineCounts().plus(statuses).columns()}
         if self.backend.update_fields(job.id, JobStatus.CANCELLED, changes):
             parts.delete_parts(self.objects, job.id)
         return self.backend.get(job.id) or job
@@ -250,7 +260,9 @@ class BatchService:
             output = parts.iter_output(self.objects, fresh.output_key, next_line)
             yield from parts.take_lines(output, upto - next_line + 1)
 
-    def list_owned(self, owner: str, statuses: list[JobStatus] | None, limit: int, after: str | None) -> tuple[list[Job], bool]:
+    def list_owned(
+        self, owner: str, statuses: list[JobStatus] | None, limit: int, after: str | None
+    ) -> tuple[list[Job], bool]:
         """The owner's jobs newest first after the cursor job `after`, and whether more follow."""
         cursor = self.fetch_owned(after, owner) if after else None
         jobs = self.backend.list_jobs(owner, statuses, limit + 1, cursor)
@@ -371,7 +383,7 @@ def request_counts(job: Job) -> dict[str, int]:
 
 
 def phase(job: Job, now: datetime) -> str:
-    """What the job is doing: awaiting_upload, queued, searching, finalizing (all lines done, output being written) or done."""
+    """What the job does: awaiting_upload, queued, searching, finalizing (lines done, output being written), done."""
     if is_terminal(job.status):
         return "done"
     if job.status is JobStatus.PENDING:

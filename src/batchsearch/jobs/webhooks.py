@@ -107,7 +107,8 @@ class WebhookDispatcher:
         if not self._queue.claim_webhook(job.id, job.webhook_attempts, now, until):
             return False
         if not is_terminal(job.status):  # retried meanwhile: its next terminal state is notified instead
-            self._queue.record_webhook(job.id, job.webhook_attempts, {"webhook_pending": False, "webhook_next_at": None})
+            idle = {"webhook_pending": False, "webhook_next_at": None}
+            self._queue.record_webhook(job.id, job.webhook_attempts, idle)
             return False
         outcome = self._post(job)
         self._record(job, now, outcome)
@@ -133,7 +134,10 @@ class WebhookDispatcher:
         attempt = job.webhook_attempts + 1
         done.append({"attempt": attempt, "at": at.isoformat(), "job_status": job.status.value, **outcome})
         first = job.completed_at or at  # retries stop 24 h (give_up_after) after the terminal state
-        changes: dict[str, object] = {"webhook_attempts": attempt, "webhook_deliveries": json.dumps(done[-KEPT_DELIVERIES:])}
+        changes: dict[str, object] = {
+            "webhook_attempts": attempt,
+            "webhook_deliveries": json.dumps(done[-KEPT_DELIVERIES:]),
+        }
         wait = backoff_seconds(attempt, self._policy.backoff_seconds, self._policy.max_backoff_seconds)
         if outcome["delivered"] or (at - first).total_seconds() + wait > self._policy.give_up_after_seconds:
             changes |= {"webhook_pending": False, "webhook_next_at": None}

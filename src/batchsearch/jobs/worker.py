@@ -15,6 +15,7 @@ from typing import Any
 from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
 from batchsearch.jobs.execute import LineSearcher, MicroBatchExecutor, Outcome
+from batchsearch.jobs.lines import parse_line_request
 from batchsearch.jobs.model import JobBackend
 from batchsearch.jobs.retention import purge_expired
 from batchsearch.jobs.runner import Clock, JobRunner, RunnerConfig, utcnow
@@ -38,9 +39,7 @@ class EngineLineSearcher:
 
     def parse_request(self, payload: Any) -> Any:
         """Validate a line exactly as the synchronous endpoint validates its body; return the query."""
-        from batchsearch.models.search import parse_search_request
-
-        return parse_search_request(payload).query
+        return parse_line_request(payload)
 
     def current_generation(self) -> int | None:
         """The newest published index generation."""

@@ -19,6 +19,7 @@ from batchsearch.jobs.states import JobStatus, wire_status
 from batchsearch.models.batch import idempotency_key, options_hash, parse_create_options
 
 router = APIRouter(prefix="/v1/search/batches", tags=["Batch Search"])
+MAX_CREATE_BODY = 64 * 1024
 
 
 class BatchCreated(BaseModel):
@@ -57,7 +58,7 @@ class BatchStatus(BaseModel):
     lines_done: int = 0
     request_counts: RequestCounts | None = None
     phase: str | None = Field(
-        None, description="awaiting_upload, queued, searching, finalizing (all lines done, output being written) or done."
+        None, description="awaiting_upload, queued, searching, finalizing (lines done, output being written) or done."
     )
     outcome: str | None = Field(
         None, description="For completed jobs: all_succeeded, partially_succeeded or none_succeeded."
@@ -70,7 +71,7 @@ class BatchStatus(BaseModel):
     webhook: dict[str, Any] | None = Field(
         None, description="With webhook_url: {url, state (pending, delivered, failed), deliveries: [attempts]}."
     )
-    files_expire_at: str | None = Field(None, description="When the input and output files will be deleted (retention).")
+    files_expire_at: str | None = Field(None, description="When retention will delete the input and output files.")
     files_deleted_at: str | None = Field(None, description="When retention deleted the files (no output URL after).")
 
 
@@ -95,6 +96,9 @@ OwnedJob = Annotated[Job, Depends(owned_job)]
 async def create_batch(request: Request, principal: CurrentPrincipal, service: Batches) -> dict[str, Any]:
     """Create a job and a presigned URL to PUT its input to; an optional JSON body may set the extra options
     (validate_first, priority, webhook_url); other keys are ignored, as Bigdata ignores the body."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_CREATE_BODY:
+        raise PayloadTooLargeError(f"Create body is larger than {MAX_CREATE_BODY} bytes")
     options = parse_create_options(await request.body())
     key = idempotency_key(request)
     created = await anyio.to_thread.run_sync(
@@ -195,7 +199,8 @@ def list_batches(
 ) -> dict[str, Any]:
     """The caller's jobs, newest first, paged with `after`."""
     if status is not None and status not in WIRE_STATUSES:
-        raise ValidationError(f"1 validation error for request\nstatus\n  Input should be one of {', '.join(WIRE_STATUSES)}")
+        choices = ", ".join(WIRE_STATUSES)
+        raise ValidationError(f"1 validation error for request\nstatus\n  Input should be one of {choices}")
     jobs, has_more = service.list_owned(principal.owner, WIRE_STATUSES[status] if status else None, limit, after)
     return {"data": [service.status(job) for job in jobs], "has_more": has_more,
             "next_after": jobs[-1].id if has_more and jobs else None}

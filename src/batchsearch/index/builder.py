@@ -123,7 +123,7 @@ def _write_columns(folder: Path, docs: list[DocumentRecord], dim: int) -> dict[s
                 chunk_ent.append(sorted({vocab["entities"].code(e) for e in chunk.entities}))
                 chunk_top.append(sorted({vocab["topics"].code(t) for t in chunk.topics}))
                 row += 1
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "vectors": vectors, "chunk_doc": chunk_doc, "cnum": cnum, "sentiment": sentiment, "text_hash": hashes,
         "text_off": text_off, "det_off": det_off, "det_code": np.asarray(det_code, np.int32),
         "det_start": np.asarray(det_start, np.int32), "det_end": np.asarray(det_end, np.int32),

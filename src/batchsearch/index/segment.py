@@ -42,7 +42,7 @@ def save_csr(folder: Path, name: str, rows: list[list[int]], dtype: type = np.in
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
-    values = np.fromiter((c for r in rows for c in r), dtype=dtype, count=int(indptr[-1]))
+    values: np.ndarray = np.fromiter((c for r in rows for c in r), dtype=dtype, count=int(indptr[-1]))
     np.save(folder / f"{name}.indptr.npy", indptr)
     np.save(folder / f"{name}.values.npy", values)
 

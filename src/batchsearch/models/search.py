@@ -280,7 +280,7 @@ class Query(_Model):
 
     text: str | None = Field(None, max_length=10_000)
     filters: Filters = Field(default_factory=Filters)
-    ranking_params: RankingParams = Field(default_factory=RankingParams)
+    ranking_params: RankingParams = Field(default_factory=lambda: RankingParams.model_validate({}))
     max_chunks: int = Field(10, ge=1, le=1000)
     auto_enrich_filters: StrictBool = False
     external_search: ExternalSearch | None = None

@@ -77,8 +77,9 @@ def search_segment(seg: Segment, requests: list[DenseRequest]) -> list[tuple[np.
         matrix = np.stack([requests[i].vector for i in group]).astype(np.float32, copy=False)
         scores = matrix @ seg.vectors.T
         for j, i in enumerate(group):
-            if requests[i].mask is not None:
-                scores[j][~requests[i].mask] = -np.inf
+            mask = requests[i].mask
+            if mask is not None:
+                scores[j][~mask] = -np.inf
         thresholds = _thresholds(scores, max(requests[i].k for i in group))
         for j, i in enumerate(group):
             results[i] = _row_top_k(scores[j], thresholds[j], requests[i].k)

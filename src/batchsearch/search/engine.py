@@ -164,7 +164,7 @@ class SearchEngine:
         per_query: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in plans]
         active = [i for i, p in enumerate(plans) if p.vector is not None]
         for v, view in enumerate(snap.views):
-            requests = [DenseRequest(plans[i].vector, plans[i].masks[v][0], plans[i].masks[v][1], plans[i].depth)
+            requests = [DenseRequest(_vector(plans[i]), plans[i].masks[v][0], plans[i].masks[v][1], plans[i].depth)
                         for i in active]
             for i, found in zip(active, search_segment(view.segment, requests), strict=True):
                 per_query[i].append(found)
@@ -275,6 +275,11 @@ class SearchEngine:
         if plan.audit:
             metadata["audit"] = {"queries": [plan.query.model_dump(mode="json", by_alias=True, exclude_none=True)]}
         return {"results": results, "metadata": metadata, "usage": {"api_query_units": ranking.query_units(len(keys))}}
+
+
+def _vector(plan: _Plan) -> np.ndarray:
+    assert plan.vector is not None, "only plans with a query vector run dense retrieval"
+    return plan.vector
 
 
 def _merge(lists: list[tuple[np.ndarray, np.ndarray]], depth: int) -> tuple[np.ndarray, np.ndarray]:

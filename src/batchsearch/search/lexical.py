@@ -107,11 +107,12 @@ class Lexical:
         fields = {"HEADLINE": ("headline",), "BODY": ("body",), "ALL": ("headline", "body")}[search_in]
         schema = segment.tantivy_index.schema
         clauses = []
+        phrase: list[str | tuple[int, str]] = list(terms)
         for field in fields:
             if len(terms) == 1:
                 q = tantivy.Query.term_query(schema, field, terms[0])
             else:
-                q = tantivy.Query.phrase_query(schema, field, terms)
+                q = tantivy.Query.phrase_query(schema, field, phrase)
             clauses.append((tantivy.Occur.Should, q))
         searcher = segment.searcher
         hits = searcher.search(tantivy.Query.boolean_query(clauses), segment.n_chunks, count=False).hits

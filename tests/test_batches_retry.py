@@ -64,7 +64,7 @@ async def test_retry_reruns_only_timeouts_and_exceptions_in_place(api: AsgiBatch
     assert [second[i] for i in kept] == [first[i] for i in kept]  # untouched lines are byte for byte the same
     assert (rows[3]["status"], rows[3]["attempts"]) == ("success", 2)
     assert [(rows[i]["status"], rows[i]["attempts"]) for i in (1, 5)] == [("exception", 2)] * 2
-    assert "attempts" not in rows[0] and rows[10]["custom_id"] == "bad"
+    assert rows[0]["attempts"] == 1 and rows[10]["custom_id"] == "bad"
     status = await api.status(batch_id)
     assert status["status"] == "completed" and status["request_counts"]["failed"] == 2
     assert status["request_counts"]["succeeded"] == 8 and status["request_counts"]["timed_out"] == 0

@@ -114,6 +114,7 @@ def test_error_results_map_timeouts_and_crashes() -> None:
 
 def test_output_line_has_error_only_when_failed() -> None:
     ok = json.loads(LineResult(1, "success", {"text": "x"}, 200, response={"results": []}).to_json_line())
-    assert ok == {"line_number": 1, "status": "success", "query": {"text": "x"}, "response": {"results": []}, "code": 200}
+    assert ok == {"line_number": 1, "status": "success", "query": {"text": "x"}, "response": {"results": []}, "code": 200,
+                  "attempts": 1}
     bad = json.loads(LineResult(2, "error", None, 400, error="why").to_json_line())
     assert bad["error"] == "why" and bad["response"] is None

@@ -54,8 +54,7 @@ class LineResult:
     attempts: int = 1
 
     def to_json_line(self) -> bytes:
-        """The result as one JSON line (error only when the line failed, custom_id only when the line had one,
-        attempts only after a retry)."""
+        """The result as one JSON line (error only when the line failed, custom_id only when the line had one)."""
         body: dict[str, Any] = {
             "line_number": self.number,
             "status": self.status,
@@ -67,8 +66,7 @@ class LineResult:
             body["error"] = self.error
         if self.custom_id is not None:
             body[CUSTOM_ID_FIELD] = self.custom_id
-        if self.attempts > 1:  # absent means 1, so a run without retries writes the Bigdata line unchanged
-            body["attempts"] = self.attempts
+        body["attempts"] = self.attempts  # additive: Bigdata clients ignore it
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 # Relevance = sigmoid(A * cosine + B * normalised BM25 + C), fitted by logistic regression on
@@ -71,4 +69,4 @@ def drop_duplicates(order: np.ndarray, hashes: np.ndarray) -> np.ndarray:
 
 def query_units(n_chunks: int) -> float:
     """Billing: one query unit per 10 returned chunks, fractional."""
-    return round(n_chunks / 10.0, 4) if not math.isnan(n_chunks) else 0.0
+    return round(n_chunks / 10.0, 4)

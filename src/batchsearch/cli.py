@@ -493,6 +493,83 @@ def batch_cancel(batch_id: BatchId, url: Url = None, api_key: ApiKey = None, jso
                      highlight=False)
 
 
+@batch_app.command("list")
+def batch_list(
+    status: Annotated[str | None, typer.Option("--status", help="Only jobs in this status: pending, processing, "
+                                               "completed, failed or cancelled.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most jobs to list, newest first.")] = 20,
+    url: Url = None,
+    api_key: ApiKey = None,
+    json_out: JsonOut = False,
+) -> None:
+    """List your batch jobs, newest first."""
+    from itertools import islice
+
+    with user_errors(), client_for(url, api_key) as client:
+        jobs = list(islice(client.batches.iter_all(status), limit))
+    if json_out:
+        emit_json(jobs)
+        return
+    if not jobs:
+        stdout.print("no batch jobs", highlight=False)
+        return
+    for job in jobs:  # one line per job, the id first and whole so it can be copied
+        lines = f"{job.get('lines_done')}/{job.get('lines_total')} lines" if job.get("lines_total") is not None else ""
+        created = str(job.get("created_at") or "")[:16].replace("T", " ")
+        stdout.print(f"{job['batch_id']}  {job.get('status', ''):<10} {lines:>13}  priority {job.get('priority', 0)}"
+                     f"  {created}", markup=False, highlight=False)
+
+
+@batch_app.command("validate")
+def batch_validate(
+    path: Annotated[Path, typer.Argument(help="The .jsonl of queries to check (nothing is queued).")],
+    url: Url = None,
+    api_key: ApiKey = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Check a .jsonl of queries line by line without running it (exit 1 when it has problems)."""
+    with user_errors(), client_for(url, api_key) as client:
+        report = client.batches.validate(path)
+    if json_out:
+        emit_json(report)
+    else:
+        for problem in report["problems"][:20]:
+            where = f"line {problem['line']}" if problem.get("line") is not None else "file"
+            stdout.print(f"{where}: {problem['field']}: {problem['message']}", markup=False, highlight=False)
+        for duplicate in report["duplicate_custom_ids"][:20]:
+            stdout.print(f"custom_id {duplicate['custom_id']!r} is on lines "
+                         f"{', '.join(map(str, duplicate['lines']))}", markup=False, highlight=False)
+        stdout.print(f"{report['lines_valid']} of {report['lines_total']} lines valid; "
+                     f"at most {report['max_query_units']:g} query units", highlight=False)
+    if not report["valid"]:
+        fail(f"{path} has {report['lines_invalid']} invalid lines"
+             + (f" and {len(report['duplicate_custom_ids'])} duplicated custom ids"
+                if report["duplicate_custom_ids"] else ""))
+
+
+@batch_app.command("retry")
+def batch_retry(batch_id: BatchId, url: Url = None, api_key: ApiKey = None, json_out: JsonOut = False) -> None:
+    """Run a completed batch job's timeout and exception lines again (in place; then use `batch wait`)."""
+    with user_errors(), client_for(url, api_key) as client:
+        status = client.batches.retry(batch_id)
+    if json_out:
+        emit_json(status)
+    else:
+        stdout.print(f"{status['status']}: retry {status.get('retries')} of batch {status['batch_id']}",
+                     highlight=False)
+
+
+@batch_app.command("delete")
+def batch_delete(batch_id: BatchId, url: Url = None, api_key: ApiKey = None, json_out: JsonOut = False) -> None:
+    """Delete a finished batch job and its files (cancel a running one first)."""
+    with user_errors(), client_for(url, api_key) as client:
+        deleted = client.batches.delete(batch_id)
+    if json_out:
+        emit_json(deleted)
+    else:
+        stdout.print(f"deleted batch {deleted['batch_id']}", highlight=False)
+
+
 @kg_app.command("companies")
 def kg_companies(
     name: Annotated[str, typer.Argument(help="Part of a name, a ticker, an ISIN, CUSIP or SEDOL.")],

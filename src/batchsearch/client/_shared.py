@@ -5,6 +5,7 @@ Nothing here does IO, so both clients (and their tests) can rely on the same rul
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from importlib import metadata
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 
@@ -33,8 +35,10 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
 BATCHES_PATH = "/v1/search/batches"
 API_KEY_HEADER = "X-API-KEY"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 JSONL = "application/jsonl"
 CHUNK_BYTES = 256 * 1024
+LIST_PAGE_SIZE = 100
 MAX_ENTITY_IDS = 100
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -117,6 +121,43 @@ def search_body(query: dict[str, Any], include_audit: bool) -> dict[str, Any]:
     if include_audit:
         body["include_audit"] = True
     return body
+
+
+def create_body(*, priority: int | None, webhook_url: str | None,
+                validate_first: bool | None) -> dict[str, Any] | None:
+    """The body of `POST /v1/search/batches` with only the options given; None (no body) when there are none."""
+    body = {name: value for name, value in
+            (("priority", priority), ("webhook_url", webhook_url), ("validate_first", validate_first))
+            if value is not None}
+    return body or None
+
+
+def create_headers(idempotency_key: str | None) -> dict[str, str]:
+    """The extra headers of a create call (the Idempotency-Key, when given)."""
+    return {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key is not None else {}
+
+
+def list_params(status: str | None, limit: int | None, after: str | None) -> dict[str, Any]:
+    """The query of `GET /v1/search/batches` without the parameters left out."""
+    return {name: value for name, value in (("status", status), ("limit", limit), ("after", after))
+            if value is not None}
+
+
+def batch_path(batch_id: str, action: str = "") -> str:
+    """The API path of one batch job (its id URL-quoted), optionally of one of its actions."""
+    path = f"{BATCHES_PATH}/{quote(batch_id, safe='')}"
+    return f"{path}/{action}" if action else path
+
+
+def result_line(line: str) -> dict[str, Any] | None:
+    """One parsed output line of `GET .../results`; None for a blank line."""
+    if not line.strip():
+        return None
+    try:
+        row: dict[str, Any] = json.loads(line)
+    except ValueError as exc:
+        raise InternalError(f"the server sent a results line that is not JSON: {line[:80]!r}") from exc
+    return row
 
 
 def criteria(**values: Any) -> dict[str, Any]:

@@ -62,13 +62,14 @@ class AsyncClient:
         result: dict[str, Any] = await self._call("POST", "/v1/search", json=shared.search_body(query, include_audit))
         return result
 
-    async def _call(self, method: str, path: str, *, json: Any = None, is_idempotent: bool = True) -> Any:
+    async def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                    headers: dict[str, str] | None = None, is_idempotent: bool = True) -> Any:
         """An authenticated API call; the decoded JSON answer."""
         url = self.base_url + path
-        headers = shared.api_headers(self._api_key)
+        all_headers = shared.api_headers(self._api_key) | (headers or {})
 
         def build() -> httpx.Request:
-            return self._http.build_request(method, url, json=json, headers=headers)
+            return self._http.build_request(method, url, json=json, params=params, headers=all_headers)
 
         return shared.decoded(await self._send(build, is_idempotent=is_idempotent))
 
@@ -103,10 +104,85 @@ class AsyncBatches:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def create(self) -> dict[str, Any]:
-        """`POST /v1/search/batches`: `{batch_id, presigned_url}` (not retried after it was sent)."""
-        created: dict[str, Any] = await self._client._call("POST", shared.BATCHES_PATH, is_idempotent=False)
+    async def create(self, *, priority: int | None = None, webhook_url: str | None = None,
+                     validate_first: bool | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+        """`POST /v1/search/batches`: `{batch_id, presigned_url}` (plus `webhook_secret` with `webhook_url`).
+
+        Only the options given are sent (none: no body, the Bigdata request). Not retried after it
+        was sent, unless `idempotency_key` is given: the server then answers a repeat with the same job.
+        """
+        body = shared.create_body(priority=priority, webhook_url=webhook_url, validate_first=validate_first)
+        created: dict[str, Any] = await self._client._call("POST", shared.BATCHES_PATH, json=body,
+                                                           headers=shared.create_headers(idempotency_key),
+                                                           is_idempotent=idempotency_key is not None)
         return created
+
+    async def list(self, status: str | None = None, limit: int | None = None,
+                   after: str | None = None) -> dict[str, Any]:
+        """`GET /v1/search/batches`: one page of your jobs, newest first: `{data, has_more, next_after}`."""
+        page: dict[str, Any] = await self._client._call("GET", shared.BATCHES_PATH,
+                                                        params=shared.list_params(status, limit, after))
+        return page
+
+    async def iter_all(self, status: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every one of your jobs (optionally in one status), newest first, following the cursor page by page."""
+        after: str | None = None
+        while True:
+            page = await self.list(status, shared.LIST_PAGE_SIZE, after)
+            for job in page["data"]:
+                yield job
+            after = page.get("next_after")
+            if not page.get("has_more") or not after:
+                return
+
+    async def delete(self, batch_id: str) -> dict[str, Any]:
+        """`DELETE /v1/search/batches/{id}`: delete a finished job and its files (ConflictError while it runs)."""
+        deleted: dict[str, Any] = await self._client._call("DELETE", shared.batch_path(batch_id))
+        return deleted
+
+    async def retry(self, batch_id: str) -> dict[str, Any]:
+        """`POST /v1/search/batches/{id}/retry`: queue a completed job's timeout and exception lines again."""
+        status: dict[str, Any] = await self._client._call("POST", shared.batch_path(batch_id, "retry"))
+        return status
+
+    async def validate(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """`POST /v1/search/batches/validate`: check a .jsonl file line by line (streamed; nothing is queued)."""
+        size = (await anyio.Path(path).stat()).st_size
+        url = self._client.base_url + shared.BATCHES_PATH + "/validate"
+        headers = shared.api_headers(self._client._api_key) | {"Content-Type": shared.JSONL,
+                                                               "Content-Length": str(size)}
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async with await anyio.open_file(path, "rb") as handle:
+                while chunk := await handle.read(shared.CHUNK_BYTES):
+                    yield chunk
+
+        def build() -> httpx.Request:
+            return self._client._http.build_request("POST", url, content=chunks(), headers=headers)
+
+        report: dict[str, Any] = shared.decoded(await self._client._send(build))
+        return report
+
+    async def results(self, batch_id: str, from_line: int = 1) -> AsyncIterator[dict[str, Any]]:
+        """`GET /v1/search/batches/{id}/results`: the finished output lines from `from_line`, parsed, in order.
+
+        Use with `async for`; works while the job runs (the finished prefix) and after.
+        """
+        url = self._client.base_url + shared.batch_path(batch_id, "results")
+        headers = shared.api_headers(self._client._api_key)
+        response = await self._client._send(
+            lambda: self._client._http.build_request("GET", url, params={"from_line": from_line}, headers=headers),
+            stream=True,
+        )
+        try:
+            async for line in response.aiter_lines():
+                row = shared.result_line(line)
+                if row is not None:
+                    yield row
+        except httpx.TransportError as exc:
+            raise shared.connection_error(shared.origin(response.request.url), exc) from exc
+        finally:
+            await response.aclose()
 
     async def upload(self, batch_or_url: dict[str, Any] | str, path: str | os.PathLike[str], *,
                      on_progress: ProgressCallback | None = None) -> None:
@@ -142,13 +218,12 @@ class AsyncBatches:
 
     async def get(self, batch_id: str) -> dict[str, Any]:
         """`GET /v1/search/batches/{id}`: status, estimate, counts and (once there is output) its URL."""
-        status: dict[str, Any] = await self._client._call("GET", f"{shared.BATCHES_PATH}/{quote(batch_id, safe='')}")
+        status: dict[str, Any] = await self._client._call("GET", shared.batch_path(batch_id))
         return status
 
     async def cancel(self, batch_id: str) -> dict[str, Any]:
         """`POST /v1/search/batches/{id}/cancel`: the cancelled job's status (finished lines stay downloadable)."""
-        path = f"{shared.BATCHES_PATH}/{quote(batch_id, safe='')}/cancel"
-        status: dict[str, Any] = await self._client._call("POST", path)
+        status: dict[str, Any] = await self._client._call("POST", shared.batch_path(batch_id, "cancel"))
         return status
 
     async def wait(self, batch_id: str, *, on_progress: ProgressCallback | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,7 +124,7 @@ class IndexStore:
         self.root.mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.root / "write.lock"))
 
-    def publish(self, docs: list[DocumentRecord], dim: int, removed_ids: set[str] = frozenset()) -> Snapshot:  # type: ignore[assignment]
+    def publish(self, docs: list[DocumentRecord], dim: int, removed_ids: Iterable[str] = ()) -> Snapshot:
         """Add `docs` as a new segment, replacing older versions of the same ids; call under writer_lock."""
         self.segments_dir.mkdir(parents=True, exist_ok=True)
         self.manifests_dir.mkdir(parents=True, exist_ok=True)

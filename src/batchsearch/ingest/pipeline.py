@@ -104,11 +104,13 @@ class Ingestor:
                     pending, pending_chars = [], 0
                     self._tick(report, started, progress)
                     if sum(len(d.chunks) for d in segment) >= SEGMENT_MAX_CHUNKS:
-                        report.generation = self._publish(segment, report)
+                        report.generation = self._publish(segment)
                         segment = []
             self._add(pending, segment, report)
-            if segment or report.generation == 0:
-                report.generation = self._publish(segment, report) if segment else self.store.current_generation()
+            if segment:
+                report.generation = self._publish(segment)
+            elif report.generation == 0:
+                report.generation = self.store.current_generation()
         report.seconds = time.perf_counter() - started
         if progress:
             progress(report)
@@ -119,9 +121,8 @@ class Ingestor:
         with self.store.writer_lock():
             return self.store.publish([], self.embedder.dim, removed_ids=ids)
 
-    def _publish(self, segment: list[DocumentRecord], report: IngestReport) -> int:
-        snap = self.store.publish(segment, self.embedder.dim)
-        return snap.generation
+    def _publish(self, segment: list[DocumentRecord]) -> int:
+        return self.store.publish(segment, self.embedder.dim).generation
 
     def _add(self, docs: list[DocumentIn], segment: list[DocumentRecord], report: IngestReport) -> None:
         records = self._records(docs)

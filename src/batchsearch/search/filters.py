@@ -15,7 +15,7 @@ import numpy as np
 from batchsearch.annotate.sentiment import LABEL_THRESHOLD
 from batchsearch.index.segment import Segment
 from batchsearch.index.store import SegmentView
-from batchsearch.models.search import EntityFilter, Filters, ModeValues, SentimentFilter, TagFilter, TopicFilter
+from batchsearch.models.search import EntityFilter, Filters, KeywordFilter, ModeValues, SentimentFilter, TagFilter, TopicFilter
 
 # Deprecated sentiment labels map to the annotator's label thresholds (documented in the README).
 NEUTRAL_BAND = LABEL_THRESHOLD
@@ -60,7 +60,8 @@ def _annotation_has(seg: Segment, kind: str, value: str, search_in: str) -> np.n
     return out
 
 
-def _any_all_none(n: int, has: Callable[[str], np.ndarray], f: EntityFilter | TopicFilter | TagFilter) -> np.ndarray:
+def _any_all_none(n: int, has: Callable[[str], np.ndarray],
+                  f: EntityFilter | TopicFilter | TagFilter | KeywordFilter) -> np.ndarray:
     mask = np.ones(n, dtype=bool)
     if f.any_of:
         any_mask = np.zeros(n, dtype=bool)
@@ -193,5 +194,5 @@ class FilterEvaluator:
             mask &= _any_all_none(seg.n_chunks, lambda t: _annotation_has(seg, "topic", t, top.search_in), top)
         if f.keyword is not None:
             kw = f.keyword
-            mask &= _any_all_none(seg.n_chunks, lambda w: self._keyword_mask(seg, w, kw.search_in), kw)  # type: ignore[arg-type]
+            mask &= _any_all_none(seg.n_chunks, lambda w: self._keyword_mask(seg, w, kw.search_in), kw)
         return mask

@@ -18,7 +18,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 import tantivy
 
@@ -106,22 +105,17 @@ class Segment:
         return post
 
     @cached_property
-    def faiss_index(self) -> faiss.IndexFlatIP:
-        """An exact inner-product index over the chunk embeddings (loaded once)."""
-        vectors = np.ascontiguousarray(self.array("vectors"), dtype=np.float32)
-        index = faiss.IndexFlatIP(int(self.meta["dim"]))
-        if len(vectors):
-            index.add(vectors)
-        return index
-
-    @cached_property
     def vectors(self) -> np.ndarray:
-        """Chunk embeddings, float32 (n_chunks, dim): a view of the faiss index's storage."""
-        dim = int(self.meta["dim"])
-        if self.n_chunks == 0:
-            return np.zeros((0, dim), dtype=np.float32)
-        flat = faiss.rev_swig_ptr(self.faiss_index.get_xb(), self.n_chunks * dim)
-        return np.asarray(flat).reshape(self.n_chunks, dim)
+        """Chunk embeddings (n_chunks, dim): the read-only float32 memory map of vectors.npy, never copied."""
+        # Every worker process maps the same file, so the OS page cache holds one copy for all of them.
+        # The builder has always written C-ordered float32; anything else is refused rather than
+        # converted, because a conversion would quietly give each process a private copy again.
+        vectors = self.array("vectors")
+        shape = (self.n_chunks, int(self.meta["dim"]))
+        if vectors.dtype != np.float32 or vectors.shape != shape or not vectors.flags.c_contiguous:
+            raise ValueError(f"segment {self.path.name} has vectors {vectors.dtype}{vectors.shape}, expected "
+                             f"C-ordered float32{shape}: re-ingest the data")
+        return vectors
 
     @cached_property
     def source_keys(self) -> np.ndarray:

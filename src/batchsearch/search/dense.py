@@ -5,9 +5,10 @@ chunk vector; disallowed rows are set to -inf in the query's score row before an
 top-k, so the result is exact for any mask. Queries whose mask allows only a few thousand rows
 gather those rows and score them directly (work proportional to the rows allowed).
 
-The vectors are stored in a faiss IndexFlatIP (the segment's vector index); we score with numpy
-over its storage because, measured on our target machine, a BLAS product plus argpartition beats
-faiss's flat search several times over (bench/search_throughput.py prints both).
+The vectors are the segment's read-only float32 memory map of vectors.npy, so every process shares
+one copy in the OS page cache; scoring reads it and writes only into fresh score arrays. We score
+with numpy because, measured on our target machine, a BLAS product plus argpartition beats faiss's
+flat search several times over (bench/search_throughput.py prints both).
 """
 
 from __future__ import annotations

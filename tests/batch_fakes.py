@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from batchsearch.api.app import create_app
 from batchsearch.api.routes import batches, files
 from batchsearch.config import Settings
-from batchsearch.errors import BatchSearchError, ValidationError
+from batchsearch.errors import BatchSearchError
+from batchsearch.clock import Clock, utcnow
 from batchsearch.jobs.service import BatchService
-from batchsearch.jobs.runner import Clock, utcnow
+from batchsearch.models.search import Query
 
-MISSING_QUERY = "1 validation error for PublicSearchRequest\nquery\n  Field required"
 
 
 class FakeSearcher:
@@ -33,44 +33,25 @@ class FakeSearcher:
         self.calls: list[int] = []
         self.generations: list[int | None] = []
 
-    def parse_request(self, payload: Any) -> Any:
-        """Accept `{"query": {"text": str, ...}}`."""
-        if not isinstance(payload, dict) or "query" not in payload:
-            raise ValidationError(MISSING_QUERY)
-        query = payload["query"]
-        if not isinstance(query, dict) or not isinstance(query.get("text"), str):
-            raise ValidationError("1 validation error for PublicSearchRequest\nquery.text\n  Input should be a valid string")
-        return query
-
     def current_generation(self) -> int | None:
         """The fake index generation (None: no snapshots)."""
         return self.generation
 
-    def search_many(self, queries: Sequence[Any], *, owner: str | None,
+    def search_many(self, queries: Sequence[Query], *, owner: str | None,
                     generation: int | None = None) -> list[dict[str, Any] | BatchSearchError]:
         """One echo response per query."""
         self.calls.append(len(queries))
         self.generations.append(generation)
-        if any(q["text"] in self.crash for q in queries):
+        if any(q.text in self.crash for q in queries):
             raise RuntimeError("engine crashed")
-        time.sleep(self.delay * len(queries) + sum(self.slow.get(q["text"], 0.0) for q in queries))
+        time.sleep(self.delay * len(queries) + sum(self.slow.get(q.text or "", 0.0) for q in queries))
         return [self._response(q, owner) for q in queries]
 
     @staticmethod
-    def _response(query: dict[str, Any], owner: str | None) -> dict[str, Any]:
+    def _response(query: Query, owner: str | None) -> dict[str, Any]:
         """A response shaped like the engine's, with the volatile request id and timestamp."""
         metadata = {"request_id": str(uuid.uuid4()), "timestamp": datetime.now(UTC).isoformat()}
-        return {"results": [{"text": query["text"], "owner": owner}], "metadata": metadata, "usage": {"api_query_units": 0.1}}
-
-
-class StrictFakeSearcher(FakeSearcher):
-    """A FakeSearcher that validates lines with the real parser (as the engine searcher does)."""
-
-    def parse_request(self, payload: Any) -> Any:
-        """The real query validation, as a dict for the echo search."""
-        from batchsearch.jobs.lines import parse_line_request
-
-        return parse_line_request(payload).model_dump(mode="json", exclude_none=True)
+        return {"results": [{"text": query.text, "owner": owner}], "metadata": metadata, "usage": {"api_query_units": 0.1}}
 
 
 def fake_searcher(settings: Settings, delay: float = 0.0) -> FakeSearcher:

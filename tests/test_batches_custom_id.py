@@ -50,6 +50,6 @@ async def test_custom_ids_are_echoed_and_bad_ones_name_the_field(api: AsgiBatche
         assert row["code"] == 400 and row["error"].split("\n")[1] == "custom_id"
         assert row["query"] == lines[row["line_number"] - 1]["query"]
     assert "pattern" in rows[3]["error"] and "valid string" in rows[5]["error"]
-    assert rows[7]["error"].split("\n")[1] == "query.text"
+    assert rows[7]["error"].split("\n")[1] == "query"  # no text and no filter
     assert rows[0]["response"]["results"][0]["text"] == "apple"
     assert status["request_counts"]["errored"] == 5

@@ -114,7 +114,7 @@ class CancelDuringRetry(FakeSearcher):
         self.api, self.batch_id = api, batch_id
 
     def search_many(self, queries, *, owner, generation=None):  # type: ignore[no-untyped-def]
-        if any(q["text"] == "slow" for q in queries):
+        if any(q.text == "slow" for q in queries):
             self.api.service.cancel(self.api.service.backend.get(self.batch_id))  # type: ignore[arg-type]
         return super().search_many(queries, owner=owner, generation=generation)
 

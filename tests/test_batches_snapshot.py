@@ -16,6 +16,8 @@ from batchsearch.jobs import parts
 from batchsearch.jobs.service import BatchService
 from batchsearch.jobs.worker import EngineLineSearcher, Worker
 
+from batchsearch.models.search import parse_search_request
+
 from batch_fakes import FakeSearcher
 from batch_servers import WORDS, build_index, query_lines
 from test_jobs_runner import Clock, Crash, CrashingStore, output_of, run_until_idle, submit
@@ -79,7 +81,7 @@ def test_ingesting_while_a_batch_runs_changes_none_of_its_results(tmp_path: Path
     assert done is not None and done.snapshot_generation == pinned
     assert service.status(done)["snapshot_id"] == f"gen-{pinned}"
     rows = [json.loads(line) for line in output_of(service, job.id).splitlines()]
-    queries = [searcher.parse_request(json.loads(line)) for line in data.splitlines()]
+    queries = [parse_search_request(json.loads(line)).query for line in data.splitlines()]
     expected = engine.search_many(queries, owner="alice", snapshot=engine.store.open_generation(pinned))
     latest = engine.search_many(queries, owner="alice")
     assert all(r["response"]["metadata"]["snapshot_id"] == f"gen-{pinned}" for r in rows)

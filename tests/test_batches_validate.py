@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from batchsearch.config import Settings
-from batchsearch.jobs.validation import problems_of
+from batchsearch.errors import FieldProblem
+from batchsearch.jobs.validation import Problem, line_problem
 
-from batch_fakes import AsgiBatches, StrictFakeSearcher, jsonl
+from batch_fakes import AsgiBatches, jsonl
 
 pytestmark = pytest.mark.anyio
 MIXED = b"\n".join([
@@ -53,7 +54,7 @@ async def test_a_file_body_gets_every_problem_by_line_and_field(api: AsgiBatches
     assert all(p["message"] for p in report["problems"])
     assert report["duplicate_custom_ids"] == [{"custom_id": "a", "lines": [1, 4]}]
     assert report["max_query_units"] == 3.5  # 25/10 + default 10/10
-    assert api.service.backend.active_jobs() == []  # nothing queued
+    assert (await api.client.get("/v1/search/batches")).json()["data"] == []  # nothing queued
 
 
 async def test_a_clean_file_is_valid(api: AsgiBatches) -> None:
@@ -85,7 +86,7 @@ async def test_validate_first_runs_only_a_valid_file(api: AsgiBatches) -> None:
     assert bad["status"] == "failed" and bad["error"].startswith("Validation failed (5 invalid lines of 7)")
     assert "query.max_chunks on line 2" in bad["error"] and "custom_id 'a' on lines 1, 4" in bad["error"]
     plain = await api.submit(MIXED)  # without validate_first the same file runs, with error lines
-    api.work(StrictFakeSearcher())
+    api.work()
     assert (await api.status(good))["status"] == "completed"
     assert (await api.status(plain))["request_counts"]["errored"] == 5
 
@@ -98,8 +99,7 @@ async def test_create_options_are_checked_but_other_bodies_still_ignored(api: As
     assert bad.status_code == 400 and "validate_first" in bad.json()["message"]
 
 
-def test_problems_of_splits_multi_error_messages() -> None:
-    message = "2 validation errors for PublicSearchRequest\nquery.text\n  Field required\nquery.max_chunks\n  Too big"
-    assert [(p.field, p.message) for p in problems_of(3, message)] == [("query.text", "Field required"),
-                                                                       ("query.max_chunks", "Too big")]
-    assert problems_of(1, "plain")[0].field == "body"
+def test_line_problems_name_the_field_or_the_character_where_json_stopped() -> None:
+    assert line_problem(3, FieldProblem("query.text", "Field required")) == Problem(3, "query.text", "Field required")
+    json_error = line_problem(4, FieldProblem("body", "JSON decode error", position=12))
+    assert json_error == Problem(4, "body", "JSON decode error at character 12")

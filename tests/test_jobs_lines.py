@@ -8,7 +8,6 @@ import pytest
 
 from batchsearch.errors import InternalError, PayloadTooLargeError, SearchTimeoutError, ValidationError
 from batchsearch.jobs.lines import (
-    BLANK_LINE_MESSAGE,
     InputInspector,
     LineResult,
     ParsedLine,
@@ -18,7 +17,7 @@ from batchsearch.jobs.lines import (
     parse_line,
 )
 
-from batch_fakes import MISSING_QUERY, FakeSearcher
+BLANK_LINE_MESSAGE = "1 validation error for PublicSearchRequest\nbody\n  Field required"
 
 
 def split(data: bytes, size: int) -> list[bytes]:
@@ -79,13 +78,27 @@ def test_multibyte_character_split_across_chunks_is_valid() -> None:
 
 
 def parse(data: bytes) -> ParsedLine | LineResult:
-    return parse_line(RawLine(7, data, 0), FakeSearcher().parse_request)
+    return parse_line(RawLine(7, data, 0))
 
 
 def test_valid_line_parses_and_echoes_the_inner_query() -> None:
     parsed = parse(b'{"query": {"text": "x"}}')
     assert isinstance(parsed, ParsedLine)
     assert parsed.echo == {"text": "x"} and parsed.number == 7
+    assert parsed.query.text == "x" and parsed.query.max_chunks == 10  # the search model itself
+
+
+def test_error_lines_carry_the_problems_their_text_renders() -> None:
+    result = parse(b'{"query": {"text": 3, "max_chunks": 0}}')
+    assert isinstance(result, LineResult)
+    assert [(p.field, p.message) for p in result.problems] == [
+        ("query.text", "Input should be a valid string"),
+        ("query.max_chunks", "Input should be greater than or equal to 1"),
+    ]
+    assert result.error == ("2 validation errors for PublicSearchRequest\nquery.text\n  Input should be a valid string"
+                            "\nquery.max_chunks\n  Input should be greater than or equal to 1")
+    broken = parse(b'{"query": ')
+    assert isinstance(broken, LineResult) and broken.problems[0].position == 10
 
 
 @pytest.mark.parametrize(
@@ -94,7 +107,7 @@ def test_valid_line_parses_and_echoes_the_inner_query() -> None:
         (b"", BLANK_LINE_MESSAGE, None),
         (b"   ", BLANK_LINE_MESSAGE, None),
         (b"{nope", "1 validation error for PublicSearchRequest\n1\n  JSON decode error", None),
-        (b'{"text": "x"}', MISSING_QUERY, None),
+        (b'{"text": "x"}', "query\n  Field required", None),
         (b'{"query": {"text": 3}}', "query.text", {"text": 3}),
     ],
 )

@@ -266,16 +266,12 @@ def test_a_job_that_keeps_crashing_its_worker_fails_after_max_attempts(settings:
     service = service_for(settings)
     job = submit(service, jsonl(5))
 
-    class Broken(FakeSearcher):
-        def parse_request(self, payload: Any) -> Any:
-            raise KeyError("bug")
-
     class BrokenWrites(SqlJobStore):
         def save_checkpoint(self, *args: Any) -> bool:
             raise OSError("disk gone")
 
     backend = BrokenWrites(create_db_engine(settings.resolved_database_url()))
-    worker = worker_for(service, Broken(), backend)
+    worker = worker_for(service, FakeSearcher(), backend)
     for _ in range(3):
         assert worker.run_once(threading.Event())
     failed = service.backend.get(job.id)

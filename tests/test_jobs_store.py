@@ -10,9 +10,9 @@ import pytest
 
 from batchsearch.db import create_db_engine
 from batchsearch.errors import ConflictError
-from batchsearch.jobs.model import Checkpoint, Job
+from batchsearch.jobs.model import EXPIRED_UPLOAD_MESSAGE, Checkpoint, Job
 from batchsearch.jobs.states import JobStatus
-from batchsearch.jobs.store import EXPIRED_UPLOAD_MESSAGE, SqlJobStore
+from batchsearch.jobs.store import SqlJobStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -89,7 +89,7 @@ def test_expired_uploads_fail(store: SqlJobStore) -> None:
     assert store.fail_expired_uploads(T0 + timedelta(minutes=61)) == 1
     job = store.get("j1")
     assert job is not None and job.status is JobStatus.FAILED and job.error == EXPIRED_UPLOAD_MESSAGE
-    assert [j.id for j in store.active_jobs()] == ["j2"]
+    assert store.queue_ahead(add(store, "j3", minute=5), T0, 10).count == 1  # j2 waits; the failed j1 does not
 
 
 def test_concurrent_claims_never_share_a_job(store: SqlJobStore, tmp_path: Path) -> None:
@@ -138,5 +138,65 @@ def test_a_database_from_an_older_version_gets_the_new_columns(tmp_path: Path) -
     store = SqlJobStore(engine)
     old = store.get("old")
     assert old is not None and old.counts.done == 0 and old.priority == 0 and old.snapshot_generation is None
-    add(store, "new", minute=5)
-    assert [j.id for j in store.active_jobs()] == ["old", "new"]
+    new = add(store, "new", minute=5)
+    assert store.queue_ahead(new, T0, 10).nearest_lines == [3]  # the old job waits ahead, with its 3 lines
+
+
+def add_lines(store: SqlJobStore, job_id: str, lines: int, *, priority: int = 0, minute: int = 0,
+              status: JobStatus = JobStatus.QUEUED, done: int = 0) -> Job:
+    job = Job(job_id, "alice", status, T0 + timedelta(minutes=minute), T0 + timedelta(hours=1), f"batches/{job_id}/in",
+              lines_total=lines, checkpoint_line=done, priority=priority)
+    store.create(job)
+    return job
+
+
+def test_queue_ahead_follows_the_claim_order(store: SqlJobStore) -> None:
+    add_lines(store, "a", 10, minute=0)
+    add_lines(store, "b", 20, minute=1, priority=5)
+    add_lines(store, "c", 30, minute=2, done=5)
+    add_lines(store, "p", 99, minute=3, status=JobStatus.PENDING)  # not uploaded: not waiting
+    mine = add_lines(store, "d", 40, minute=4)
+    add_lines(store, "e", 50, minute=5)  # behind
+    ahead = store.queue_ahead(mine, T0, 2)
+    assert (ahead.count, ahead.nearest_lines, ahead.total_lines) == (3, [20, 10], 55)
+    assert store.queue_ahead(store.fetch("b"), T0, 5).count == 0
+    urgent = add_lines(store, "u", 1, minute=9, priority=9)
+    assert store.queue_ahead(urgent, T0, 5).count == 0
+
+
+def test_queue_ahead_counts_expired_leases_as_waiting_and_live_ones_as_running(store: SqlJobStore) -> None:
+    add_lines(store, "a", 10)
+    mine = add_lines(store, "b", 10, minute=1)
+    running = store.claim("w1", T0, T0 + timedelta(seconds=30))
+    assert running is not None and running.id == "a"
+    assert store.queue_ahead(mine, T0, 5).count == 0
+    assert [j.id for j in store.running_jobs(T0)] == ["a"]
+    later = T0 + timedelta(minutes=1)
+    assert store.queue_ahead(mine, later, 5).count == 1 and store.running_jobs(later) == []
+
+
+def test_a_cancelled_job_output_is_claimed_once_and_recorded_by_its_holder(store: SqlJobStore) -> None:
+    add(store, "j1")
+    assert store.claim("w1", T0, T0 + timedelta(seconds=30)) is not None
+    store.transition("j1", JobStatus.PROCESSING, JobStatus.CANCELLED, {"output_pending": True})
+    assert store.claim_output("w2", T0, T0 + timedelta(seconds=30)) is None  # w1's lease is live
+    held = store.claim_output("w1", T0, T0 + timedelta(seconds=30), "j1")  # its own runner may finish it
+    assert held is not None and held.lease_owner == "w1"
+    assert store.renew_lease("j1", "w1", T0 + timedelta(seconds=60))
+    assert not store.save_output("j1", "w2", {"lines_done": 1})
+    later = T0 + timedelta(minutes=5)  # w1 died: its lease expired
+    taken = store.claim_output("w2", later, later + timedelta(seconds=30))
+    assert taken is not None and taken.lease_owner == "w2"
+    assert not store.save_output("j1", "w1", {"lines_done": 1})
+    assert store.save_output("j1", "w2", {"output_key": "out", "lines_done": 1})
+    done = store.fetch("j1")
+    assert (done.output_pending, done.output_key, done.lease_owner) == (False, "out", None)
+    assert store.claim_output("w3", later, later) is None
+
+
+def test_transition_with_a_lease_owner_needs_that_owner(store: SqlJobStore) -> None:
+    add(store, "j1")
+    store.claim("w1", T0, T0 + timedelta(seconds=30))
+    with pytest.raises(ConflictError, match="another worker"):
+        store.transition("j1", JobStatus.PROCESSING, JobStatus.COMPLETED, lease_owner="w2")
+    assert store.transition("j1", JobStatus.PROCESSING, JobStatus.COMPLETED, lease_owner="w1").status is JobStatus.COMPLETED

@@ -12,7 +12,6 @@ from batchsearch.models.search import (
     MAX_IDS,
     Query,
     normalise_topic,
-    parse_query,
     parse_search_request,
     parse_timestamp,
 )
@@ -247,15 +246,15 @@ def test_body_must_be_an_object(payload: Any) -> None:
     assert _error(payload) == "1 validation error for PublicSearchRequest\nbody\n  Input should be a JSON object"
 
 
-def test_parse_query_prefixes_paths_like_the_sync_endpoint() -> None:
-    assert parse_query({"text": "x", "max_chunks": 7}).max_chunks == 7
+def test_errors_carry_their_problems_and_render_the_wire_text_from_them() -> None:
     with pytest.raises(ValidationError) as info:
-        parse_query({"text": "x", "max_chunks": 1001})
-    sync = _error(_query(max_chunks=1001))
-    assert info.value.message == sync
-    with pytest.raises(ValidationError) as info:
-        parse_query("text")
-    assert "query\n  Input should be a JSON object" in info.value.message
+        parse_search_request(_query(max_chunks=1001, ranking_params={"source_boost": 11}))
+    problems = [(p.field, p.message) for p in info.value.problems]
+    assert ("query.max_chunks", "Input should be less than or equal to 1000") in problems
+    assert len(problems) == 2
+    lines = info.value.message.split("\n")
+    assert lines[0] == "2 validation errors for PublicSearchRequest"
+    assert [(lines[i], lines[i + 1].strip()) for i in (1, 3)] == problems
 
 
 def test_query_model_round_trips_through_json() -> None:

@@ -6,6 +6,8 @@ the SDK raises the same class from such a body, and the CLI prints its message a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
@@ -36,11 +38,54 @@ class BatchSearchError(Exception):
         return body
 
 
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with a request: the field (a dotted path) and why; `position` for unparseable JSON."""
+
+    field: str
+    message: str
+    position: int | None = None
+
+    @property
+    def location(self) -> str:
+        """Where the wire text says the problem is: the field, or the character where JSON parsing stopped."""
+        return str(self.position) if self.position is not None else self.field
+
+
+def render_problems(title: str, problems: Sequence[FieldProblem]) -> str:
+    """The one wire text of validation problems: `N validation error(s) for Title\nfield\n  reason...`."""
+    count = len(problems)
+    lines = [f"{count} validation error{'s' if count != 1 else ''} for {title}"]
+    lines += [f"{problem.location}\n  {problem.message}" for problem in problems]
+    return "\n".join(lines)
+
+
 class ValidationError(BatchSearchError):
-    """The request or a batch line is malformed or out of range (400)."""
+    """The request or a batch line is malformed or out of range (400); `problems` names the fields."""
 
     status_code = 400
     error_code = "VALIDATION_ERROR"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        problems: Sequence[FieldProblem] = (),
+        title: str = "request",
+        request_id: str | None = None,
+        details: Any = None,
+    ) -> None:
+        if message is None:
+            message = render_problems(title, problems)
+        elif not problems:
+            problems = (FieldProblem("body", message),)
+        super().__init__(message, request_id=request_id, details=details)
+        self.problems: tuple[FieldProblem, ...] = tuple(problems)
+
+    @classmethod
+    def of(cls, title: str, field: str, message: str) -> ValidationError:
+        """A validation error with one problem, rendered as the wire text for `title`."""
+        return cls(problems=[FieldProblem(field, message)], title=title)
 
 
 class AuthenticationError(BatchSearchError):

@@ -14,8 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
-from batchsearch.errors import BatchSearchError, InternalError, ValidationError, error_for_status
+from batchsearch.errors import BatchSearchError, FieldProblem, InternalError, ValidationError, error_for_status
 from batchsearch.keys import KeyStore
+from batchsearch.models.search import SEARCH_REQUEST_TITLE
 from batchsearch.search.engine import SearchEngine
 
 log = logging.getLogger(__name__)
@@ -33,15 +34,13 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-def format_request_validation(exc: RequestValidationError, title: str) -> str:
-    """FastAPI's body/param errors in the same words as the search API's validation messages."""
-    errors = exc.errors()
-    lines = [f"{len(errors)} validation error{'s' if len(errors) != 1 else ''} for {title}"]
-    for err in errors:
+def request_problems(exc: RequestValidationError) -> list[FieldProblem]:
+    """FastAPI's body/param errors as field problems, in the search API's words."""
+    problems = []
+    for err in exc.errors():
         loc = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
-        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-        lines.append(f"{loc or 'body'}\n  {msg}")
-    return "\n".join(lines)
+        problems.append(FieldProblem(loc or "body", str(err.get("msg", "invalid value")).removeprefix("Value error, ")))
+    return problems
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -54,8 +53,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        title = "PublicSearchRequest" if request.url.path == "/v1/search" else "request"
-        err = ValidationError(format_request_validation(exc, title), request_id=getattr(request.state, "request_id", None))
+        title = SEARCH_REQUEST_TITLE if request.url.path == "/v1/search" else "request"
+        err = ValidationError(problems=request_problems(exc), title=title,
+                              request_id=getattr(request.state, "request_id", None))
         return JSONResponse(err.to_body(), status_code=err.status_code)
 
     @app.exception_handler(StarletteHTTPException)

@@ -32,8 +32,11 @@ def running_seconds(remaining_lines: int, rate: float | None, default_rate: floa
     return max(remaining_lines, 0) / _rate(rate, default_rate)
 
 
-def queued_seconds(lanes: Sequence[Lane], ahead: Sequence[int], own_lines: int, default_rate: float) -> float:
-    """Seconds until a waiting job is done: the jobs ahead (FIFO) go to whichever worker frees up first."""
+def queued_seconds(
+    lanes: Sequence[Lane], ahead: Sequence[int], own_lines: int, default_rate: float, rest_lines: int = 0
+) -> float:
+    """Seconds until a waiting job is done: the jobs ahead (FIFO, `ahead` one by one, then `rest_lines` more
+    spread over the workers) go to whichever worker frees up first."""
     heap = [(lane.busy_seconds, i, _rate(lane.rate, default_rate)) for i, lane in enumerate(lanes)]
     if not heap:
         heap = [(0.0, 0, default_rate)]
@@ -41,5 +44,21 @@ def queued_seconds(lanes: Sequence[Lane], ahead: Sequence[int], own_lines: int, 
     for lines in ahead:
         free_at, i, rate = heapq.heappop(heap)
         heapq.heappush(heap, (free_at + max(lines, 0) / rate, i, rate))
-    free_at, _, rate = heap[0]
+    if rest_lines > 0:
+        heap = _spread(heap, rest_lines)
+    free_at, _, rate = min(heap)
     return free_at + max(own_lines, 0) / rate
+
+
+def _spread(lanes: list[tuple[float, int, float]], lines: int) -> list[tuple[float, int, float]]:
+    """Lanes after `lines` more work is shared out so that they all finish it together (water filling): the
+    many-jobs limit of giving each job to the first free worker."""
+    ordered = sorted(lanes)
+    capacity, weighted, level = 0.0, 0.0, 0.0
+    for k, (free_at, _, rate) in enumerate(ordered):
+        capacity += rate
+        weighted += rate * free_at
+        level = (lines + weighted) / capacity
+        if k + 1 == len(ordered) or level <= ordered[k + 1][0]:
+            break
+    return [(max(free_at, level), i, rate) for free_at, i, rate in ordered]

@@ -7,54 +7,47 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-from batchsearch.errors import BatchSearchError, InternalError, SearchTimeoutError
+from batchsearch.errors import InternalError, SearchTimeoutError
 from batchsearch.jobs.lines import (
     EXCEPTION_MESSAGE,
     TIMEOUT_MESSAGE,
     LineResult,
+    Outcome,
     ParsedLine,
     RawLine,
     error_result,
     outcome_result,
     parse_line,
 )
+from batchsearch.models.search import Query
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Outcome = dict[str, Any] | BatchSearchError
 
 
 class LineSearcher(Protocol):
-    """What the runner needs from the search engine: validate a line's query, pin a snapshot, search many at once."""
-
-    def parse_request(self, payload: Any) -> Any:
-        """The query of one line (a sync search request body); BatchSearchError (400) naming the field if invalid."""
-        ...
+    """What the runner needs from the search engine: the generation a new job pins, and search_many over it."""
 
     def current_generation(self) -> int | None:
         """The newest index generation, which a new job pins (None: the searcher has no snapshots)."""
         ...
 
-    def search_many(self, queries: Sequence[Any], *, owner: str | None, generation: int | None) -> list[Outcome]:
+    def search_many(self, queries: Sequence[Query], *, owner: str | None, generation: int | None) -> list[Outcome]:
         """One response dict or error per query, in order, all over index `generation` (None: the newest)."""
         ...
 
 
-def query_key(query: Any) -> str:
+def query_key(query: Query) -> str:
     """A canonical text of a parsed query: equal for identical query objects (for deduplication)."""
-    data = query.model_dump(mode="json") if hasattr(query, "model_dump") else query
-    try:
-        return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    except (TypeError, ValueError):
-        return f"id:{id(query)}"
+    return json.dumps(query.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
 
-def dedupe(queries: Sequence[Any]) -> tuple[list[Any], list[int]]:
+def dedupe(queries: Sequence[Query]) -> tuple[list[Query], list[int]]:
     """The distinct queries (first occurrences, in order) and, per input query, the index of its distinct one."""
     first: dict[str, int] = {}
-    unique: list[Any] = []
+    unique: list[Query] = []
     index = []
     for query in queries:
         key = query_key(query)
@@ -114,12 +107,12 @@ class MicroBatchExecutor:
     def _parse(self, line: RawLine) -> ParsedLine | LineResult:
         """Parse a line; a crash in the parser becomes that line's exception result."""
         try:
-            return parse_line(line, self._searcher.parse_request)
+            return parse_line(line)
         except Exception:
             log.exception("unexpected error parsing batch line %d", line.number)
             return error_result(line.number, None, InternalError(EXCEPTION_MESSAGE))
 
-    def _search(self, queries: list[Any], owner: str | None, generation: int | None) -> list[Outcome]:
+    def _search(self, queries: list[Query], owner: str | None, generation: int | None) -> list[Outcome]:
         """Outcomes for the queries: one batch call, else one call per query."""
         if not queries:
             return []
@@ -134,7 +127,7 @@ class MicroBatchExecutor:
             log.warning("micro-batch of %d queries failed (%s); retrying one by one", len(queries), exc)
         return [self._search_one(query, owner, generation) for query in queries]
 
-    def _search_one(self, query: Any, owner: str | None, generation: int | None) -> Outcome:
+    def _search_one(self, query: Query, owner: str | None, generation: int | None) -> Outcome:
         """The outcome of one query on its own, with timeouts and crashes turned into errors."""
         try:
             outcomes = self._deadline.call(

@@ -5,14 +5,23 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from batchsearch.errors import BatchSearchError, PayloadTooLargeError, SearchTimeoutError, ValidationError
+from batchsearch.errors import (
+    BatchSearchError,
+    FieldProblem,
+    PayloadTooLargeError,
+    SearchTimeoutError,
+    ValidationError,
+)
+from batchsearch.models.search import SEARCH_REQUEST_TITLE, Query, parse_search_request
+
+Json = dict[str, "Json"] | list["Json"] | str | int | float | bool | None
+JsonObject = dict[str, Json]
+Outcome = JsonObject | BatchSearchError  # a search response, or why that query failed
 
 BOM = b"\xef\xbb\xbf"
-BLANK_LINE_MESSAGE = "1 validation error for PublicSearchRequest\nbody\n  Field required"
 TIMEOUT_MESSAGE = "Search request timed out"
 RETRYABLE_STATUSES = frozenset({"timeout", "exception"})
 EXCEPTION_MESSAGE = "Internal error while executing search"
@@ -35,27 +44,28 @@ class ParsedLine:
     """A line whose query validated: the echo for the output and the parsed query for the engine."""
 
     number: int
-    echo: Any
-    query: Any
+    echo: Json
+    query: Query
     custom_id: str | None = None
 
 
 @dataclass(frozen=True)
 class LineResult:
-    """One output line: line_number, status, query, response, code and error."""
+    """One output line: line_number, status, query, response, code and error (`problems`: the error's fields)."""
 
     number: int
     status: str
-    query: Any
+    query: Json
     code: int
-    response: dict[str, Any] | None = None
+    response: JsonObject | None = None
     error: str | None = None
     custom_id: str | None = None
     attempts: int = 1
+    problems: tuple[FieldProblem, ...] = ()
 
     def to_json_line(self) -> bytes:
         """The result as one JSON line (error only when the line failed, custom_id only when the line had one)."""
-        body: dict[str, Any] = {
+        body: JsonObject = {
             "line_number": self.number,
             "status": self.status,
             "query": self.query,
@@ -154,62 +164,58 @@ class InputInspector:
         return InputStats(size=self._size, lines=self._line_count())
 
 
-def parse_line(line: RawLine, parse_request: Callable[[Any], Any]) -> ParsedLine | LineResult:
+def parse_line(line: RawLine) -> ParsedLine | LineResult:
     """Parse one input line (a search request body) into its query, or into the error line the output gets."""
     if not line.data.strip():
-        return error_result(line.number, None, ValidationError(BLANK_LINE_MESSAGE))
+        return error_result(line.number, None, ValidationError.of(SEARCH_REQUEST_TITLE, "body", "Field required"))
     try:
-        payload = json.loads(line.data)
+        payload: Json = json.loads(line.data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return error_result(line.number, None, ValidationError(json_error_message(exc)))
+        return error_result(line.number, None, json_error(exc))
     echo = payload.get("query") if isinstance(payload, dict) else None
+    custom_id = None
     if isinstance(payload, dict) and CUSTOM_ID_FIELD in payload:
         payload = dict(payload)
-        custom_id = payload.pop(CUSTOM_ID_FIELD)
-        if not isinstance(custom_id, str) or not _CUSTOM_ID_RE.match(custom_id):
-            return error_result(line.number, echo, ValidationError(custom_id_message(custom_id)))
-    else:
-        custom_id = None
+        value = payload.pop(CUSTOM_ID_FIELD)
+        if not isinstance(value, str) or not _CUSTOM_ID_RE.match(value):
+            return error_result(line.number, echo, custom_id_error(value))
+        custom_id = value
     try:
-        return ParsedLine(line.number, echo, parse_request(payload), custom_id)
+        return ParsedLine(line.number, echo, parse_search_request(payload).query, custom_id)
     except BatchSearchError as exc:
         return error_result(line.number, echo, exc, custom_id=custom_id)
 
 
-def parse_line_request(payload: Any) -> Any:
-    """The query of a batch line, validated exactly as the synchronous endpoint validates its body."""
-    from batchsearch.models.search import parse_search_request
-
-    return parse_search_request(payload).query
-
-
-def custom_id_message(value: Any) -> str:
-    """The validation message for a custom_id that is not 1-64 characters of [A-Za-z0-9_-]."""
+def custom_id_error(value: Json) -> ValidationError:
+    """The validation error for a custom_id that is not 1-64 characters of [A-Za-z0-9_-]."""
     if not isinstance(value, str):
         problem = "Input should be a valid string"
     else:
         problem = f"String should match pattern '{CUSTOM_ID_PATTERN}'"
-    return f"1 validation error for PublicSearchRequest\n{CUSTOM_ID_FIELD}\n  {problem}"
+    return ValidationError.of(SEARCH_REQUEST_TITLE, CUSTOM_ID_FIELD, problem)
 
 
-def json_error_message(exc: ValueError) -> str:
-    """The sync endpoint's message for a body that is not JSON: the character where parsing stopped."""
-    position = exc.pos if isinstance(exc, json.JSONDecodeError) else getattr(exc, "start", 0)
-    return f"1 validation error for PublicSearchRequest\n{position}\n  JSON decode error"
+def json_error(exc: ValueError) -> ValidationError:
+    """The sync endpoint's error for a body that is not JSON: the character where parsing stopped."""
+    position = exc.pos if isinstance(exc, json.JSONDecodeError) else int(getattr(exc, "start", 0))
+    problem = FieldProblem("body", "JSON decode error", position=position)
+    return ValidationError(problems=[problem], title=SEARCH_REQUEST_TITLE)
 
 
-def error_result(number: int, echo: Any, exc: BatchSearchError, *, custom_id: str | None = None) -> LineResult:
+def error_result(number: int, echo: Json, exc: BatchSearchError, *, custom_id: str | None = None) -> LineResult:
     """The output line for a failed line: error (4xx), timeout (504) or exception (5xx)."""
+    problems: tuple[FieldProblem, ...] = ()
     if isinstance(exc, SearchTimeoutError):
         status, message = "timeout", exc.message or TIMEOUT_MESSAGE
     elif 400 <= exc.status_code < 500:
         status, message = "error", exc.message
+        problems = exc.problems if isinstance(exc, ValidationError) else (FieldProblem("body", exc.message),)
     else:
         status, message = "exception", exc.message or EXCEPTION_MESSAGE
-    return LineResult(number, status, echo, exc.status_code, error=message, custom_id=custom_id)
+    return LineResult(number, status, echo, exc.status_code, error=message, custom_id=custom_id, problems=problems)
 
 
-def outcome_result(line: ParsedLine, outcome: dict[str, Any] | BatchSearchError) -> LineResult:
+def outcome_result(line: ParsedLine, outcome: Outcome) -> LineResult:
     """The output line for a searched query: success with the response, or the error the engine gave."""
     if isinstance(outcome, BatchSearchError):
         return error_result(line.number, line.echo, outcome, custom_id=line.custom_id)

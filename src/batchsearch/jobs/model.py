@@ -1,4 +1,4 @@
-"""The batch job record and the JobStore seam (SQLite now, PostgreSQL later)."""
+"""The batch job record and the job store seams (SQLite now, PostgreSQL later)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Protocol
 
 from batchsearch.jobs.states import JobStatus
+
+EXPIRED_UPLOAD_MESSAGE = "The input file was not uploaded before the upload URL expired"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Job:
     webhook_next_at: datetime | None = None
     webhook_attempts: int = 0
     webhook_deliveries: str | None = None
+    output_pending: bool = False  # cancelled: a worker still has to write the output of its finished lines
 
     @property
     def counts(self) -> LineCounts:
@@ -103,6 +106,16 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class QueueAhead:
+    """The waiting jobs a worker takes before a job: how many, the remaining lines of the nearest to the
+    front one by one (claim order), and the remaining lines of all of them together."""
+
+    count: int
+    nearest_lines: list[int]
+    total_lines: int
+
+
+@dataclass(frozen=True)
 class WorkerInfo:
     """A worker process as last reported: id, heartbeat time and measured lines/s."""
 
@@ -123,9 +136,16 @@ class JobStore(Protocol):
         ...
 
     def transition(
-        self, job_id: str, expected: JobStatus, new: JobStatus, changes: Mapping[str, object] | None = None
+        self,
+        job_id: str,
+        expected: JobStatus,
+        new: JobStatus,
+        changes: Mapping[str, object] | None = None,
+        *,
+        lease_owner: str | None = None,
     ) -> Job:
-        """Move the job from `expected` to `new` (allowed by states.py) with other column changes."""
+        """Move the job from `expected` to `new` (allowed by states.py) with other column changes;
+        with `lease_owner`, only while that worker holds the job."""
         ...
 
     def update_fields(self, job_id: str, expected: JobStatus, changes: Mapping[str, object]) -> bool:
@@ -179,7 +199,7 @@ class JobQueue(Protocol):
         ...
 
     def renew_lease(self, job_id: str, worker_id: str, lease_until: datetime) -> bool:
-        """Extend our lease; False when the job was cancelled or another worker holds it."""
+        """Extend our lease on a job we run or finalize; False when it ended or another worker holds it."""
         ...
 
     def save_checkpoint(self, job_id: str, worker_id: str, checkpoint: Checkpoint, lease_until: datetime) -> bool:
@@ -190,8 +210,20 @@ class JobQueue(Protocol):
         """Give the lease up so that any worker can resume the job at once."""
         ...
 
-    def active_jobs(self) -> list[Job]:
-        """Jobs not yet terminal, in claim order (highest priority first, FIFO within a priority)."""
+    def queue_ahead(self, job: Job, now: datetime, detail: int) -> QueueAhead:
+        """The waiting jobs a worker takes before `job` (see QueueAhead)."""
+        ...
+
+    def running_jobs(self, now: datetime) -> list[Job]:
+        """Jobs a worker is running now (processing under a live lease): at most one per worker."""
+        ...
+
+    def claim_output(self, worker_id: str, now: datetime, lease_until: datetime, job_id: str | None = None) -> Job | None:
+        """Take a cancelled job whose output must still be written (`job_id`, or any) under a lease."""
+        ...
+
+    def save_output(self, job_id: str, worker_id: str, changes: Mapping[str, object]) -> bool:
+        """Record the written output of a cancelled job we hold and let its lease go; False if we lost it."""
         ...
 
 

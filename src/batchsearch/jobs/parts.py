@@ -1,11 +1,15 @@
-"""Object keys of a batch job and its part files; planning and assembling the output from parts."""
+"""Object keys of a batch job and its part files; planning which parts make the output; reading them (never writing
+output: jobs/finalize.py is the only writer of output files)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 from batchsearch.errors import InternalError
+from batchsearch.jobs.model import Job
+from batchsearch.jobs.states import JobStatus
 from batchsearch.storage.protocol import ObjectStore
 
 _PART_RE = re.compile(r"/parts/(\d{9})-(\d{9})\.jsonl$")
@@ -34,9 +38,9 @@ def stored_input_key(job_id: str, upload_id: str) -> str:
     return f"batches/{job_id}/input-{upload_id}.jsonl"
 
 
-def output_key(job_id: str) -> str:
-    """Where the assembled output file of a job is stored."""
-    return f"batches/{job_id}/output.jsonl"
+def output_key(job_id: str, retries: int = 0) -> str:
+    """Where the output file of a job is stored; every retry writes a new one (the earlier one is read meanwhile)."""
+    return f"batches/{job_id}/output.jsonl" if retries == 0 else f"batches/{job_id}/output-retry-{retries}.jsonl"
 
 
 def parts_prefix(job_id: str) -> str:
@@ -93,18 +97,11 @@ def delete_parts(objects: ObjectStore, job_id: str) -> None:
         objects.delete(key)
 
 
-def _chain_bytes(objects: ObjectStore, job_id: str, chain: list[tuple[int, int]]) -> Iterator[bytes]:
-    """The bytes of the part files along a chain, in order."""
+def chain_bytes(objects: ObjectStore, job_id: str, upto: int) -> Iterator[bytes]:
+    """The output lines 1..upto from the part files, in order (InternalError when parts are missing)."""
+    chain = plan_chain(job_part_ranges(objects, job_id), upto)
     for first, last in chain:
         yield from objects.iter_bytes(part_key(job_id, first, last))
-
-
-def assemble_output(objects: ObjectStore, job_id: str, upto: int) -> str:
-    """Write the output file for lines 1..upto from the part files; return its key."""
-    chain = plan_chain(job_part_ranges(objects, job_id), upto)
-    key = output_key(job_id)
-    objects.put_stream(key, _chain_bytes(objects, job_id, chain))
-    return key
 
 
 def skip_lines(chunks: Iterator[bytes], n: int) -> Iterator[bytes]:
@@ -151,14 +148,8 @@ def take_lines(chunks: Iterator[bytes], n: int) -> Iterator[bytes]:
         return
 
 
-def assemble_merged_output(objects: ObjectStore, job_id: str, upto: int, earlier_key: str) -> str:
-    """Write the output of a stopped retry: lines 1..upto from the part files, the rest from the earlier output."""
-    chain = plan_chain(job_part_ranges(objects, job_id), upto)
-
-    def merged() -> Iterator[bytes]:
-        yield from _chain_bytes(objects, job_id, chain)
-        yield from skip_lines(objects.iter_bytes(earlier_key), upto)
-
-    key = output_key(job_id)
-    objects.put_stream(key, merged())
-    return key
+def download_url(objects: ObjectStore, job: Job, now: datetime, ttl_seconds: int) -> str | None:
+    """A signed GET URL of the job's output once it has one to show: completed, or cancelled and written."""
+    if job.output_key is None or job.output_pending or job.status not in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+        return None
+    return objects.presign("GET", job.output_key, int((now + timedelta(seconds=ttl_seconds)).timestamp()))

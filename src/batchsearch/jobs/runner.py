@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import json
+import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
+from batchsearch.clock import Clock, utcnow
 from batchsearch.errors import BatchSearchError, ConflictError, InternalError
 from batchsearch.jobs import parts
 from batchsearch.jobs.eta import moving_average
 from batchsearch.jobs.execute import MicroBatchExecutor
-from batchsearch.jobs.lines import RETRYABLE_STATUSES, InputInspector, RawLine, iter_lines
+from batchsearch.jobs.finalize import Finalizer
+from batchsearch.jobs.lines import RETRYABLE_STATUSES, InputInspector, Json, RawLine, iter_lines
 from batchsearch.jobs.model import Checkpoint, Job, JobBackend
 from batchsearch.jobs.states import JobStatus
 from batchsearch.storage.protocol import ObjectStore
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    """The current time in UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -67,6 +62,7 @@ class JobRunner:
         self._executor = executor
         self._worker_id = worker_id
         self._clock = clock
+        self._finalizer = Finalizer(jobs, objects, worker_id, config.lease_seconds, clock)
         self.lines_per_s: float | None = None
 
     def run(self, job: Job, stop: threading.Event) -> None:
@@ -80,9 +76,11 @@ class JobRunner:
         parts.discard_parts_after(self._objects, job.id, checked.checkpoint_line)
         checked = self._pin_snapshot(checked)
         if self._run_lines(checked, stop):
-            self._finish(checked)
-        elif stop.is_set():
+            self._finalizer.complete(checked)
+            return
+        if stop.is_set():
             self._jobs.release(job.id, self._worker_id, self._clock())
+        self._finalizer.after_stop(job.id)  # cancelled meanwhile: its finished lines become its output
 
     def _check_input(self, job: Job) -> Job | None:
         """The job with its line count, checking the file first if nobody did; None when the file is unusable."""
@@ -166,28 +164,11 @@ class JobRunner:
         log.info("job %s: lease lost or job no longer processing; stopping", job.id)
         return False
 
-    def _finish(self, job: Job) -> None:
-        """Assemble the output from the parts and mark the job completed."""
-        key = parts.assemble_output(self._objects, job.id, job.lines_total or 0)
-        changes = {
-            "output_key": key,
-            "completed_at": self._clock(),
-            "lines_done": job.lines_total or 0,
-            "lease_owner": None,
-            "lease_expires_at": None,
-        }
-        try:
-            self._jobs.transition(job.id, JobStatus.PROCESSING, JobStatus.COMPLETED, changes)
-        except ConflictError:
-            log.info("job %s left processing before it could complete", job.id)
-            return
-        parts.delete_parts(self._objects, job.id)
-
     def _fail(self, job: Job, message: str) -> bool:
         """Mark the whole job failed with `message`; always False."""
         changes = {"error": message, "completed_at": self._clock(), "lease_owner": None, "lease_expires_at": None}
         try:
-            self._jobs.transition(job.id, JobStatus.PROCESSING, JobStatus.FAILED, changes)
+            self._jobs.transition(job.id, JobStatus.PROCESSING, JobStatus.FAILED, changes, lease_owner=self._worker_id)
         except ConflictError:
             log.info("job %s left processing before it could fail", job.id)
         return False
@@ -200,7 +181,8 @@ def _no_lines() -> Generator[RawLine, None, None]:
 
 def _earlier_line(line: RawLine, earlier: RawLine | None) -> tuple[str, int, bytes]:
     """Status, attempts and bytes of the earlier output line of `line` (InternalError if misaligned)."""
-    row: Any = json.loads(earlier.data) if earlier is not None else None
+    row: Json = json.loads(earlier.data) if earlier is not None else None
     if earlier is None or not isinstance(row, dict) or row.get("line_number") != line.number:
         raise InternalError(f"Earlier output does not match input line {line.number}")
-    return str(row.get("status")), int(row.get("attempts", 1)), earlier.data + b"\n"
+    attempts = row.get("attempts", 1)
+    return str(row.get("status")), attempts if isinstance(attempts, int) else 1, earlier.data + b"\n"

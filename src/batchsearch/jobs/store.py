@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     Column,
     DateTime,
     Engine,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     delete,
     false,
     func,
@@ -33,8 +35,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
 
+from batchsearch.clock import as_utc
 from batchsearch.errors import ConflictError, NotFoundError
-from batchsearch.jobs.model import Checkpoint, Job, WorkerInfo
+from batchsearch.jobs.model import EXPIRED_UPLOAD_MESSAGE, Checkpoint, Job, QueueAhead, WorkerInfo
 from batchsearch.jobs.states import TERMINAL, JobStatus, check_transition
 
 metadata = MetaData()
@@ -79,8 +82,11 @@ batch_jobs = Table(
     Column("webhook_next_at", DateTime(timezone=True)),
     Column("webhook_attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("webhook_deliveries", Text),
+    Column("output_pending", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_batch_jobs_status_created", "status", "created_at"),
     Index("ix_batch_jobs_owner", "owner"),
+    Index("ix_batch_jobs_owner_created", "owner", "created_at", "id"),
+    Index("ix_batch_jobs_claim", "status", "priority", "created_at", "id"),
     Index("ux_batch_jobs_idempotency", "owner", "idempotency_key", unique=True),
 )
 
@@ -97,20 +103,14 @@ _DATETIME_FIELDS = frozenset(
     {"created_at", "upload_expires_at", "uploaded_at", "started_at", "completed_at", "lease_expires_at",
      "files_deleted_at", "webhook_next_at"}
 )
-_ACTIVE = [s.value for s in JobStatus if s not in TERMINAL]
-EXPIRED_UPLOAD_MESSAGE = "The input file was not uploaded before the upload URL expired"
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """Datetimes read back from SQLite are naive UTC: make them aware."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+_REMAINING = batch_jobs.c.lines_total - batch_jobs.c.checkpoint_line
 
 
 def _job(row: Row[Any]) -> Job:
     """A Job from a batch_jobs row."""
     data = dict(row._mapping)
     for name in _DATETIME_FIELDS:
-        data[name] = _utc(data[name])
+        data[name] = as_utc(data[name])
     data["status"] = JobStatus(data["status"])
     return Job(**data)
 
@@ -135,9 +135,26 @@ def add_missing_columns(engine: Engine) -> None:
                 index.create(engine)
 
 
-def claim_order(job: Job) -> tuple[int, datetime, str]:
-    """The order workers take waiting jobs in: highest priority first, then oldest (FIFO)."""
-    return (-job.priority, job.created_at, job.id)
+def _waiting(now: datetime) -> ColumnElement[bool]:
+    """Uploaded and waiting for a worker: queued, or processing under an expired lease."""
+    c = batch_jobs.c
+    expired = or_(c.lease_expires_at.is_(None), c.lease_expires_at <= now)
+    return or_(c.status == JobStatus.QUEUED.value, and_(c.status == JobStatus.PROCESSING.value, expired))
+
+
+def _ahead_of(job: Job) -> ColumnElement[bool]:
+    """Jobs a worker takes before `job`: higher priority, then older, then smaller id (the claim order)."""
+    c = batch_jobs.c
+    same_priority_older = and_(
+        c.priority == job.priority,
+        or_(c.created_at < job.created_at, and_(c.created_at == job.created_at, c.id < job.id)),
+    )
+    return or_(c.priority > job.priority, same_priority_older)
+
+
+def _remaining_lines() -> ColumnElement[int]:
+    """Lines of a job not yet done (0 while its line count is unknown)."""
+    return case((_REMAINING > 0, _REMAINING), else_=0)
 
 
 def _columns(changes: Mapping[str, object]) -> dict[str, object]:
@@ -186,19 +203,30 @@ class SqlJobStore:
         return job
 
     def transition(
-        self, job_id: str, expected: JobStatus, new: JobStatus, changes: Mapping[str, object] | None = None
+        self,
+        job_id: str,
+        expected: JobStatus,
+        new: JobStatus,
+        changes: Mapping[str, object] | None = None,
+        *,
+        lease_owner: str | None = None,
     ) -> Job:
-        """Move the job from `expected` to `new` (allowed by states.py) with other column changes."""
+        """Move the job from `expected` to `new` (allowed by states.py) with other column changes;
+        with `lease_owner`, only while that worker holds the job."""
         check_transition(expected, new)
         values = _columns(changes or {}) | {"status": new.value}
         if new in TERMINAL:  # every terminal state is notified (jobs without webhook_url are never picked)
             values |= {"webhook_pending": True, "webhook_next_at": None}
         stmt = update(batch_jobs).where(batch_jobs.c.id == job_id, batch_jobs.c.status == expected.value)
+        if lease_owner is not None:
+            stmt = stmt.where(batch_jobs.c.lease_owner == lease_owner)
         with self._engine.begin() as conn:
             matched = conn.execute(stmt.values(**values)).rowcount
         if matched != 1:
-            current = self.fetch(job_id).status
-            raise ConflictError(f"Batch job {job_id} is {current.value}, not {expected.value}")
+            current = self.fetch(job_id)
+            if current.status is expected:
+                raise ConflictError(f"Batch job {job_id} is held by another worker")
+            raise ConflictError(f"Batch job {job_id} is {current.status.value}, not {expected.value}")
         return self.fetch(job_id)
 
     def update_fields(self, job_id: str, expected: JobStatus, changes: Mapping[str, object]) -> bool:
@@ -244,7 +272,8 @@ class SqlJobStore:
         """Terminal jobs completed before the cutoff whose files were not deleted yet."""
         c = batch_jobs.c
         stmt = select(batch_jobs).where(
-            c.status.in_([s.value for s in TERMINAL]), c.completed_at < completed_before, c.files_deleted_at.is_(None)
+            c.status.in_([s.value for s in TERMINAL]), c.completed_at < completed_before, c.files_deleted_at.is_(None),
+            c.output_pending.is_(False),
         )
         with self._engine.connect() as conn:
             rows = conn.execute(stmt.order_by(c.completed_at).limit(limit)).all()
@@ -253,8 +282,8 @@ class SqlJobStore:
     def webhooks_due(self, now: datetime, limit: int) -> list[Job]:
         """Jobs with a webhook URL whose notification is pending and due."""
         c = batch_jobs.c
-        stmt = select(batch_jobs).where(
-            c.webhook_pending.is_(True), c.webhook_url.is_not(None),
+        stmt = select(batch_jobs).where(  # a cancelled job is notified once its output is written
+            c.webhook_pending.is_(True), c.webhook_url.is_not(None), c.output_pending.is_(False),
             or_(c.webhook_next_at.is_(None), c.webhook_next_at <= now),
         )
         with self._engine.connect() as conn:
@@ -305,8 +334,14 @@ class SqlJobStore:
         return None
 
     def renew_lease(self, job_id: str, worker_id: str, lease_until: datetime) -> bool:
-        """Extend our lease; False when the job was cancelled or another worker holds it."""
-        return self._while_leased(job_id, worker_id, {"lease_expires_at": lease_until})
+        """Extend our lease on a job we run or finalize; False when it ended or another worker holds it."""
+        c = batch_jobs.c
+        finalizing = and_(c.status == JobStatus.CANCELLED.value, c.output_pending.is_(True))
+        stmt = update(batch_jobs).where(
+            c.id == job_id, c.lease_owner == worker_id, or_(c.status == JobStatus.PROCESSING.value, finalizing)
+        )
+        with self._engine.begin() as conn:
+            return conn.execute(stmt.values(lease_expires_at=lease_until)).rowcount == 1
 
     def save_checkpoint(self, job_id: str, worker_id: str, checkpoint: Checkpoint, lease_until: datetime) -> bool:
         """Record progress while we hold the lease; False when the lease was lost or the job left processing."""
@@ -335,12 +370,52 @@ class SqlJobStore:
         with self._engine.begin() as conn:
             return conn.execute(stmt.values(**values)).rowcount == 1
 
-    def active_jobs(self) -> list[Job]:
-        """Jobs not yet terminal, in claim order (highest priority first, FIFO within a priority)."""
-        stmt = select(batch_jobs).where(batch_jobs.c.status.in_(_ACTIVE))
+    def queue_ahead(self, job: Job, now: datetime, detail: int) -> QueueAhead:
+        """The waiting jobs a worker takes before `job`: how many, the remaining lines of the first `detail`
+        in claim order, and the remaining lines of all of them."""
+        c = batch_jobs.c
+        where = and_(_waiting(now), _ahead_of(job), c.id != job.id)
+        totals = select(func.count(), func.coalesce(func.sum(_remaining_lines()), 0)).where(where)
+        order = (c.priority.desc(), c.created_at, c.id)
+        first = select(_remaining_lines()).where(where).order_by(*order).limit(detail)
         with self._engine.connect() as conn:
-            rows = conn.execute(stmt).all()
-        return sorted((_job(row) for row in rows), key=claim_order)
+            count, lines = conn.execute(totals).one()
+            nearest = [int(n) for n in conn.execute(first).scalars()]
+        return QueueAhead(int(count), nearest, int(lines))
+
+    def running_jobs(self, now: datetime) -> list[Job]:
+        """Jobs a worker is running now (processing under a live lease): at most one per worker."""
+        c = batch_jobs.c
+        stmt = select(batch_jobs).where(c.status == JobStatus.PROCESSING.value, c.lease_expires_at > now)
+        with self._engine.connect() as conn:
+            return [_job(row) for row in conn.execute(stmt).all()]
+
+    def claim_output(self, worker_id: str, now: datetime, lease_until: datetime, job_id: str | None = None) -> Job | None:
+        """Take a cancelled job whose output must still be written (`job_id`, or any) under a lease: one that
+        nobody holds, whose lease expired, or that this worker held while it ran."""
+        c = batch_jobs.c
+        free = or_(c.lease_owner.is_(None), c.lease_owner == worker_id, c.lease_expires_at.is_(None),
+                   c.lease_expires_at < now)
+        pending = and_(c.status == JobStatus.CANCELLED.value, c.output_pending.is_(True), free)
+        if job_id is None:
+            with self._engine.connect() as conn:
+                job_id = conn.execute(select(c.id).where(pending).order_by(c.completed_at).limit(1)).scalar()
+            if job_id is None:
+                return None
+        stmt = update(batch_jobs).where(c.id == job_id, pending)
+        with self._engine.begin() as conn:
+            won = conn.execute(stmt.values(lease_owner=worker_id, lease_expires_at=lease_until)).rowcount == 1
+        return self.fetch(job_id) if won else None
+
+    def save_output(self, job_id: str, worker_id: str, changes: Mapping[str, object]) -> bool:
+        """Record the written output of a cancelled job we hold and let its lease go; False if we lost it."""
+        c = batch_jobs.c
+        stmt = update(batch_jobs).where(
+            c.id == job_id, c.status == JobStatus.CANCELLED.value, c.output_pending.is_(True), c.lease_owner == worker_id
+        )
+        values = _columns(changes) | {"output_pending": False, "lease_owner": None, "lease_expires_at": None}
+        with self._engine.begin() as conn:
+            return conn.execute(stmt.values(**values)).rowcount == 1
 
     def report_worker(self, worker_id: str, now: datetime, lines_per_s: float | None) -> None:
         """Record that a worker is alive (and its measured rate when given)."""
@@ -357,7 +432,7 @@ class SqlJobStore:
         stmt = select(batch_workers).where(batch_workers.c.heartbeat_at >= since).order_by(batch_workers.c.id)
         with self._engine.connect() as conn:
             rows = conn.execute(stmt).all()
-        return [WorkerInfo(r.id, _utc(r.heartbeat_at) or since, r.lines_per_s) for r in rows]
+        return [WorkerInfo(r.id, as_utc(r.heartbeat_at) or since, r.lines_per_s) for r in rows]
 
     def remove_worker(self, worker_id: str) -> None:
         """Forget a worker that stopped cleanly."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from batchsearch.errors import BatchSearchError
-from batchsearch.jobs.lines import InputInspector, LineResult, ParsedLine, iter_lines, parse_line
+from batchsearch.errors import BatchSearchError, FieldProblem
+from batchsearch.jobs.lines import InputInspector, Json, LineResult, ParsedLine, iter_lines, parse_line
+from batchsearch.models.search import Query
 
 MAX_PROBLEMS = 1000
-DEFAULT_MAX_CHUNKS = 10
 CHUNKS_PER_QUERY_UNIT = 10
 
 
@@ -61,7 +60,7 @@ class ValidationReport:
         invalid = self.lines_total - self.lines_valid
         return f"Validation failed ({invalid} invalid lines of {self.lines_total}): {'; '.join(parts)}{tail}"
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> dict[str, Json]:
         """The JSON answer of POST /v1/search/batches/validate."""
         return {
             "valid": self.is_valid,
@@ -75,37 +74,26 @@ class ValidationReport:
         }
 
 
-def problems_of(line: int | None, message: str) -> list[Problem]:
-    """Split a wire validation message (`N validation errors for X\\nfield\\n  reason...`) into problems."""
-    rows = message.split("\n")
-    if len(rows) < 3 or "validation error" not in rows[0]:
-        return [Problem(line, "body", message)]
-    problems = []
-    for where, why in zip(rows[1::2], rows[2::2], strict=False):
-        where, why = where.strip(), why.strip()
-        if where.isdigit():  # a JSON decode error names the character where parsing stopped
-            problems.append(Problem(line, "body", f"{why} at character {where}"))
-        else:
-            problems.append(Problem(line, where, why))
-    return problems
+def line_problem(line: int, problem: FieldProblem) -> Problem:
+    """A field problem of one line as the report shows it (JSON errors name the character, on `body`)."""
+    if problem.position is not None:
+        return Problem(line, "body", f"{problem.message} at character {problem.position}")
+    return Problem(line, problem.field, problem.message)
 
 
-def query_units(query: Any) -> float:
+def query_units(query: Query) -> float:
     """The most query units a line can cost: its max_chunks / 10."""
-    chunks = query.get("max_chunks") if isinstance(query, dict) else getattr(query, "max_chunks", None)
-    return (chunks if isinstance(chunks, int) else DEFAULT_MAX_CHUNKS) / CHUNKS_PER_QUERY_UNIT
+    return query.max_chunks / CHUNKS_PER_QUERY_UNIT
 
 
-def validate_file(
-    chunks: Iterable[bytes], parse_request: Callable[[Any], Any], *, max_bytes: int, max_lines: int
-) -> ValidationReport:
+def validate_file(chunks: Iterable[bytes], *, max_bytes: int, max_lines: int) -> ValidationReport:
     """Check every line of a batch file as a worker would parse it, without searching anything."""
     report = ValidationReport()
     inspector = InputInspector(max_bytes=max_bytes, max_lines=max_lines)
     try:
         for line in iter_lines(inspector.wrap(chunks)):
             report.lines_total = line.number
-            _check_line(report, parse_line(line, parse_request))
+            _check_line(report, parse_line(line))
     except BatchSearchError as exc:
         report.add(Problem(None, "file", exc.message))
     return report
@@ -116,8 +104,8 @@ def _check_line(report: ValidationReport, parsed: ParsedLine | LineResult) -> No
     if parsed.custom_id is not None:
         report.custom_ids.setdefault(parsed.custom_id, []).append(parsed.number)
     if isinstance(parsed, LineResult):
-        for problem in problems_of(parsed.number, parsed.error or ""):
-            report.add(problem)
+        for problem in parsed.problems or (FieldProblem("body", parsed.error or ""),):
+            report.add(line_problem(parsed.number, problem))
         return
     report.lines_valid += 1
     report.max_query_units += query_units(parsed.query)

@@ -10,13 +10,14 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 
+from batchsearch.clock import Clock
+from batchsearch.jobs.lines import JsonObject
 from batchsearch.jobs.model import Job, WebhookQueue
-from batchsearch.jobs.runner import Clock
 from batchsearch.jobs.states import is_terminal
+from batchsearch.jobs.status import deliveries
 
 log = logging.getLogger(__name__)
 TIMESTAMP_HEADER = "X-Batchsearch-Timestamp"
@@ -54,30 +55,13 @@ class WebhookPolicy:
     timeout_seconds: float
 
 
-def deliveries(job: Job) -> list[dict[str, Any]]:
-    """The recorded delivery attempts of a job, oldest first."""
-    return list(json.loads(job.webhook_deliveries)) if job.webhook_deliveries else []
-
-
-def webhook_state(job: Job) -> str | None:
-    """pending (a delivery is due or being retried), delivered, failed (gave up) or None without a webhook."""
-    if job.webhook_url is None:
-        return None
-    if job.webhook_pending:
-        return "pending"
-    done = deliveries(job)
-    if not done:
-        return None
-    return "delivered" if done[-1]["delivered"] else "failed"
-
-
 class WebhookDispatcher:
     """Delivers due notifications: claims an attempt, POSTs the signed status document, records the outcome."""
 
     def __init__(
         self,
         queue: WebhookQueue,
-        render: Callable[[Job], dict[str, Any]],
+        render: Callable[[Job], JsonObject],
         policy: WebhookPolicy,
         clock: Clock,
         http: httpx.Client | None = None,
@@ -114,7 +98,7 @@ class WebhookDispatcher:
         self._record(job, now, outcome)
         return True
 
-    def _post(self, job: Job) -> dict[str, Any]:
+    def _post(self, job: Job) -> JsonObject:
         """POST the signed status document; the attempt's outcome."""
         assert job.webhook_url is not None and job.webhook_secret is not None
         body = json.dumps(self._render(job), separators=(",", ":")).encode()
@@ -128,7 +112,7 @@ class WebhookDispatcher:
         ok = 200 <= response.status_code < 300
         return {"status_code": response.status_code, "error": None if ok else response.text[:300], "delivered": ok}
 
-    def _record(self, job: Job, at: datetime, outcome: dict[str, Any]) -> None:
+    def _record(self, job: Job, at: datetime, outcome: JsonObject) -> None:
         """Store the attempt; schedule the next one with backoff, or stop (delivered, or too long trying)."""
         done = deliveries(job)
         attempt = job.webhook_attempts + 1

@@ -10,19 +10,28 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
+from batchsearch.clock import Clock, utcnow
 from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
-from batchsearch.jobs.execute import LineSearcher, MicroBatchExecutor, Outcome
-from batchsearch.jobs.lines import parse_line_request
-from batchsearch.jobs.model import JobBackend
+from batchsearch.jobs import parts
+from batchsearch.jobs.execute import LineSearcher, MicroBatchExecutor
+from batchsearch.jobs.finalize import Finalizer
+from batchsearch.jobs.lines import JsonObject, Outcome
+from batchsearch.jobs.model import Job, JobBackend
 from batchsearch.jobs.retention import purge_expired
-from batchsearch.jobs.runner import Clock, JobRunner, RunnerConfig, utcnow
+from batchsearch.jobs.runner import JobRunner, RunnerConfig
+from batchsearch.jobs.status import QueueView, StatusContext, render_status
 from batchsearch.jobs.store import SqlJobStore
 from batchsearch.jobs.webhooks import WebhookDispatcher, WebhookPolicy
+from batchsearch.models.search import Query
 from batchsearch.storage.local import LocalObjectStore
 from batchsearch.storage.protocol import ObjectStore
+
+if TYPE_CHECKING:
+    from batchsearch.index.store import Snapshot
+    from batchsearch.search.engine import SearchEngine
 
 log = logging.getLogger(__name__)
 SearcherFactory = Callable[[Settings], LineSearcher]
@@ -33,23 +42,19 @@ SWEEP_SECONDS = 10.0
 class EngineLineSearcher:
     """The real search engine as a LineSearcher; a job's lines all search the generation it pinned."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: SearchEngine) -> None:
         self._engine = engine
-        self._pinned: Any = None
-
-    def parse_request(self, payload: Any) -> Any:
-        """Validate a line exactly as the synchronous endpoint validates its body; return the query."""
-        return parse_line_request(payload)
+        self._pinned: Snapshot | None = None
 
     def current_generation(self) -> int | None:
         """The newest published index generation."""
         return int(self._engine.store.current_generation())
 
-    def search_many(self, queries: Sequence[Any], *, owner: str | None, generation: int | None) -> list[Outcome]:
+    def search_many(self, queries: Sequence[Query], *, owner: str | None, generation: int | None) -> list[Outcome]:
         """The engine's responses (or errors), one per query, over index `generation` (None: the newest)."""
         return list(self._engine.search_many(queries, owner=owner, snapshot=self._snapshot(generation)))
 
-    def _snapshot(self, generation: int | None) -> Any:
+    def _snapshot(self, generation: int | None) -> Snapshot | None:
         """The snapshot of `generation`, opened once and kept while the same generation is asked for."""
         if generation is None:
             return None
@@ -147,6 +152,7 @@ class Worker:
         self._runner = JobRunner(config, backend, objects, self._executor, self.id, clock)
         self._heartbeat = Heartbeat(backend, self.id, settings, clock, parent_pid)
         self._heartbeat.rate = lambda: self._runner.lines_per_s
+        self._finalizer = Finalizer(backend, objects, self.id, settings.lease_seconds, clock)
         self._next_sweep = 0.0
         self.webhooks = build_dispatcher(settings, backend, objects, clock)
 
@@ -178,6 +184,7 @@ class Worker:
         """Claim and run one job; False when there was nothing to do."""
         now = self._clock()
         self._sweep(now)
+        self._finalize_orphans()
         job = self._backend.claim(self.id, now, now + timedelta(seconds=self._settings.lease_seconds))
         if job is None:
             return False
@@ -192,6 +199,13 @@ class Worker:
             self._heartbeat.watch(None)
         return True
 
+    def _finalize_orphans(self) -> None:
+        """Write the output of cancelled jobs whose worker died before it could (holding each under our lease)."""
+        try:
+            self._finalizer.sweep()
+        except Exception:  # the next sweep tries again once the lease we took expires
+            log.exception("worker %s: writing the output of a cancelled job failed", self.id)
+
     def _sweep(self, now: datetime) -> None:
         """Fail jobs whose upload URL expired unused; delete files past retention (at most every SWEEP_SECONDS)."""
         if time.monotonic() >= self._next_sweep:
@@ -202,7 +216,11 @@ class Worker:
 
 def build_dispatcher(settings: Settings, backend: JobBackend, objects: ObjectStore, clock: Clock) -> WebhookDispatcher:
     """The webhook dispatcher of a worker: status documents rendered as GET /v1/search/batches/{id} shows them."""
-    from batchsearch.jobs.service import BatchService
+
+    def render(job: Job) -> JsonObject:
+        now = clock()
+        url = parts.download_url(objects, job, now, settings.download_url_ttl_seconds)
+        return render_status(job, StatusContext(now, url, QueueView(), settings.batch_retention_days))
 
     policy = WebhookPolicy(
         backoff_seconds=settings.batch_webhook_backoff_seconds,
@@ -210,7 +228,7 @@ def build_dispatcher(settings: Settings, backend: JobBackend, objects: ObjectSto
         give_up_after_seconds=settings.batch_webhook_give_up_seconds,
         timeout_seconds=settings.batch_webhook_timeout_seconds,
     )
-    return WebhookDispatcher(backend, BatchService(settings, backend, objects, clock).status, policy, clock)
+    return WebhookDispatcher(backend, render, policy, clock)
 
 
 def build_worker(settings: Settings, searcher: LineSearcher, *, parent_pid: int | None = None) -> Worker:

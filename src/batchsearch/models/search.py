@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
-from batchsearch.errors import ValidationError
+from batchsearch.errors import FieldProblem, ValidationError
 
 MAX_IDS = 500
 DOCUMENT_TYPES: dict[str, tuple[str, ...]] = {
@@ -34,6 +34,7 @@ CATEGORIES = (
     "expert_networks", "newsletters", "my_files", "regulatory",
 )
 SENTIMENT_LABELS = ("positive", "negative", "neutral")
+SEARCH_REQUEST_TITLE = "PublicSearchRequest"  # the name validation messages give a search body
 
 StrictNumber = Annotated[float, pydantic.Strict(False), Field()]
 IdList = Annotated[list[str], Field(max_length=MAX_IDS)]
@@ -339,32 +340,20 @@ def parse_timestamp(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def format_validation_error(exc: pydantic.ValidationError, title: str, prefix: str = "") -> str:
-    """Pydantic's errors as `N validation error(s) for Title\\nfield.path\\n  reason` (the wire text)."""
-    errors = exc.errors(include_url=False)
-    lines = [f"{len(errors)} validation error{'s' if len(errors) != 1 else ''} for {title}"]
-    for err in errors:
+def pydantic_problems(exc: pydantic.ValidationError, prefix: str = "") -> list[FieldProblem]:
+    """Pydantic's errors as field problems (dotted paths under `prefix`, pydantic's reasons)."""
+    problems = []
+    for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in (prefix.split(".") if prefix else []) + list(err["loc"]))
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{loc}\n  {msg}")
-    return "\n".join(lines)
+        problems.append(FieldProblem(loc, err["msg"].removeprefix("Value error, ")))
+    return problems
 
 
 def parse_search_request(payload: Any) -> SearchRequest:
     """Validate a `POST /v1/search` body; raises ValidationError naming the field."""
     if not isinstance(payload, dict):
-        raise ValidationError("1 validation error for PublicSearchRequest\nbody\n  Input should be a JSON object")
+        raise ValidationError.of(SEARCH_REQUEST_TITLE, "body", "Input should be a JSON object")
     try:
         return SearchRequest.model_validate(payload)
     except pydantic.ValidationError as exc:
-        raise ValidationError(format_validation_error(exc, "PublicSearchRequest")) from exc
-
-
-def parse_query(payload: Any) -> Query:
-    """Validate the inner `query` object of a batch line; messages match the sync endpoint's."""
-    if not isinstance(payload, dict):
-        raise ValidationError("1 validation error for PublicSearchRequest\nquery\n  Input should be a JSON object")
-    try:
-        return Query.model_validate(payload)
-    except pydantic.ValidationError as exc:
-        raise ValidationError(format_validation_error(exc, "PublicSearchRequest", "query")) from exc
+        raise ValidationError(problems=pydantic_problems(exc), title=SEARCH_REQUEST_TITLE) from exc

@@ -1,6 +1,7 @@
 """What the sync and async clients share: configuration, request bodies, error mapping, retry and poll policy.
 
-Nothing here does IO, so both clients (and their tests) can rely on the same rules.
+Nothing here sends, sleeps or streams (dropping a failed download's partial file is the one file operation),
+so both clients (and their tests) rely on the same rules.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ import json
 import os
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -24,6 +27,7 @@ from batchsearch.errors import (
     BatchSearchError,
     ConflictError,
     InternalError,
+    SearchTimeoutError,
     ServiceUnavailableError,
     error_for_status,
 )
@@ -52,6 +56,7 @@ RETRY_AFTER_MAX_SECONDS = 60.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 Phase = Literal["upload", "processing", "download"]
+StrPath = str | os.PathLike[str]
 
 
 class APIConnectionError(ServiceUnavailableError):
@@ -81,6 +86,23 @@ class BatchProgress:
 
 
 ProgressCallback = Callable[[BatchProgress], None]
+
+
+@dataclass
+class Meter:
+    """Counts the bytes of one upload or download attempt and reports each step to the progress callback."""
+
+    batch_id: str | None
+    phase: Phase
+    total: int | None
+    on_progress: ProgressCallback | None
+    done: int = 0
+
+    def add(self, count: int) -> None:
+        """Count `count` more bytes moved and report the running total."""
+        self.done += count
+        if self.on_progress:
+            self.on_progress(BatchProgress(self.batch_id, self.phase, self.done, self.total))
 
 
 def resolve_base_url(base_url: str | None) -> str:
@@ -141,6 +163,17 @@ def list_params(status: str | None, limit: int | None, after: str | None) -> dic
     """The query of `GET /v1/search/batches` without the parameters left out."""
     return {name: value for name, value in (("status", status), ("limit", limit), ("after", after))
             if value is not None}
+
+
+def next_cursor(page: dict[str, Any]) -> str | None:
+    """The `after` of the page that follows a listed page; None when it was the last."""
+    after = page.get("next_after")
+    return str(after) if page.get("has_more") and after else None
+
+
+def upload_headers(size: int) -> dict[str, str]:
+    """The headers of a streamed .jsonl body (a declared length, so no chunked encoding)."""
+    return {"Content-Type": JSONL, "Content-Length": str(size)}
 
 
 def batch_path(batch_id: str, action: str = "") -> str:
@@ -273,6 +306,17 @@ def connection_error(base_url: str, exc: httpx.TransportError) -> APIConnectionE
     return APIConnectionError(f"cannot reach the server at {base_url}: {reason}", url=base_url)
 
 
+@contextmanager
+def reading(response: httpx.Response, partial: Path | None = None) -> Iterator[None]:
+    """Around reading a streamed body: a dropped connection is an APIConnectionError (and drops `partial`)."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        raise connection_error(origin(response.request.url), exc) from exc
+
+
 # --- retries ---------------------------------------------------------------------------------
 
 
@@ -362,6 +406,27 @@ def poll_delay(interval: float, status: dict[str, Any], now: datetime | None = N
     if remaining <= 0:
         return interval
     return max(POLL_INITIAL_SECONDS, min(interval, remaining))
+
+
+@dataclass
+class PollSchedule:
+    """When wait() polls next: 0.5 s growing to 10 s, sooner at the ETA, never past the deadline."""
+
+    batch_id: str
+    timeout: float | None
+    started: float
+    interval: float = POLL_INITIAL_SECONDS
+
+    def next_delay(self, status: dict[str, Any], now: float) -> float:
+        """Seconds to sleep before the next poll; SearchTimeoutError once `timeout` has passed."""
+        delay = poll_delay(self.interval, status)
+        self.interval = next_poll_interval(self.interval)
+        if self.timeout is None:
+            return delay
+        left = self.started + self.timeout - now
+        if left <= 0:
+            raise SearchTimeoutError(wait_timeout_message(self.batch_id, status, self.timeout))
+        return min(delay, left)
 
 
 def processing_progress(batch_id: str, status: dict[str, Any]) -> BatchProgress:

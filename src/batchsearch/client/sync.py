@@ -1,20 +1,21 @@
-"""The synchronous SDK: `Client` with `.search()`, `.batches` and `.kg`."""
+"""The synchronous SDK: `Client` with `.search()`, `.batches` and `.kg`, doing the shared flows' IO by blocking."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-from urllib.parse import quote
+from typing import Any, TypeVar
 
 import httpx
 
 from batchsearch.client import _shared as shared
-from batchsearch.client._shared import BatchProgress, ProgressCallback
-from batchsearch.errors import PermissionDeniedError, SearchTimeoutError
+from batchsearch.client._flows import BaseClient, Done, Flow, Save, Send, Sleep, Stat, Step, Upload, advance
+from batchsearch.client._shared import ProgressCallback, StrPath
+
+T = TypeVar("T")
 
 
 def _sleep(seconds: float) -> None:
@@ -22,7 +23,16 @@ def _sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-class Client:
+def _chunks(upload: Upload) -> Iterator[bytes]:
+    """An upload's file, chunk by chunk, metered as each chunk goes out."""
+    meter = upload.meter()
+    with open(upload.path, "rb") as handle:
+        while chunk := handle.read(shared.CHUNK_BYTES):
+            yield chunk
+            meter.add(len(chunk))
+
+
+class Client(BaseClient):
     """A client of a batchsearch (or Bigdata-compatible) server.
 
     `base_url` and `api_key` default to $BATCHSEARCH_URL and $BATCHSEARCH_API_KEY. Connection
@@ -31,24 +41,13 @@ class Client:
     `batchsearch.errors` at once.
     """
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        *,
-        timeout: float = shared.DEFAULT_TIMEOUT,
-        max_retries: int = shared.DEFAULT_MAX_RETRIES,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.base_url = shared.resolve_base_url(base_url)
-        self._api_key = shared.resolve_api_key(api_key)
-        self._retry = shared.RetryPolicy(max_retries=max_retries)
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
+                 timeout: float = shared.DEFAULT_TIMEOUT, max_retries: int = shared.DEFAULT_MAX_RETRIES,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(base_url, api_key, max_retries)
         self._http = httpx.Client(timeout=timeout, transport=transport, headers={"User-Agent": shared.user_agent()})
         self.batches = Batches(self)
         self.kg = KnowledgeGraphAPI(self)
-
-    def __repr__(self) -> str:
-        return f"Client(base_url={self.base_url!r})"
 
     def __enter__(self) -> Client:
         return self
@@ -63,50 +62,55 @@ class Client:
 
     def search(self, query: dict[str, Any], *, include_audit: bool = False) -> dict[str, Any]:
         """`POST /v1/search`: the response (`results`, `metadata`, `usage`) for one `query` object."""
-        result: dict[str, Any] = self._call("POST", "/v1/search", json=shared.search_body(query, include_audit))
-        return result
+        return self._run(self._flows.search(query, include_audit))
 
-    def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-              headers: dict[str, str] | None = None, is_idempotent: bool = True) -> Any:
-        """An authenticated API call; the decoded JSON answer."""
-        url = self.base_url + path
-        all_headers = shared.api_headers(self._api_key) | (headers or {})
+    def _run(self, flow: Flow[T]) -> T:
+        """Drive a shared flow: do each step's IO and send back its result until the flow returns."""
+        step = advance(flow, None)
+        while not isinstance(step, Done):
+            step = advance(flow, self._do(step))
+        return step.value
 
-        def build() -> httpx.Request:
-            return self._http.build_request(method, url, json=json, params=params, headers=all_headers)
+    def _do(self, step: Step) -> Any:
+        """The IO of one step, blocking."""
+        match step:
+            case Send():
+                return self._send(step)
+            case Sleep():
+                return _sleep(step.seconds)
+            case Stat():
+                return Path(step.path).stat().st_size
+            case Save():
+                return self._save(step)
 
-        return shared.decoded(self._send(build, is_idempotent=is_idempotent))
+    def _send(self, send: Send) -> httpx.Response | httpx.TransportError:
+        """One attempt: the response, or the transport error for the flow to judge."""
+        request = send.build(self._http, _chunks(send.upload) if send.upload else None)
+        try:
+            response = self._http.send(request, stream=send.stream)
+            if not response.is_success:
+                response.read()  # the error body; reading it to the end also closes the response
+        except httpx.TransportError as exc:
+            return exc
+        return response
 
-    def _send(self, build: Callable[[], httpx.Request], *, is_idempotent: bool = True,
-              stream: bool = False) -> httpx.Response:
-        """Send a request, retrying per the policy; raise the server's error for a failed answer."""
-        attempt = 0
-        while True:
-            request = build()
-            try:
-                response = self._http.send(request, stream=stream)
-                if not response.is_success:
-                    response.read()
-            except httpx.TransportError as exc:
-                if not self._retry.should_retry_error(attempt, exc, is_idempotent=is_idempotent):
-                    raise shared.connection_error(shared.origin(request.url), exc) from exc
-                _sleep(self._retry.delay(attempt))
-                attempt += 1
-                continue
-            if response.is_success:
-                return response
-            response.close()
-            if not self._retry.should_retry_status(attempt, response.status_code):
-                raise shared.error_from_response(response)
-            _sleep(self._retry.delay(attempt, shared.retry_after_seconds(response)))
-            attempt += 1
+    def _save(self, save: Save) -> None:
+        """Write a streamed body to its .partial file, then move it into place."""
+        try:
+            with shared.reading(save.response, save.partial), open(save.partial, "wb") as out:
+                for chunk in save.response.iter_bytes(shared.CHUNK_BYTES):
+                    out.write(chunk)
+                    save.meter.add(len(chunk))
+        finally:
+            save.response.close()
+        os.replace(save.partial, save.target)
 
 
 class Batches:
     """Batch Search: create a job, upload its .jsonl, wait for it, download the results."""
 
     def __init__(self, client: Client) -> None:
-        self._client = client
+        self._run, self._flows = client._run, client._flows
 
     def create(self, *, priority: int | None = None, webhook_url: str | None = None,
                validate_first: bool | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
@@ -115,17 +119,11 @@ class Batches:
         Only the options given are sent (none: no body, the Bigdata request). Not retried after it
         was sent, unless `idempotency_key` is given: the server then answers a repeat with the same job.
         """
-        body = shared.create_body(priority=priority, webhook_url=webhook_url, validate_first=validate_first)
-        created: dict[str, Any] = self._client._call("POST", shared.BATCHES_PATH, json=body,
-                                                     headers=shared.create_headers(idempotency_key),
-                                                     is_idempotent=idempotency_key is not None)
-        return created
+        return self._run(self._flows.create(priority, webhook_url, validate_first, idempotency_key))
 
     def list(self, status: str | None = None, limit: int | None = None, after: str | None = None) -> dict[str, Any]:
         """`GET /v1/search/batches`: one page of your jobs, newest first: `{data, has_more, next_after}`."""
-        page: dict[str, Any] = self._client._call("GET", shared.BATCHES_PATH,
-                                                  params=shared.list_params(status, limit, after))
-        return page
+        return self._run(self._flows.list_batches(status, limit, after))
 
     def iter_all(self, status: str | None = None) -> Iterator[dict[str, Any]]:
         """Every one of your jobs (optionally in one status), newest first, following the cursor page by page."""
@@ -133,99 +131,48 @@ class Batches:
         while True:
             page = self.list(status, shared.LIST_PAGE_SIZE, after)
             yield from page["data"]
-            after = page.get("next_after")
-            if not page.get("has_more") or not after:
+            if (after := shared.next_cursor(page)) is None:
                 return
 
     def delete(self, batch_id: str) -> dict[str, Any]:
         """`DELETE /v1/search/batches/{id}`: delete a finished job and its files (ConflictError while it runs)."""
-        deleted: dict[str, Any] = self._client._call("DELETE", shared.batch_path(batch_id))
-        return deleted
+        return self._run(self._flows.delete(batch_id))
 
     def retry(self, batch_id: str) -> dict[str, Any]:
         """`POST /v1/search/batches/{id}/retry`: queue a completed job's timeout and exception lines again."""
-        status: dict[str, Any] = self._client._call("POST", shared.batch_path(batch_id, "retry"))
-        return status
+        return self._run(self._flows.retry(batch_id))
 
-    def validate(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+    def validate(self, path: StrPath) -> dict[str, Any]:
         """`POST /v1/search/batches/validate`: check a .jsonl file line by line (streamed; nothing is queued)."""
-        size = Path(path).stat().st_size
-        url = self._client.base_url + shared.BATCHES_PATH + "/validate"
-        headers = shared.api_headers(self._client._api_key) | {"Content-Type": shared.JSONL,
-                                                               "Content-Length": str(size)}
-
-        def chunks() -> Iterator[bytes]:
-            with open(path, "rb") as handle:
-                while chunk := handle.read(shared.CHUNK_BYTES):
-                    yield chunk
-
-        def build() -> httpx.Request:
-            return self._client._http.build_request("POST", url, content=chunks(), headers=headers)
-
-        report: dict[str, Any] = shared.decoded(self._client._send(build))
-        return report
+        return self._run(self._flows.validate(path))
 
     def results(self, batch_id: str, from_line: int = 1) -> Iterator[dict[str, Any]]:
-        """`GET /v1/search/batches/{id}/results`: the finished output lines from `from_line`, parsed, in order.
-
-        Works while the job runs (the finished prefix) and after; the request is sent when iteration starts.
-        """
-        url = self._client.base_url + shared.batch_path(batch_id, "results")
-        headers = shared.api_headers(self._client._api_key)
-        response = self._client._send(
-            lambda: self._client._http.build_request("GET", url, params={"from_line": from_line}, headers=headers),
-            stream=True,
-        )
+        """`GET .../{id}/results`: the finished output lines from `from_line`, parsed (sent when iteration starts)."""
+        response = self._run(self._flows.results(batch_id, from_line))
         try:
-            for line in response.iter_lines():
-                row = shared.result_line(line)
-                if row is not None:
-                    yield row
-        except httpx.TransportError as exc:
-            raise shared.connection_error(shared.origin(response.request.url), exc) from exc
+            with shared.reading(response):
+                for line in response.iter_lines():
+                    if (row := shared.result_line(line)) is not None:
+                        yield row
         finally:
             response.close()
 
-    def upload(self, batch_or_url: dict[str, Any] | str, path: str | os.PathLike[str], *,
+    def upload(self, batch_or_url: dict[str, Any] | str, path: StrPath, *,
                on_progress: ProgressCallback | None = None) -> None:
         """Stream a .jsonl file to the job's presigned URL (`Content-Type: application/jsonl`, no API key)."""
-        url = shared.presigned_url(batch_or_url)
-        batch_id = batch_or_url.get("batch_id") if isinstance(batch_or_url, dict) else None
-        size = Path(path).stat().st_size
-        headers = {"Content-Type": shared.JSONL, "Content-Length": str(size)}
+        self._run(self._flows.upload(batch_or_url, path, on_progress))
 
-        def chunks() -> Iterator[bytes]:
-            sent = 0
-            with open(path, "rb") as handle:
-                while chunk := handle.read(shared.CHUNK_BYTES):
-                    sent += len(chunk)
-                    yield chunk
-                    if on_progress:
-                        on_progress(BatchProgress(batch_id, "upload", sent, size))
-
-        def build() -> httpx.Request:
-            return self._client._http.build_request("PUT", url, content=chunks(), headers=headers)
-
-        self._client._send(build)
-        if on_progress and size == 0:
-            on_progress(BatchProgress(batch_id, "upload", 0, 0))
-
-    def submit(self, path: str | os.PathLike[str], *, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+    def submit(self, path: StrPath, *, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
         """Create a job and upload `path` to it; returns what create() returned."""
-        Path(path).stat()  # a missing file fails before a job is created
-        created = self.create()
-        self.upload(created, path, on_progress=on_progress)
-        return created
+        return self._run(self._flows.submit(path, on_progress))
 
     def get(self, batch_id: str) -> dict[str, Any]:
         """`GET /v1/search/batches/{id}`: status, estimate, counts and (once there is output) its URL."""
-        status: dict[str, Any] = self._client._call("GET", shared.batch_path(batch_id))
-        return status
+        return self._run(self._flows.get(batch_id))
 
     def cancel(self, batch_id: str) -> dict[str, Any]:
         """`POST /v1/search/batches/{id}/cancel`: the cancelled job's status (finished lines stay downloadable)."""
-        status: dict[str, Any] = self._client._call("POST", shared.batch_path(batch_id, "cancel"))
-        return status
+        return self._run(self._flows.cancel(batch_id))
 
     def wait(self, batch_id: str, *, on_progress: ProgressCallback | None = None,
              timeout: float | None = None) -> dict[str, Any]:
@@ -234,102 +181,45 @@ class Batches:
         Polls start at 0.5 s and grow to 10 s, sooner when the server's estimate is sooner.
         SearchTimeoutError when `timeout` seconds pass first (the job keeps running).
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        interval = shared.POLL_INITIAL_SECONDS
-        while True:
-            status = self.get(batch_id)
-            if on_progress:
-                on_progress(shared.processing_progress(batch_id, status))
-            if shared.is_terminal(status):
-                return status
-            delay = shared.poll_delay(interval, status)
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise SearchTimeoutError(shared.wait_timeout_message(batch_id, status, timeout or 0))
-                delay = min(delay, left)
-            _sleep(delay)
-            interval = shared.next_poll_interval(interval)
+        return self._run(self._flows.wait(batch_id, on_progress, timeout))
 
-    def download(self, id_or_status: str | dict[str, Any], path: str | os.PathLike[str], *,
+    def download(self, id_or_status: str | dict[str, Any], path: StrPath, *,
                  on_progress: ProgressCallback | None = None) -> Path:
         """Stream the results .jsonl to `path` (written atomically); an expired URL is renewed once."""
-        status = self.get(id_or_status) if isinstance(id_or_status, str) else id_or_status
-        batch_id = status.get("batch_id")
-        try:
-            return self._fetch(shared.output_url(status), Path(path), batch_id, on_progress)
-        except PermissionDeniedError:
-            if not batch_id:
-                raise
-            return self._fetch(shared.output_url(self.get(batch_id)), Path(path), batch_id, on_progress)
+        return self._run(self._flows.download(id_or_status, path, on_progress))
 
-    def _fetch(self, url: str, target: Path, batch_id: str | None, on_progress: ProgressCallback | None) -> Path:
-        """GET a presigned URL into target (no API key)."""
-        partial = target.with_name(target.name + ".partial")
-        response = self._client._send(lambda: self._client._http.build_request("GET", url), stream=True)
-        total, done = shared.content_length(response), 0
-        try:
-            with open(partial, "wb") as out:
-                for chunk in response.iter_bytes(shared.CHUNK_BYTES):
-                    out.write(chunk)
-                    done += len(chunk)
-                    if on_progress:
-                        on_progress(BatchProgress(batch_id, "download", done, total))
-        except httpx.TransportError as exc:
-            partial.unlink(missing_ok=True)
-            raise shared.connection_error(shared.origin(response.request.url), exc) from exc
-        finally:
-            response.close()
-        os.replace(partial, target)
-        return target
-
-    def run(self, path: str | os.PathLike[str], out: str | os.PathLike[str], *,
-            on_progress: ProgressCallback | None = None, timeout: float | None = None) -> dict[str, Any]:
-        """Submit `path`, wait, download the results to `out`; returns the final status.
-
-        A cancelled job's finished lines are still downloaded; a failed job raises.
-        """
-        created = self.submit(path, on_progress=on_progress)
-        status = self.wait(created["batch_id"], on_progress=on_progress, timeout=timeout)
-        self.download(status, out, on_progress=on_progress)
-        return status
+    def run(self, path: StrPath, out: StrPath, *, on_progress: ProgressCallback | None = None,
+            timeout: float | None = None) -> dict[str, Any]:
+        """Submit `path`, wait, download to `out`; the final status (a cancelled job's lines are still downloaded)."""
+        return self._run(self._flows.run(path, out, on_progress, timeout))
 
 
 class KnowledgeGraphAPI:
     """Knowledge graph lookups: the entity and source ids that search filters take."""
 
     def __init__(self, client: Client) -> None:
-        self._client = client
+        self._run, self._flows = client._run, client._flows
 
     def find_companies(self, query: str | None = None, *, types: Sequence[str] | None = None,
                        countries: Sequence[str] | None = None, sectors: Sequence[str] | None = None,
                        limit: int | None = None) -> list[dict[str, Any]]:
         """Companies by name, ticker or identifier (and filters), well-known companies first."""
-        body = shared.criteria(query=query, types=types, countries=countries, sectors=sectors, limit=limit)
-        found: list[dict[str, Any]] = self._client._call("POST", "/v1/knowledge-graph/companies", json=body)["results"]
-        return found
+        return self._run(self._flows.find_companies(query, types, countries, sectors, limit))
 
     def by_isin(self, isin: str) -> dict[str, Any]:
         """The company with this ISIN; NotFoundError when there is none."""
-        company: dict[str, Any] = self._client._call("GET", f"/v1/knowledge-graph/companies/isin/{quote(isin, safe='')}")
-        return company
+        return self._run(self._flows.by_isin(isin))
 
     def entities(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Entities by id (any number, sent 100 at a time); unknown ids are left out."""
-        found: dict[str, dict[str, Any]] = {}
-        for chunk in shared.id_chunks(ids):
-            found.update(self._client._call("POST", "/v1/knowledge-graph/entities/id", json={"values": chunk})["results"])
-        return found
+        return self._run(self._flows.entities(ids))
 
     def sources(self, query: str | None = None, *, countries: Sequence[str] | None = None,
                 ranks: Sequence[str] | None = None, categories: Sequence[str] | None = None,
                 packages: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Sources by name and filters, best match then best rank first."""
-        body = shared.criteria(query=query, countries=countries, ranks=ranks, categories=categories, packages=packages)
-        found: list[dict[str, Any]] = self._client._call("POST", "/v1/knowledge-graph/sources", json=body)["results"]
-        return found
+        return self._run(self._flows.sources(query, countries, ranks, categories, packages))
 
     def sectors(self) -> list[str]:
         """The sector names the `sectors` criterion accepts."""
-        names: list[str] = self._client._call("GET", "/v1/knowledge-graph/companies/sectors")["results"]
-        return names
+        return self._run(self._flows.sectors())

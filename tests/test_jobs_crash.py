@@ -87,3 +87,45 @@ def test_sigkill_serve_mid_batch_then_restart_finishes(index_dir: Path, tmp_path
     finally:
         restarted.stop()
         server.log.close()
+
+
+def output_keys(data_dir: Path, batch_id: str) -> list[str]:
+    """The output files a job has in the embedded object store."""
+    return sorted(p.name for p in (data_dir / "objects" / "batches" / batch_id).glob("output*.jsonl"))
+
+
+def test_cancel_then_sigkill_the_worker_holding_the_job_a_sweep_writes_the_output(index_dir: Path,
+                                                                                    tmp_path: Path) -> None:
+    copy_index(index_dir, tmp_path)
+    server = Server(tmp_path, workers=0, **FAST_LEASE)  # the API alone: it must never write an output
+    workers = [start_worker(tmp_path, server.port, **FAST_LEASE)]
+    try:
+        client = BatchClient(server.base_url, create_key(tmp_path, "alice"))
+        data = query_lines(2_000, bad_every=50)
+        batch_id = client.submit(data)
+        client.wait(batch_id, lines_done=300)
+        workers[0].send_signal(signal.SIGSTOP)  # frozen mid-batch, still holding the lease
+        cancelled = client.http.post(f"/v1/search/batches/{batch_id}/cancel").json()
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait(timeout=30)
+        assert cancelled["status"] == "cancelled" and cancelled["phase"] == "finalizing"
+        time.sleep(FAST_LEASE["lease_seconds"] + 2)  # the lease expired; no worker runs
+        waiting = client.status(batch_id)
+        assert waiting["phase"] == "finalizing" and waiting["output_file_url"] is None
+        assert output_keys(tmp_path, batch_id) == []
+
+        workers.append(start_worker(tmp_path, server.port, **FAST_LEASE))
+        deadline = time.monotonic() + 120
+        while (status := client.status(batch_id))["output_file_url"] is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert status["phase"] == "done" and status["status"] == "cancelled"
+        done = status["lines_done"]
+        assert 300 <= done < 2_000 and status["request_counts"]["pending"] == 2_000 - done
+        partial = client.download(status)
+        reference = client.download(client.wait(client.submit(data), timeout=900))
+        assert without_volatile(partial).splitlines() == without_volatile(reference).splitlines()[:done]
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait(timeout=30)
+        server.stop()

@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from batchsearch.models.search import Query
 from batchsearch.search.engine import SearchEngine
@@ -53,7 +54,7 @@ def recall_at(ranked: Sequence[str], judged: dict[str, int], k: int = 100) -> fl
     return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
 
 
-def ranked_documents(response: dict) -> list[str]:
+def ranked_documents(response: dict[str, Any]) -> list[str]:
     """Document ids in result order (documents are ranked by their best chunk)."""
     return [doc["id"] for doc in response["results"]]
 

@@ -18,7 +18,7 @@ BEIR_TIMESTAMP = 0
 class SourceIn(BaseModel):
     """Publisher of a document."""
 
-    id: str = Field("000000", min_length=1, max_length=64)
+    id: str = Field(default="000000", min_length=1, max_length=64)
     name: str = "Unknown"
     rank: Literal["RANK_1", "RANK_2", "RANK_3", "RANK_4", "RANK_5"] = "RANK_5"
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from batchsearch.index.records import ChunkRecord, Detection, DocumentRecord
 from batchsearch.index.store import IndexStore, Snapshot
-from batchsearch.ingest.chunking import chunk_text
+from batchsearch.ingest.chunking import Span, chunk_text
 from batchsearch.ingest.documents import DocumentIn, DocumentLineError, read_documents
 from batchsearch.models.search import normalise_topic
 
@@ -39,8 +39,12 @@ class Annotator(Protocol):
 class TokenizingEmbedder(Protocol):
     """An embedder that can also count tokens (for chunk budgets)."""
 
-    dim: int
     max_tokens: int
+
+    @property
+    def dim(self) -> int:
+        """Length of every embedding vector."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors for `texts`."""
@@ -167,7 +171,7 @@ class Ingestor:
             sentiment=doc.sentiment, chunks=chunks,
         )
 
-    def _annotate(self, doc: DocumentIn, spans: list, chunks: list[ChunkRecord]) -> tuple[list[str], list[str]]:
+    def _annotate(self, doc: DocumentIn, spans: list[Span], chunks: list[ChunkRecord]) -> tuple[list[str], list[str]]:
         """Fill chunk annotations; returns (headline entities, headline topics)."""
         head_entities: list[str] = []
         head_topics: list[str] = []
@@ -198,7 +202,7 @@ class Ingestor:
         return head_entities, head_topics
 
 
-def _place_entities(doc: DocumentIn, spans: list, chunks: list[ChunkRecord]) -> list[str]:
+def _place_entities(doc: DocumentIn, spans: list[Span], chunks: list[ChunkRecord]) -> list[str]:
     """Map pre-annotated entity mentions onto chunks; bare ids apply to every chunk."""
     headline: list[str] = []
     for ent in doc.entities or ():

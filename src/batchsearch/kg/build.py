@@ -103,7 +103,7 @@ class _Company:
     isins: list[str] = field(default_factory=list)
     industries: list[str] = field(default_factory=list)
     locations: list[str] = field(default_factory=list)
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)  # as shipped: str values, some int (employees, founded)
     city: str | None = None
     country: str | None = None
 

@@ -150,7 +150,7 @@ def _isin_checksum_ok(isin: str) -> bool:
 
 def _popularity(row: dict[str, Any]) -> float:
     raw = row.get("popularity")
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return 0.0
     try:
         value = float(raw)

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Engine
 
+from batchsearch.clock import Clock, utcnow
 from batchsearch.config import Settings
 from batchsearch.contents.errors import ContentFileError, ContentNotFoundError, InvalidTagsError
 from batchsearch.contents.extract import content_type_for, extract
@@ -39,7 +40,6 @@ from batchsearch.storage.protocol import ObjectStore
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 UPLOAD_PATH = "/contents/v1/uploads/"
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 MAX_TAG_CHARS = 200
@@ -48,11 +48,6 @@ MY_FILES_SOURCE = {"id": "MYFILE", "name": "My files", "rank": "RANK_1"}
 PROCESSING_ERROR = "PROCESSING_ERROR"
 # what clients send when they do not know the type (curl --data-binary sends the form type)
 _GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/x-www-form-urlencoded"})
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 def new_content_id() -> str:

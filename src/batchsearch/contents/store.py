@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from batchsearch.clock import as_utc
 from batchsearch.contents.errors import ContentNotFoundError
 from batchsearch.contents.model import ContentRecord, ContentStatus, Tag, check_transition
 from batchsearch.errors import ConflictError
@@ -91,11 +92,6 @@ class ListQuery:
     tags: tuple[str, ...] = ()  # tag ids or names; a record matches if it has any of them
     sort_by: SortBy = "created_at"
     sort_order: SortOrder = "desc"
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """Datetimes read back from SQLite are naive UTC: make them aware."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def _columns(changes: Mapping[str, object]) -> dict[str, object]:
@@ -247,13 +243,13 @@ class ContentStore:
                     .join(content_tags, content_tags.c.id == content_tag_links.c.tag_id)
                     .where(content_tag_links.c.content_id.in_(ids))
                     .order_by(content_tags.c.name))
-            for content_id, tag_id, name in conn.execute(stmt):
-                tags[content_id].append(Tag(tag_id, name))
+            for link in conn.execute(stmt):
+                tags[link.content_id].append(Tag(link.id, link.name))
         records = []
         for row in rows:
             data = dict(row._mapping)
             for name in _DATETIMES:
-                data[name] = _utc(data[name])
+                data[name] = as_utc(data[name])
             data["status"] = ContentStatus(data["status"])
             records.append(ContentRecord(**data, tags=tuple(tags[row.id])))
         return records

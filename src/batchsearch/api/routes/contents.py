@@ -7,13 +7,14 @@ the `tag` filter (tag names).
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from batchsearch import clock
 from batchsearch.api.deps import CurrentPrincipal
 from batchsearch.contents.model import ContentRecord
 from batchsearch.contents.service import UPLOAD_PATH, ContentService
@@ -125,17 +126,15 @@ class ContentUpdate(BaseModel):
     share_with_org: bool | None = None
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, to the microsecond (as in the vendor's records)."""
-    return None if value is None else value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def wire_record(record: ContentRecord) -> dict[str, Any]:
     """The record as the content API returns it; user and org are both the owner (one tenant per owner)."""
+    # times to the microsecond, as in the vendor's records
     return {
         "id": record.id, "file_name": record.file_name, "user_id": record.owner, "org_id": record.owner,
-        "created_at": iso(record.created_at), "updated_at": iso(record.updated_at),
-        "published_at": iso(record.published_at), "rp_collection_id": None, "raw_size": record.raw_size,
+        "created_at": clock.iso(record.created_at, "microseconds"),
+        "updated_at": clock.iso(record.updated_at, "microseconds"),
+        "published_at": clock.iso(record.published_at, "microseconds"),
+        "rp_collection_id": None, "raw_size": record.raw_size,
         "content_type": record.content_type, "shared_with_orgs": [record.owner] if record.share_with_org else [],
         "connector_id": None, "error_code": record.error_code, "error": record.error, "delete_started_ts": None,
         "file_metadata": None, "tags": [{"id": t.id, "name": t.name} for t in record.tags],

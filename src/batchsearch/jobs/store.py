@@ -317,7 +317,7 @@ class SqlJobStore:
         candidates = select(batch_jobs.c.id).where(or_(queued, expired))
         with self._engine.connect() as conn:
             order = (batch_jobs.c.priority.desc(), batch_jobs.c.created_at, batch_jobs.c.id)
-            ids = list(conn.execute(candidates.order_by(*order).limit(8)).scalars())
+            ids: list[str] = list(conn.execute(candidates.order_by(*order).limit(8)).scalars())
         for job_id in ids:
             stmt = update(batch_jobs).where(batch_jobs.c.id == job_id, or_(queued, expired))
             values = {

@@ -8,7 +8,8 @@ import os
 import signal
 import threading
 from multiprocessing.process import BaseProcess
-from typing import Any
+
+from starlette.types import ASGIApp
 
 from batchsearch.config import Settings
 from batchsearch.jobs.worker import SearcherFactory, run_worker
@@ -98,7 +99,7 @@ def run_workers(settings: Settings, n: int, searcher_factory: SearcherFactory | 
         pool.stop()
 
 
-def run_api_and_workers(app: Any, settings: Settings, searcher_factory: SearcherFactory | None = None) -> None:
+def run_api_and_workers(app: ASGIApp, settings: Settings, searcher_factory: SearcherFactory | None = None) -> None:
     """`batchsearch serve`: uvicorn on host:port plus settings.workers worker processes (blocking)."""
     import uvicorn
 

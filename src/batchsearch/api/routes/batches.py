@@ -67,7 +67,7 @@ async def create_batch(request: Request, principal: CurrentPrincipal, service: B
             request_hash=options_hash(options) if key else None,
         )
     )
-    answer = {"batch_id": created.job.id, "presigned_url": created.presigned_url}
+    answer: JsonObject = {"batch_id": created.job.id, "presigned_url": created.presigned_url}
     if created.job.webhook_secret is not None:
         answer["webhook_secret"] = created.job.webhook_secret
     return answer

@@ -178,7 +178,7 @@ def test_queue_ahead_counts_expired_leases_as_waiting_and_live_ones_as_running(s
 def test_a_cancelled_job_output_is_claimed_once_and_recorded_by_its_holder(store: SqlJobStore) -> None:
     add(store, "j1")
     assert store.claim("w1", T0, T0 + timedelta(seconds=30)) is not None
-    store.transition("j1", JobStatus.PROCESSING, JobStatus.CANCELLED, {"output_pending": True})
+    assert store.transition("j1", JobStatus.PROCESSING, JobStatus.CANCELLED).output_pending
     assert store.claim_output("w2", T0, T0 + timedelta(seconds=30)) is None  # w1's lease is live
     held = store.claim_output("w1", T0, T0 + timedelta(seconds=30), "j1")  # its own runner may finish it
     assert held is not None and held.lease_owner == "w1"
@@ -200,3 +200,12 @@ def test_transition_with_a_lease_owner_needs_that_owner(store: SqlJobStore) -> N
     with pytest.raises(ConflictError, match="another worker"):
         store.transition("j1", JobStatus.PROCESSING, JobStatus.COMPLETED, lease_owner="w2")
     assert store.transition("j1", JobStatus.PROCESSING, JobStatus.COMPLETED, lease_owner="w1").status is JobStatus.COMPLETED
+
+
+def test_only_a_cancel_of_a_job_that_ran_lines_leaves_output_to_write(store: SqlJobStore) -> None:
+    add(store, "never-ran")
+    add(store, "awaiting", status=JobStatus.PENDING)
+    add_lines(store, "released", 10, done=4)  # a stopping worker gave it back after 4 lines
+    cancelled = {job_id: store.transition(job_id, store.fetch(job_id).status, JobStatus.CANCELLED).output_pending
+                 for job_id in ("never-ran", "awaiting", "released")}
+    assert cancelled == {"never-ran": False, "awaiting": False, "released": True}

@@ -199,9 +199,8 @@ class BatchService:
         for _ in range(5):
             if job.status not in CANCELLABLE:
                 raise ConflictError(f"Batch job {job.id} is already {wire_status(job.status)}")
-            changes = {"completed_at": self.clock(), "output_pending": job.status is not JobStatus.PENDING}
             try:
-                return self.backend.transition(job.id, job.status, JobStatus.CANCELLED, changes)
+                return self.backend.transition(job.id, job.status, JobStatus.CANCELLED, {"completed_at": self.clock()})
             except ConflictError:
                 job = self.backend.get(job.id) or job
         raise ConflictError(f"Batch job {job.id} changed status while being cancelled; retry")

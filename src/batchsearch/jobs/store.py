@@ -152,6 +152,13 @@ def _ahead_of(job: Job) -> ColumnElement[bool]:
     return or_(c.priority > job.priority, same_priority_older)
 
 
+def _has_lines_to_write() -> ColumnElement[bool]:
+    """Whether a job being cancelled has output a worker must write: it is running, or ran lines before, or is
+    a retry (whose earlier output gets its counts back). Evaluated on the row as the cancel finds it."""
+    c = batch_jobs.c
+    return or_(c.status == JobStatus.PROCESSING.value, c.checkpoint_line > 0, c.retries > 0)
+
+
 def _remaining_lines() -> ColumnElement[int]:
     """Lines of a job not yet done (0 while its line count is unknown)."""
     return case((_REMAINING > 0, _REMAINING), else_=0)
@@ -217,6 +224,8 @@ class SqlJobStore:
         values = _columns(changes or {}) | {"status": new.value}
         if new in TERMINAL:  # every terminal state is notified (jobs without webhook_url are never picked)
             values |= {"webhook_pending": True, "webhook_next_at": None}
+        if new is JobStatus.CANCELLED:
+            values["output_pending"] = _has_lines_to_write()
         stmt = update(batch_jobs).where(batch_jobs.c.id == job_id, batch_jobs.c.status == expected.value)
         if lease_owner is not None:
             stmt = stmt.where(batch_jobs.c.lease_owner == lease_owner)

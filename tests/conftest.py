@@ -1,13 +1,22 @@
-"""Shared fixtures: where the evaluation data lives."""
+"""Shared fixtures: the evaluation data, the async backend, the batch API, real indexes and a live server."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from batchsearch.config import Settings
+from batchsearch.kg import KnowledgeGraph
+
+from batch_fakes import AsgiBatches
+from batch_servers import build_index
+from sdk_server import LiveServer, built_index
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["s3_server"]  # the real S3-compatible server fixture
 
 
 def shared_data_dir() -> Path:
@@ -22,3 +31,47 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.fail(f"evaluation data not found at {path}; set BATCHSEARCH_SHARED_DATA")
     return path
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests run on asyncio."""
+    return "asyncio"
+
+
+@pytest.fixture
+async def api(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[AsgiBatches]:
+    """The batch API behind httpx.ASGITransport with two tenants; a test module tunes its settings with a
+    module-level BATCH_SETTINGS dict."""
+    overrides = getattr(request.module, "BATCH_SETTINGS", {})
+    batches = AsgiBatches(Settings(data_dir=tmp_path, public_url="http://test", **overrides))
+    async with batches.client:
+        yield batches
+
+
+@pytest.fixture(scope="session")
+def batch_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real index (built once) for the batch end-to-end and crash tests; copy it with copy_index."""
+    source = tmp_path_factory.mktemp("batch-index")
+    build_index(source)
+    return source
+
+
+@pytest.fixture(scope="session")
+def sdk_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with the default knowledge graph and a generated corpus ingested (built once)."""
+    return built_index(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def live_server(sdk_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """uvicorn on 127.0.0.1 serving the whole app over the SDK index, with a batch worker (one per module)."""
+    live = LiveServer(sdk_index, tmp_path_factory.mktemp("live"))
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def default_graph(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeGraph:
+    """The default knowledge graph, built once; tests only read it."""
+    return KnowledgeGraph.build_default(tmp_path_factory.mktemp("kg"))

@@ -1,6 +1,6 @@
 """A real S3-compatible server for tests: SeaweedFS `weed mini` on 127.0.0.1 with free ports.
 
-Use the session fixture with `from s3_server import s3_server  # noqa: F401` (or pytest_plugins).
+The session fixture `s3_server` is registered for every test by conftest.py (pytest_plugins).
 When CI is set a missing `weed` binary or boto3 fails the run instead of skipping it.
 """
 

@@ -22,11 +22,6 @@ from batch_fakes import FakeSearcher, build_app, jsonl
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Api:
     """The app, a client for it, and two tenants' keys."""
 

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from batchsearch.config import Settings
 
 from batch_fakes import AsgiBatches, FakeSearcher, jsonl
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[AsgiBatches]:
-    api = AsgiBatches(Settings(data_dir=tmp_path, public_url="http://test"))
-    async with api.client:
-        yield api
 
 
 async def create(api: AsgiBatches, body: dict | None = None, key: str | None = None, api_key: str | None = None):  # type: ignore[no-untyped-def,type-arg]

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from batchsearch.config import Settings
 
 from batch_fakes import AsgiBatches
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[AsgiBatches]:
-    api = AsgiBatches(Settings(data_dir=tmp_path, public_url="http://test", micro_batch_size=4))
-    async with api.client:
-        yield api
+BATCH_SETTINGS = {"micro_batch_size": 4}  # for the shared `api` fixture
 
 
 async def test_custom_ids_are_echoed_and_bad_ones_name_the_field(api: AsgiBatches) -> None:

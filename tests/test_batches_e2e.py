@@ -8,19 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from batch_servers import BatchClient, Server, build_index, copy_index, create_key, query_lines
-
-
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    source = tmp_path_factory.mktemp("batch-index")
-    build_index(source)
-    return source
+from batch_servers import BatchClient, Server, copy_index, create_key, query_lines
 
 
 @pytest.fixture
-def server(index_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    copy_index(index_dir, tmp_path)
+def server(batch_index: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    copy_index(batch_index, tmp_path)
     server = Server(tmp_path, workers=1, lease_seconds=5, heartbeat_seconds=1)
     yield server
     server.stop()

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from batchsearch.config import Settings
 from batchsearch.jobs import parts
 
 from batch_fakes import AsgiBatches, jsonl
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[AsgiBatches]:
-    api = AsgiBatches(Settings(data_dir=tmp_path, public_url="http://test"))
-    async with api.client:
-        yield api
 
 
 async def test_list_pages_newest_first_and_filters_by_status(api: AsgiBatches) -> None:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from batchsearch.config import Settings
 from batchsearch.jobs.model import Checkpoint, LineCounts
 
 from batch_fakes import AsgiBatches, FakeSearcher, jsonl
@@ -20,16 +17,7 @@ pytestmark = pytest.mark.anyio
 BIGDATA_FIELDS = {"batch_id", "status", "estimated_completion_time", "output_file_url"}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[AsgiBatches]:
-    api = AsgiBatches(Settings(data_dir=tmp_path, public_url="http://test", micro_batch_size=8))
-    async with api.client:
-        yield api
+BATCH_SETTINGS = {"micro_batch_size": 8}  # for the shared `api` fixture
 
 
 async def test_counts_of_a_completed_job_with_every_kind_of_line(api: AsgiBatches) -> None:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from batchsearch.config import Settings
 from batchsearch.storage.ranges import UnsatisfiableRangeError, parse_range
 
 from batch_fakes import AsgiBatches, FakeSearcher, jsonl
@@ -19,16 +16,7 @@ pytestmark = pytest.mark.anyio
 LINES = 20_000
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[AsgiBatches]:
-    api = AsgiBatches(Settings(data_dir=tmp_path, public_url="http://test", micro_batch_size=500))
-    async with api.client:
-        yield api
+BATCH_SETTINGS = {"micro_batch_size": 500}  # for the shared `api` fixture
 
 
 async def test_tailing_a_running_batch_yields_exactly_the_final_output(api: AsgiBatches) -> None:

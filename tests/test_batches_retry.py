@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
 from batchsearch.jobs.worker import Worker
 
@@ -21,17 +18,7 @@ pytestmark = pytest.mark.anyio
 TEXTS = ["a", "boom", "c", "slow", "e", "boom", "g", "h", "i", "j"]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[AsgiBatches]:
-    settings = Settings(data_dir=tmp_path, public_url="http://test", micro_batch_size=3, query_timeout_seconds=0.3)
-    api = AsgiBatches(settings)
-    async with api.client:
-        yield api
+BATCH_SETTINGS = {"micro_batch_size": 3, "query_timeout_seconds": 0.3}  # for the shared `api` fixture
 
 
 def data() -> bytes:

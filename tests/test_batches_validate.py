@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from batchsearch.config import Settings
 from batchsearch.errors import FieldProblem
 from batchsearch.jobs.validation import Problem, line_problem
 
@@ -26,16 +23,7 @@ MIXED = b"\n".join([
 ]) + b"\n"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[AsgiBatches]:
-    api = AsgiBatches(Settings(data_dir=tmp_path, public_url="http://test", batch_max_lines=100))
-    async with api.client:
-        yield api
+BATCH_SETTINGS = {"batch_max_lines": 100}  # for the shared `api` fixture
 
 
 async def validate(api: AsgiBatches, content: bytes, content_type: str = "application/jsonl") -> dict:  # type: ignore[type-arg]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -48,18 +48,7 @@ class Receiver:
         self.server.server_close()
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[AsgiBatches]:
-    settings = Settings(data_dir=tmp_path, public_url="http://test", batch_webhook_backoff_seconds=0.05,
-                        batch_webhook_timeout_seconds=5)
-    api = AsgiBatches(settings)
-    async with api.client:
-        yield api
+BATCH_SETTINGS = {"batch_webhook_backoff_seconds": 0.05, "batch_webhook_timeout_seconds": 5}  # for the shared `api` fixture
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
-"""The CLI's server commands (search, batch, kg) through the SDK against a real uvicorn, via typer's CliRunner."""
+"""The CLI's live_server commands (search, batch, kg) through the SDK against a real uvicorn, via typer's CliRunner."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,20 +10,13 @@ from typer.testing import CliRunner
 
 import batchsearch
 from batchsearch.cli import app, search_query
-from sdk_server import LiveServer, built_index, dead_url
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(built_index(tmp_path_factory), tmp_path_factory.mktemp("cli"))
-    yield live
-    live.stop()
+from sdk_server import LiveServer, dead_url
 
 
 @pytest.fixture
-def cli(server: LiveServer) -> CliRunner:
-    """A runner whose environment points at the live server (as a user's shell would)."""
-    return CliRunner(env={"BATCHSEARCH_URL": server.base_url, "BATCHSEARCH_API_KEY": server.api_key})
+def cli(live_server: LiveServer) -> CliRunner:
+    """A runner whose environment points at the live live_server (as a user's shell would)."""
+    return CliRunner(env={"BATCHSEARCH_URL": live_server.base_url, "BATCHSEARCH_API_KEY": live_server.api_key})
 
 
 @pytest.fixture
@@ -79,11 +71,11 @@ def test_search_user_errors_are_one_line(cli: CliRunner) -> None:
     assert nothing.exit_code == 1 and "Give a `text`, at least one filter, or both" in one_line_error(nothing.stderr)
 
 
-def test_wrong_and_missing_keys_say_how_to_fix_them(server: LiveServer) -> None:
-    wrong = CliRunner().invoke(app, ["kg", "companies", "Apple", "--url", server.base_url, "--api-key", "bs_nope"])
+def test_wrong_and_missing_keys_say_how_to_fix_them(live_server: LiveServer) -> None:
+    wrong = CliRunner().invoke(app, ["kg", "companies", "Apple", "--url", live_server.base_url, "--api-key", "bs_nope"])
     assert wrong.exit_code == 1
     assert "Invalid API key: pass --api-key or set BATCHSEARCH_API_KEY" in one_line_error(wrong.stderr)
-    missing = CliRunner(env={"BATCHSEARCH_API_KEY": None}).invoke(app, ["search", "x", "--url", server.base_url])
+    missing = CliRunner(env={"BATCHSEARCH_API_KEY": None}).invoke(app, ["search", "x", "--url", live_server.base_url])
     assert missing.exit_code == 1 and "Missing API key" in one_line_error(missing.stderr)
 
 
@@ -91,7 +83,7 @@ def test_connection_refused_names_the_url_and_the_fix() -> None:
     url = dead_url()
     result = CliRunner().invoke(app, ["batch", "status", "b1", "--url", url, "--api-key", "k"])
     assert result.exit_code == 1
-    assert one_line_error(result.stderr) == f"error: cannot reach the server at {url}: is `batchsearch serve` running?"
+    assert one_line_error(result.stderr) == f"error: cannot reach the live_server at {url}: is `batchsearch serve` running?"
 
 
 def test_batch_run_downloads_and_counts_statuses(cli: CliRunner, queries: Path, tmp_path: Path) -> None:
@@ -126,8 +118,8 @@ def test_batch_step_by_step(cli: CliRunner, queries: Path, tmp_path: Path) -> No
     assert downloaded.exit_code == 0 and json.loads(downloaded.stdout)["statuses"] == {"success": 6, "error": 1}
 
 
-def test_batch_cancel_and_wait_on_a_cancelled_batch(cli: CliRunner, server: LiveServer, tmp_path: Path) -> None:
-    with batchsearch.Client(server.base_url, server.api_key) as client:
+def test_batch_cancel_and_wait_on_a_cancelled_batch(cli: CliRunner, live_server: LiveServer, tmp_path: Path) -> None:
+    with batchsearch.Client(live_server.base_url, live_server.api_key) as client:
         batch_id = client.batches.create()["batch_id"]
     cancelled = cli.invoke(app, ["batch", "cancel", batch_id, "--json"])
     assert cancelled.exit_code == 0 and json.loads(cancelled.stdout)["status"] == "cancelled"

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 import batchsearch
 from batchsearch.cli import app
-from sdk_server import Reply, ScriptedServer, built_index, dead_url, error_body
+from sdk_server import Reply, ScriptedServer, dead_url, error_body
 
 runner = CliRunner()
 
@@ -35,11 +35,6 @@ def command_paths() -> list[tuple[str, ...]]:
             yield from walk(sub, (*path, name))
 
     return list(walk(typer.main.get_command(app), ()))
-
-
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_index(tmp_path_factory)
 
 
 @pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(p) or "batchsearch")
@@ -64,8 +59,8 @@ def test_usage_errors_exit_2_with_click_usage() -> None:
     assert result.exit_code == 2 and "--out" in result.output
 
 
-def test_corpus_generate_is_deterministic(index_dir: Path, tmp_path: Path) -> None:
-    args = ["corpus", "generate", "--docs", "5", "--seed", "3", "--data-dir", str(index_dir)]
+def test_corpus_generate_is_deterministic(sdk_index: Path, tmp_path: Path) -> None:
+    args = ["corpus", "generate", "--docs", "5", "--seed", "3", "--data-dir", str(sdk_index)]
     first = runner.invoke(app, [*args, "--out", str(tmp_path / "a.jsonl")])
     assert first.exit_code == 0 and first.stdout.startswith(f"wrote 5 documents to {tmp_path / 'a.jsonl'}")
     second = runner.invoke(app, [*args, "--out", str(tmp_path / "b.jsonl"), "--json"])
@@ -73,7 +68,7 @@ def test_corpus_generate_is_deterministic(index_dir: Path, tmp_path: Path) -> No
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
     docs = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert len(docs) == 5 and all({"id", "headline", "text", "timestamp", "source"} <= set(d) for d in docs)
-    other = runner.invoke(app, ["corpus", "generate", "--docs", "5", "--seed", "4", "--data-dir", str(index_dir),
+    other = runner.invoke(app, ["corpus", "generate", "--docs", "5", "--seed", "4", "--data-dir", str(sdk_index),
                                 "--out", str(tmp_path / "c.jsonl")])
     assert other.exit_code == 0 and (tmp_path / "c.jsonl").read_bytes() != (tmp_path / "a.jsonl").read_bytes()
 
@@ -107,10 +102,10 @@ def test_the_installed_entrypoint_exits_1_with_one_line_and_no_traceback() -> No
     assert done.stdout == ""
 
 
-def test_serve_runs_the_api_with_batch_workers_and_stops_them(index_dir: Path, tmp_path: Path) -> None:
+def test_serve_runs_the_api_with_batch_workers_and_stops_them(sdk_index: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     for folder in ("index", "kg"):
-        shutil.copytree(index_dir / folder, data / folder)
+        shutil.copytree(sdk_index / folder, data / folder)
     url = dead_url()  # a free port for the server
     port = url.rsplit(":", 1)[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHSEARCH_")}

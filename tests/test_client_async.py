@@ -1,36 +1,24 @@
-"""batchsearch.AsyncClient: the same calls and errors as Client, against a real uvicorn and a scripted server."""
+"""batchsearch.AsyncClient: the same calls and errors as Client, against a real uvicorn and a scripted live_server."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 import batchsearch
 from batchsearch.client import BatchProgress
-from sdk_server import LiveServer, Reply, ScriptedServer, built_index, dead_url, error_body
+from sdk_server import LiveServer, Reply, ScriptedServer, dead_url, error_body
 
 pytestmark = pytest.mark.anyio
 OK = {"results": [], "metadata": {"request_id": "r"}, "usage": {"api_query_units": 0}}
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(built_index(tmp_path_factory), tmp_path_factory.mktemp("sdk-async"))
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-async def client(server: LiveServer) -> AsyncIterator[batchsearch.AsyncClient]:
-    async with batchsearch.AsyncClient(server.base_url, server.api_key) as c:
+async def client(live_server: LiveServer) -> AsyncIterator[batchsearch.AsyncClient]:
+    async with batchsearch.AsyncClient(live_server.base_url, live_server.api_key) as c:
         yield c
 
 
@@ -89,24 +77,24 @@ async def test_knowledge_graph(client: batchsearch.AsyncClient) -> None:
 
 async def test_503_twice_then_success(sleeps: list[float]) -> None:
     busy = Reply(503, error_body(503, "UNAVAILABLE", "busy"), {"Retry-After": "1"})
-    with ScriptedServer(busy, busy, Reply(200, OK)) as server:
-        async with batchsearch.AsyncClient(server.url, "k") as client:
+    with ScriptedServer(busy, busy, Reply(200, OK)) as live_server:
+        async with batchsearch.AsyncClient(live_server.url, "k") as client:
             assert await client.search({"text": "x"}) == OK
-    assert len(server.requests) == 3 and sleeps == [1.0, 1.0]
+    assert len(live_server.requests) == 3 and sleeps == [1.0, 1.0]
 
 
 async def test_400_is_not_retried(sleeps: list[float]) -> None:
-    with ScriptedServer(Reply(400, error_body(400, "VALIDATION_ERROR", "bad", "req-9")), Reply(200, OK)) as server:
-        async with batchsearch.AsyncClient(server.url, "k") as client:
+    with ScriptedServer(Reply(400, error_body(400, "VALIDATION_ERROR", "bad", "req-9")), Reply(200, OK)) as live_server:
+        async with batchsearch.AsyncClient(live_server.url, "k") as client:
             with pytest.raises(batchsearch.ValidationError) as caught:
                 await client.search({"text": "x"})
-    assert len(server.requests) == 1 and sleeps == []
+    assert len(live_server.requests) == 1 and sleeps == []
     assert caught.value.request_id == "req-9"
 
 
 async def test_connection_refused(sleeps: list[float]) -> None:
     async with batchsearch.AsyncClient(dead_url(), "k", max_retries=2) as client:
-        with pytest.raises(batchsearch.APIConnectionError, match="cannot reach the server"):
+        with pytest.raises(batchsearch.APIConnectionError, match="cannot reach the live_server"):
             await client.batches.get("b1")
     assert len(sleeps) == 2
 
@@ -116,12 +104,12 @@ async def test_upload_is_jsonl_without_the_key_and_wait_grows(sleeps: list[float
     file.write_bytes(b'{"query": {"text": "a"}}\n' * 15_000)
     pending = {"batch_id": "b1", "status": "pending", "lines_total": None, "lines_done": 0}
     replies = [Reply(200, b"")] + [Reply(200, pending)] * 3 + [Reply(200, pending | {"status": "completed"})]
-    with ScriptedServer(*replies) as server:
-        async with batchsearch.AsyncClient(server.url, "secret") as client:
-            await client.batches.upload(server.url + "/files/in?signature=s", file)
+    with ScriptedServer(*replies) as live_server:
+        async with batchsearch.AsyncClient(live_server.url, "secret") as client:
+            await client.batches.upload(live_server.url + "/files/in?signature=s", file)
             await client.batches.wait("b1")
-    put = server.requests[0]
+    put = live_server.requests[0]
     assert put["headers"]["content-type"] == "application/jsonl" and "x-api-key" not in put["headers"]
     assert put["body"] == file.read_bytes()
-    assert all(r["headers"]["x-api-key"] == "secret" for r in server.requests[1:])
+    assert all(r["headers"]["x-api-key"] == "secret" for r in live_server.requests[1:])
     assert sleeps == [0.5, 0.75, 1.125]

@@ -1,4 +1,4 @@
-"""The SDK's batch extras against a real server: list, delete, retry, validate, results, create options."""
+"""The SDK's batch extras against a real live_server: list, delete, retry, validate, results, create options."""
 
 from __future__ import annotations
 
@@ -11,28 +11,21 @@ from typer.testing import CliRunner
 
 import batchsearch
 from batchsearch.cli import app
-from sdk_server import LiveServer, Reply, ScriptedServer, built_index
+from sdk_server import LiveServer, Reply, ScriptedServer
 
 CREATED = {"batch_id": "b-1", "presigned_url": "http://127.0.0.1:9/upload"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(built_index(tmp_path_factory), tmp_path_factory.mktemp("sdk-extras"))
-    yield live
-    live.stop()
-
-
 @pytest.fixture
-def client(server: LiveServer) -> Iterator[batchsearch.Client]:
-    with batchsearch.Client(server.base_url, server.api_key) as c:
+def client(live_server: LiveServer) -> Iterator[batchsearch.Client]:
+    with batchsearch.Client(live_server.base_url, live_server.api_key) as c:
         yield c
 
 
 @pytest.fixture
-def fresh(server: LiveServer, request: pytest.FixtureRequest) -> Iterator[batchsearch.Client]:
+def fresh(live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[batchsearch.Client]:
     """A client of an owner with no jobs yet."""
-    with batchsearch.Client(server.base_url, server.create_key(f"owner-{request.node.name}")) as c:
+    with batchsearch.Client(live_server.base_url, live_server.create_key(f"owner-{request.node.name}")) as c:
         yield c
 
 
@@ -163,13 +156,8 @@ def test_list_sends_only_the_parameters_given() -> None:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def async_client(server: LiveServer, request: pytest.FixtureRequest) -> AsyncIterator[batchsearch.AsyncClient]:
-    async with batchsearch.AsyncClient(server.base_url, server.create_key(f"async-{request.node.name}")) as c:
+async def async_client(live_server: LiveServer, request: pytest.FixtureRequest) -> AsyncIterator[batchsearch.AsyncClient]:
+    async with batchsearch.AsyncClient(live_server.base_url, live_server.create_key(f"async-{request.node.name}")) as c:
         yield c
 
 
@@ -211,10 +199,10 @@ def one_line_error(stderr: str) -> str:
 
 
 @pytest.fixture
-def cli(server: LiveServer, request: pytest.FixtureRequest) -> CliRunner:
-    """A runner for an owner with no jobs yet, pointed at the live server through the environment."""
-    return CliRunner(env={"BATCHSEARCH_URL": server.base_url,
-                          "BATCHSEARCH_API_KEY": server.create_key(f"cli-{request.node.name}")})
+def cli(live_server: LiveServer, request: pytest.FixtureRequest) -> CliRunner:
+    """A runner for an owner with no jobs yet, pointed at the live live_server through the environment."""
+    return CliRunner(env={"BATCHSEARCH_URL": live_server.base_url,
+                          "BATCHSEARCH_API_KEY": live_server.create_key(f"cli-{request.node.name}")})
 
 
 def test_cli_batch_list_validate_delete_retry(cli: CliRunner, tmp_path: Path) -> None:

@@ -11,31 +11,19 @@ import pytest
 
 import batchsearch
 from batchsearch.client import BatchProgress
-from sdk_server import LiveServer, built_index, corpus_documents, dead_url
-
-
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_index(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def server(index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(index_dir, tmp_path_factory.mktemp("sdk-sync"))
-    yield live
-    live.stop()
+from sdk_server import LiveServer, corpus_documents, dead_url
 
 
 @pytest.fixture
-def client(server: LiveServer) -> Iterator[batchsearch.Client]:
-    with batchsearch.Client(server.base_url, server.api_key) as c:
+def client(live_server: LiveServer) -> Iterator[batchsearch.Client]:
+    with batchsearch.Client(live_server.base_url, live_server.api_key) as c:
         yield c
 
 
-def mentioned_company(index_dir: Path) -> str:
+def mentioned_company(sdk_index: Path) -> str:
     """The company the generated corpus mentions most."""
     counts: dict[str, int] = {}
-    for doc in corpus_documents(index_dir):
+    for doc in corpus_documents(sdk_index):
         for mention in doc["_mentions"]:
             counts[mention["id"]] = counts.get(mention["id"], 0) + 1
     return max(counts, key=lambda cid: counts[cid])
@@ -54,8 +42,8 @@ def test_search_returns_the_wire_response(client: batchsearch.Client) -> None:
     assert response["metadata"]["request_id"]
 
 
-def test_search_with_an_entity_filter_only_returns_that_entity(client: batchsearch.Client, index_dir: Path) -> None:
-    company = mentioned_company(index_dir)
+def test_search_with_an_entity_filter_only_returns_that_entity(client: batchsearch.Client, sdk_index: Path) -> None:
+    company = mentioned_company(sdk_index)
     response = client.search({"text": "results", "filters": {"entity": {"any_of": [company]}}, "max_chunks": 20},
                              include_audit=True)
     assert response["results"]
@@ -74,19 +62,19 @@ def test_validation_error_is_the_servers_exception_with_its_request_id(client: b
     assert err.request_id
 
 
-def test_missing_and_wrong_keys_raise_401_and_403(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_and_wrong_keys_raise_401_and_403(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BATCHSEARCH_API_KEY", raising=False)
-    with batchsearch.Client(server.base_url) as anonymous, pytest.raises(batchsearch.AuthenticationError):
+    with batchsearch.Client(live_server.base_url) as anonymous, pytest.raises(batchsearch.AuthenticationError):
         anonymous.search({"text": "x"})
-    with batchsearch.Client(server.base_url, "bs_wrong") as wrong, pytest.raises(batchsearch.PermissionDeniedError):
+    with batchsearch.Client(live_server.base_url, "bs_wrong") as wrong, pytest.raises(batchsearch.PermissionDeniedError):
         wrong.batches.create()
 
 
-def test_url_and_key_come_from_the_environment(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BATCHSEARCH_URL", server.base_url + "/")
-    monkeypatch.setenv("BATCHSEARCH_API_KEY", server.api_key)
+def test_url_and_key_come_from_the_environment(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATCHSEARCH_URL", live_server.base_url + "/")
+    monkeypatch.setenv("BATCHSEARCH_API_KEY", live_server.api_key)
     with batchsearch.Client() as from_env:
-        assert from_env.base_url == server.base_url
+        assert from_env.base_url == live_server.base_url
         assert from_env.kg.sectors()
 
 
@@ -96,9 +84,9 @@ def test_unknown_batch_is_not_found(client: batchsearch.Client) -> None:
     assert caught.value.status_code == 404 and caught.value.request_id
 
 
-def test_another_owners_batch_is_not_found(client: batchsearch.Client, server: LiveServer, tmp_path: Path) -> None:
+def test_another_owners_batch_is_not_found(client: batchsearch.Client, live_server: LiveServer, tmp_path: Path) -> None:
     created = client.batches.submit(write_queries(tmp_path / "q.jsonl", ["revenue"]))
-    with batchsearch.Client(server.base_url, server.create_key("bob")) as bob:
+    with batchsearch.Client(live_server.base_url, live_server.create_key("bob")) as bob:
         with pytest.raises(batchsearch.NotFoundError):
             bob.batches.get(created["batch_id"])
 
@@ -177,7 +165,7 @@ def test_a_missing_input_file_fails_before_any_job_is_created(client: batchsearc
         client.batches.submit(tmp_path / "missing.jsonl")
 
 
-def test_knowledge_graph_lookups(client: batchsearch.Client, index_dir: Path) -> None:
+def test_knowledge_graph_lookups(client: batchsearch.Client, sdk_index: Path) -> None:
     apple = client.kg.find_companies("Apple", limit=3)
     assert apple[0]["name"].startswith("Apple")
     assert client.kg.find_companies(countries=["US"], sectors=["Technology"], limit=2)
@@ -185,7 +173,7 @@ def test_knowledge_graph_lookups(client: batchsearch.Client, index_dir: Path) ->
     assert client.kg.by_isin(isin)["id"] == apple[0]["id"]
     with pytest.raises(batchsearch.NotFoundError):
         client.kg.by_isin("XX0000000000")
-    company = mentioned_company(index_dir)
+    company = mentioned_company(sdk_index)
     many = [company] + [f"ZZ{i:04d}" for i in range(150)]  # more than one request's worth of ids
     assert list(client.kg.entities(many)) == [company]
     sources = client.kg.sources(categories=["news"])

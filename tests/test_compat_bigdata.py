@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from sdk_server import LiveServer, built_index
+from sdk_server import LiveServer
 
 # the input lines of spec section 3.1, verbatim (the entity ids are Bigdata's: unknown here, so no hits)
 SPEC_LINES = [
@@ -33,13 +31,6 @@ OWN_LINES = [
 STATUSES = {"pending", "processing", "completed", "failed", "cancelled"}
 DOCUMENT_ID = re.compile(r"^[A-F0-9]{32}$")
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(built_index(tmp_path_factory), tmp_path_factory.mktemp("compat"))
-    yield live
-    live.stop()
 
 
 def run_batch_like_the_vendor_script(base_url: str, api_key: str, input_path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -71,12 +62,12 @@ def run_batch_like_the_vendor_script(base_url: str, api_key: str, input_path: Pa
     return seen, [json.loads(line) for line in download.text.splitlines() if line.strip()]
 
 
-def test_the_vendor_flow_runs_unchanged(server: LiveServer, tmp_path: Path) -> None:
+def test_the_vendor_flow_runs_unchanged(live_server: LiveServer, tmp_path: Path) -> None:
     lines = SPEC_LINES + OWN_LINES
     input_path = tmp_path / "queries.jsonl"
     input_path.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
-    seen, results = run_batch_like_the_vendor_script(server.base_url, server.api_key, input_path)
+    seen, results = run_batch_like_the_vendor_script(live_server.base_url, live_server.api_key, input_path)
 
     for info in seen:
         assert {"batch_id", "status", "output_file_url"} <= set(info) and info["status"] in STATUSES
@@ -100,24 +91,24 @@ def test_the_vendor_flow_runs_unchanged(server: LiveServer, tmp_path: Path) -> N
             assert {"cnum", "text", "relevance", "sentiment", "detections"} <= set(chunk)
 
 
-def test_create_accepts_the_cookbook_body_and_any_header_case(server: LiveServer) -> None:
-    response = httpx.post(f"{server.base_url}/v1/search/batches", json={"organizationId": None, "userId": None},
-                          headers={"X-API-KEY": server.api_key})
+def test_create_accepts_the_cookbook_body_and_any_header_case(live_server: LiveServer) -> None:
+    response = httpx.post(f"{live_server.base_url}/v1/search/batches", json={"organizationId": None, "userId": None},
+                          headers={"X-API-KEY": live_server.api_key})
     assert response.status_code == 200
     assert set(response.json()) >= {"batch_id", "presigned_url"}
 
 
-def test_the_cookbook_post_then_get_fallback_works(server: LiveServer) -> None:
-    headers = {"x-api-key": server.api_key}
-    batch_id = httpx.post(f"{server.base_url}/v1/search/batches", headers=headers).json()["batch_id"]
-    first = httpx.post(f"{server.base_url}/v1/search/batches/{batch_id}", headers=headers)
+def test_the_cookbook_post_then_get_fallback_works(live_server: LiveServer) -> None:
+    headers = {"x-api-key": live_server.api_key}
+    batch_id = httpx.post(f"{live_server.base_url}/v1/search/batches", headers=headers).json()["batch_id"]
+    first = httpx.post(f"{live_server.base_url}/v1/search/batches/{batch_id}", headers=headers)
     assert first.status_code in (404, 405)
-    fallback = httpx.get(f"{server.base_url}/v1/search/batches/{batch_id}", headers=headers)
+    fallback = httpx.get(f"{live_server.base_url}/v1/search/batches/{batch_id}", headers=headers)
     assert fallback.json()["status"] == "pending"
 
 
-def test_presigned_urls_need_no_key_and_reject_tampering(server: LiveServer) -> None:
-    job = httpx.post(f"{server.base_url}/v1/search/batches", headers={"x-api-key": server.api_key}).json()
+def test_presigned_urls_need_no_key_and_reject_tampering(live_server: LiveServer) -> None:
+    job = httpx.post(f"{live_server.base_url}/v1/search/batches", headers={"x-api-key": live_server.api_key}).json()
     tampered = job["presigned_url"].replace("signature=", "signature=0")
     body = b'{"query": {"text": "dividend"}}\n'
     assert httpx.put(tampered, content=body, headers={"Content-Type": "application/jsonl"}).status_code == 403

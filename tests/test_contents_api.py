@@ -40,11 +40,6 @@ RECORD_KEYS = {"id", "file_name", "user_id", "org_id", "created_at", "updated_at
 MY_FILES = {"mode": "INCLUDE", "values": ["my_files"]}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def embedder() -> MiniLMEmbedder:
     return MiniLMEmbedder()

@@ -7,12 +7,10 @@ import time
 from pathlib import Path
 
 import psutil
-import pytest
 
 from batch_servers import (
     BatchClient,
     Server,
-    build_index,
     copy_index,
     create_key,
     query_lines,
@@ -24,21 +22,14 @@ LINES = 5_000
 FAST_LEASE = {"lease_seconds": 3, "heartbeat_seconds": 0.5, "poll_seconds": 0.2}
 
 
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    source = tmp_path_factory.mktemp("crash-index")
-    build_index(source)
-    return source
-
-
 def check_complete(output: bytes, reference: bytes) -> None:
     """Every line once, in order, identical to an uninterrupted run but for request ids and timestamps."""
     assert output.count(b"\n") == LINES
     assert without_volatile(output) == without_volatile(reference)
 
 
-def test_sigkill_worker_mid_batch_then_a_new_worker_finishes(index_dir: Path, tmp_path: Path) -> None:
-    copy_index(index_dir, tmp_path)
+def test_sigkill_worker_mid_batch_then_a_new_worker_finishes(batch_index: Path, tmp_path: Path) -> None:
+    copy_index(batch_index, tmp_path)
     server = Server(tmp_path, workers=0, **FAST_LEASE)
     workers = []
     try:
@@ -65,8 +56,8 @@ def test_sigkill_worker_mid_batch_then_a_new_worker_finishes(index_dir: Path, tm
         server.stop()
 
 
-def test_sigkill_serve_mid_batch_then_restart_finishes(index_dir: Path, tmp_path: Path) -> None:
-    copy_index(index_dir, tmp_path)
+def test_sigkill_serve_mid_batch_then_restart_finishes(batch_index: Path, tmp_path: Path) -> None:
+    copy_index(batch_index, tmp_path)
     server = Server(tmp_path, workers=1, **FAST_LEASE)
     client = BatchClient(server.base_url, create_key(tmp_path, "alice"))
     batch_id = client.submit(query_lines(LINES, bad_every=50))
@@ -94,9 +85,9 @@ def output_keys(data_dir: Path, batch_id: str) -> list[str]:
     return sorted(p.name for p in (data_dir / "objects" / "batches" / batch_id).glob("output*.jsonl"))
 
 
-def test_cancel_then_sigkill_the_worker_holding_the_job_a_sweep_writes_the_output(index_dir: Path,
+def test_cancel_then_sigkill_the_worker_holding_the_job_a_sweep_writes_the_output(batch_index: Path,
                                                                                     tmp_path: Path) -> None:
-    copy_index(index_dir, tmp_path)
+    copy_index(batch_index, tmp_path)
     server = Server(tmp_path, workers=0, **FAST_LEASE)  # the API alone: it must never write an output
     workers = [start_worker(tmp_path, server.port, **FAST_LEASE)]
     try:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from batchsearch.config import Settings
 from batchsearch.jobs import parts, store as store_module
 from batchsearch.jobs.model import Job
 from batchsearch.jobs.states import JobStatus
@@ -26,17 +24,7 @@ pytestmark = pytest.mark.anyio
 WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP)\b", re.IGNORECASE)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[AsgiBatches]:
-    api = AsgiBatches(Settings(data_dir=tmp_path, public_url="http://test", micro_batch_size=4,
-                               upload_url_ttl_seconds=60))
-    async with api.client:
-        yield api
+BATCH_SETTINGS = {"micro_batch_size": 4, "upload_url_ttl_seconds": 60}  # for the shared `api` fixture
 
 
 class RecordingStore:

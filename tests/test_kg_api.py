@@ -18,22 +18,11 @@ from batchsearch.kg.wire import COMPANY_FIELDS
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
-def graph(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeGraph:
-    """One default graph for the module: the routes only read it."""
-    return KnowledgeGraph.build_default(tmp_path_factory.mktemp("kg"))
-
-
-@pytest.fixture(scope="module")
-def app_and_key(graph: KnowledgeGraph, tmp_path_factory: pytest.TempPathFactory) -> tuple[FastAPI, str]:
+def app_and_key(default_graph: KnowledgeGraph, tmp_path_factory: pytest.TempPathFactory) -> tuple[FastAPI, str]:
     """One app for the module (building one loads the search engine, which takes a while)."""
     app = create_app(Settings(data_dir=tmp_path_factory.mktemp("data")))
-    app.state.kg = graph
+    app.state.kg = default_graph
     app.include_router(kg.router)
     _principal, key = app.state.keys.create("alice")
     return app, key
@@ -104,9 +93,9 @@ async def test_identifier_lookups_in_bulk(client: httpx.AsyncClient) -> None:
     assert too_many.status_code == 400
 
 
-async def test_entities_by_id(client: httpx.AsyncClient, graph: KnowledgeGraph) -> None:
+async def test_entities_by_id(client: httpx.AsyncClient, default_graph: KnowledgeGraph) -> None:
     microsoft = (await client.get("/v1/knowledge-graph/companies/isin/US5949181045")).json()
-    nadella = next(e for e in graph.entities() if e.name == "Satya Nadella")
+    nadella = next(e for e in default_graph.entities() if e.name == "Satya Nadella")
     values = [microsoft["id"], nadella.id, "ZZZZZZ"]
     response = await client.post("/v1/knowledge-graph/entities/id", json={"values": values})
     body = response.json()

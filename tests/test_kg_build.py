@@ -6,7 +6,6 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import pytest
 
 from batchsearch.kg import EntityCategory, KnowledgeGraph, entity_id, source_id
 from batchsearch.kg.build import build_default_entities
@@ -14,11 +13,6 @@ from batchsearch.kg.ids import allocate_entity_id, company_key
 from batchsearch.kg.sources import SOURCE_CATEGORIES, default_sources
 
 ID = re.compile(r"^[0-9A-Z]{6}$")
-
-
-@pytest.fixture(scope="module")
-def graph(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeGraph:
-    return KnowledgeGraph.build_default(tmp_path_factory.mktemp("kg"))
 
 
 def test_entity_id_is_six_uppercase_alphanumerics_and_deterministic() -> None:
@@ -36,22 +30,22 @@ def test_allocation_steps_past_a_taken_id_deterministically() -> None:
     assert allocate_entity_id("k", {first}) == second
 
 
-def test_ids_are_stable_across_two_rebuilds(tmp_path: Path, graph: KnowledgeGraph) -> None:
+def test_ids_are_stable_across_two_rebuilds(tmp_path: Path, default_graph: KnowledgeGraph) -> None:
     rebuilt = KnowledgeGraph.build_default(tmp_path / "again")
-    before = {e.extra["key"]: e.id for e in graph.entities()}
+    before = {e.extra["key"]: e.id for e in default_graph.entities()}
     after = {e.extra["key"]: e.id for e in rebuilt.entities()}
     assert before == after
-    assert [s.id for s in graph.sources()] == [s.id for s in rebuilt.sources()]
+    assert [s.id for s in default_graph.sources()] == [s.id for s in rebuilt.sources()]
 
 
-def test_every_id_is_unique_and_well_formed(graph: KnowledgeGraph) -> None:
-    ids = [e.id for e in graph.entities()]
+def test_every_id_is_unique_and_well_formed(default_graph: KnowledgeGraph) -> None:
+    ids = [e.id for e in default_graph.entities()]
     assert len(ids) == len(set(ids))
     assert all(ID.match(i) for i in ids)
 
 
-def test_microsoft_exists_with_its_isin_and_identifiers(graph: KnowledgeGraph) -> None:
-    (microsoft,) = [e for e in graph.companies() if "US5949181045" in e.isins]
+def test_microsoft_exists_with_its_isin_and_identifiers(default_graph: KnowledgeGraph) -> None:
+    (microsoft,) = [e for e in default_graph.companies() if "US5949181045" in e.isins]
     assert microsoft.name == "Microsoft"
     assert microsoft.id == entity_id(company_key("Microsoft", "US5949181045"))
     assert "MSFT" in microsoft.tickers
@@ -61,16 +55,16 @@ def test_microsoft_exists_with_its_isin_and_identifiers(graph: KnowledgeGraph) -
     assert microsoft.extra["city"] == "Redmond"
 
 
-def test_graph_size_and_categories(graph: KnowledgeGraph) -> None:
-    counts = Counter(e.category for e in graph.entities())
+def test_graph_size_and_categories(default_graph: KnowledgeGraph) -> None:
+    counts = Counter(e.category for e in default_graph.entities())
     assert 1700 <= counts[EntityCategory.COMPANIES] <= 1900
     assert counts[EntityCategory.PEOPLE] > 1500
     assert counts[EntityCategory.PLACES] > 300
-    assert counts[EntityCategory.CONCEPTS] == len(graph.sectors())
+    assert counts[EntityCategory.CONCEPTS] == len(default_graph.sectors())
 
 
-def test_companies_in_several_indices_appear_once(graph: KnowledgeGraph) -> None:
-    companies = graph.companies()
+def test_companies_in_several_indices_appear_once(default_graph: KnowledgeGraph) -> None:
+    companies = default_graph.companies()
     isins = Counter(isin for e in companies for isin in e.isins)
     assert [isin for isin, n in isins.items() if n > 1] == []
     names = Counter(e.name.lower() for e in companies)
@@ -79,8 +73,8 @@ def test_companies_in_several_indices_appear_once(graph: KnowledgeGraph) -> None
     assert {"DOW JONES", "NASDAQ 100", "S&P 500"} <= set(apple.extra["indices"].split("|"))
 
 
-def test_aliases_drop_legal_suffixes(graph: KnowledgeGraph) -> None:
-    by_name = {e.name: e for e in graph.companies()}
+def test_aliases_drop_legal_suffixes(default_graph: KnowledgeGraph) -> None:
+    by_name = {e.name: e for e in default_graph.companies()}
     assert "Apple" in by_name["Apple Inc."].aliases
     assert "Tesla" in by_name["Tesla, Inc."].aliases
     assert "Walt Disney" in by_name["The Walt Disney Company"].aliases
@@ -88,12 +82,12 @@ def test_aliases_drop_legal_suffixes(graph: KnowledgeGraph) -> None:
     assert "Southern" not in by_name["Southern Company"].aliases
 
 
-def test_people_and_places_link_to_companies(graph: KnowledgeGraph) -> None:
-    microsoft = graph.find_by_identifier("isin", ["US5949181045"])["US5949181045"]
+def test_people_and_places_link_to_companies(default_graph: KnowledgeGraph) -> None:
+    microsoft = default_graph.find_by_identifier("isin", ["US5949181045"])["US5949181045"]
     assert microsoft is not None
-    nadella = next(e for e in graph.entities(EntityCategory.PEOPLE) if e.name == "Satya Nadella")
+    nadella = next(e for e in default_graph.entities(EntityCategory.PEOPLE) if e.name == "Satya Nadella")
     assert nadella.extra["company_id"] == microsoft.id
-    places = {(e.name, e.type) for e in graph.entities(EntityCategory.PLACES)}
+    places = {(e.name, e.type) for e in default_graph.entities(EntityCategory.PLACES)}
     assert {("Redmond", "CITY"), ("United States", "COUNTRY"), ("Texas", "REGION")} <= places
 
 

@@ -144,25 +144,20 @@ def test_company_surface_forms_short_alias_first() -> None:
     assert company_surface_forms(now_inc) == ["NOW Inc"]
 
 
-@pytest.fixture(scope="module")
-def graph(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeGraph:
-    return KnowledgeGraph.build_default(tmp_path_factory.mktemp("kg"))
-
-
-def test_default_graph_examples(graph: KnowledgeGraph) -> None:
+def test_default_graph_examples(default_graph: KnowledgeGraph) -> None:
     text = ("Microsoft and Apple reported; Satya Nadella spoke in Redmond. Shares of Siemens rose in Germany, "
             "while BP and Deutsche Telekom fell. (NYSE: BRK.B) gained.")
-    got = [(text[d.start : d.end], graph.fetch_entity(d.id).name) for d in graph.detector().detect(text)]
+    got = [(text[d.start : d.end], default_graph.fetch_entity(d.id).name) for d in default_graph.detector().detect(text)]
     assert got == [("Microsoft", "Microsoft"), ("Apple", "Apple Inc."), ("Satya Nadella", "Satya Nadella"),
                    ("Redmond", "Redmond"), ("Siemens", "Siemens"), ("Germany", "Germany"), ("BP", "BP"),
                    ("Deutsche Telekom", "Deutsche Telekom"), ("BRK.B", "Berkshire Hathaway")]
 
 
-def test_every_company_surface_form_is_detected_in_a_sentence(graph: KnowledgeGraph) -> None:
+def test_every_company_surface_form_is_detected_in_a_sentence(default_graph: KnowledgeGraph) -> None:
     """The contract the corpus generator relies on: forms from surface_forms() are found where written."""
-    detector = graph.detector()
+    detector = default_graph.detector()
     missed = []
-    for company in graph.companies():
+    for company in default_graph.companies():
         forms = detector.surface_forms(company)
         for form in forms:
             text = f"Analysts said that {form} reported results on Tuesday."
@@ -170,5 +165,5 @@ def test_every_company_surface_form_is_detected_in_a_sentence(graph: KnowledgeGr
             if (company.id, form.rstrip(".")) not in spans:
                 missed.append((company.name, form, spans))
     assert missed == []
-    with_forms = sum(1 for c in graph.companies() if detector.surface_forms(c))
-    assert with_forms >= 0.97 * len(graph.companies())
+    with_forms = sum(1 for c in default_graph.companies() if detector.surface_forms(c))
+    assert with_forms >= 0.97 * len(default_graph.companies())

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from s3_server import S3Server, s3_server  # noqa: F401
+from s3_server import S3Server
 
 from batchsearch.errors import (
     InternalError,

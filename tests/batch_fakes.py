@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from urllib.parse import urlsplit
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from batchsearch.api.app import create_app
@@ -16,6 +18,7 @@ from batchsearch.api.routes import batches, files
 from batchsearch.config import Settings
 from batchsearch.errors import BatchSearchError
 from batchsearch.clock import Clock, utcnow
+from batchsearch.jobs.intake import Intake
 from batchsearch.jobs.service import BatchService
 from batchsearch.models.search import Query
 
@@ -98,8 +101,6 @@ class AsgiBatches:
     """The app behind httpx.ASGITransport, a tenant key, and in-process workers with a chosen searcher."""
 
     def __init__(self, settings: Settings, searcher: Any = None) -> None:
-        import httpx
-
         self.app = build_app(settings)
         self.service: BatchService = self.app.state.batches
         self.key = self.app.state.keys.create("alice")[1]
@@ -116,19 +117,30 @@ class AsgiBatches:
         assert put.status_code == 200, put.text
         return str(created.json()["batch_id"])
 
-    async def put(self, url: str, data: bytes) -> Any:
-        """PUT to a signed URL of this app."""
-        from urllib.parse import urlsplit
+    @property
+    def on_s3(self) -> bool:
+        """Whether the app's object store is S3 (its presigned URLs go to the S3 server, not to the app)."""
+        return self.service.settings.resolved_object_store_url().startswith("s3://")
 
-        parts = urlsplit(url)
-        return await self.client.put(f"{parts.path}?{parts.query}", content=data)
+    async def put(self, url: str, data: bytes) -> Any:
+        """PUT to a presigned URL; on S3 a worker's intake sweep then takes the upload in, as it would soon."""
+        if not self.on_s3:
+            parts = urlsplit(url)
+            return await self.client.put(f"{parts.path}?{parts.query}", content=data)
+        async with httpx.AsyncClient(timeout=60) as s3:
+            response = await s3.put(url, content=data)
+        if response.status_code == 200:
+            service = self.service
+            Intake(service.backend, service.objects, service.limits, service.clock).sweep()
+        return response
 
     async def fetch(self, url: str, **headers: str) -> Any:
-        """GET a signed URL of this app."""
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
-        return await self.client.get(f"{parts.path}?{parts.query}", headers=headers)
+        """GET a presigned URL (the app's own, or the S3 server's)."""
+        if not self.on_s3:
+            parts = urlsplit(url)
+            return await self.client.get(f"{parts.path}?{parts.query}", headers=headers)
+        async with httpx.AsyncClient(timeout=60) as s3:
+            return await s3.get(url, headers=headers)
 
     async def status(self, batch_id: str) -> dict[str, Any]:
         """The job's status document."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -39,11 +40,22 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-async def api(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[AsgiBatches]:
-    """The batch API behind httpx.ASGITransport with two tenants; a test module tunes its settings with a
-    module-level BATCH_SETTINGS dict."""
-    overrides = getattr(request.module, "BATCH_SETTINGS", {})
+@pytest.fixture(params=["file", "s3"])
+async def api(tmp_path: Path, request: pytest.FixtureRequest,
+              monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AsgiBatches]:
+    """The batch API behind httpx.ASGITransport with two tenants, once over local files and once over a real S3
+    server; a test module tunes its settings with a module-level BATCH_SETTINGS dict, and a test that only
+    makes sense on one store says so with @pytest.mark.object_store("file")."""
+    only = request.node.get_closest_marker("object_store")
+    if only is not None and request.param not in only.args:
+        pytest.skip(f"runs on the {', '.join(only.args)} object store only")
+    overrides = dict(getattr(request.module, "BATCH_SETTINGS", {}))
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        overrides |= {"object_store_url": f"s3://{server.bucket}/{uuid.uuid4().hex}",
+                      "s3_endpoint_url": server.endpoint_url}
     batches = AsgiBatches(Settings(data_dir=tmp_path, public_url="http://test", **overrides))
     async with batches.client:
         yield batches
@@ -75,3 +87,8 @@ def live_server(sdk_index: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 def default_graph(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeGraph:
     """The default knowledge graph, built once; tests only read it."""
     return KnowledgeGraph.build_default(tmp_path_factory.mktemp("kg"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Markers of this suite."""
+    config.addinivalue_line("markers", "object_store(*kinds): run the `api` fixture's test on these stores only")

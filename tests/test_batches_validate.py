@@ -69,7 +69,10 @@ async def test_validate_first_runs_only_a_valid_file(api: AsgiBatches) -> None:
     good = await api.submit(jsonl(10), {"validate_first": True})
     created = (await api.client.post("/v1/search/batches", json={"validate_first": True})).json()
     put = await api.put(created["presigned_url"], MIXED)
-    assert put.status_code == 400 and "line 2" in put.json()["message"]
+    if api.on_s3:  # S3 took the bytes; the worker that took the upload in failed the job
+        assert put.status_code == 200
+    else:  # our own upload URL answers at once
+        assert put.status_code == 400 and "line 2" in put.json()["message"]
     bad = await api.status(created["batch_id"])
     assert bad["status"] == "failed" and bad["error"].startswith("Validation failed (5 invalid lines of 7)")
     assert "query.max_chunks on line 2" in bad["error"] and "custom_id 'a' on lines 1, 4" in bad["error"]

@@ -18,6 +18,7 @@ from batchsearch.errors import BatchSearchError, FieldProblem, InternalError, Va
 from batchsearch.keys import KeyStore
 from batchsearch.models.search import SEARCH_REQUEST_TITLE
 from batchsearch.search.engine import SearchEngine
+from batchsearch.storage import LocalObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     app.include_router(search.router, responses=ERROR_RESPONSES)
     app.include_router(kg.router, responses=ERROR_RESPONSES)
     app.include_router(batches.router, responses=ERROR_RESPONSES)
-    app.include_router(files.router, responses=ERROR_RESPONSES)
+    if isinstance(app.state.object_store, LocalObjectStore):  # S3 serves its own presigned URLs
+        app.include_router(files.router, responses=ERROR_RESPONSES)
     app.include_router(contents.router, responses=ERROR_RESPONSES)
     return app

@@ -35,7 +35,7 @@ from batchsearch.index.store import IndexStore
 from batchsearch.ingest.documents import DocumentIn
 from batchsearch.ingest.pipeline import Annotator, Ingestor, TokenizingEmbedder
 from batchsearch.storage import signing
-from batchsearch.storage.local import LocalObjectStore
+from batchsearch.storage import open_object_store
 from batchsearch.storage.protocol import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class ContentService:
                       make_annotator: Callable[[], Annotator | None]) -> ContentService:
         """The embedded service: records in the app database, files under data_dir, URLs under the public URL."""
         urls = UploadUrls(settings.resolved_public_url(), settings.resolved_signing_secret())
-        return cls(ContentStore(db), LocalObjectStore.from_settings(settings), urls, index, embedder, make_annotator,
+        return cls(ContentStore(db), open_object_store(settings), urls, index, embedder, make_annotator,
                    upload_ttl_seconds=settings.upload_url_ttl_seconds)
 
     # ---- records ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Protocol
 from batchsearch.jobs.states import JobStatus
 
 EXPIRED_UPLOAD_MESSAGE = "The input file was not uploaded before the upload URL expired"
+UPLOAD_GRACE_SECONDS = 60.0  # an upload that started before its URL expired may still be landing this long after
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,10 @@ class JobStore(Protocol):
 
     def jobs_to_purge(self, completed_before: datetime, limit: int) -> list[Job]:
         """Terminal jobs completed before the cutoff whose files were not deleted yet."""
+        ...
+
+    def pending_jobs(self, after: Job | None, limit: int) -> list[Job]:
+        """Jobs waiting for their upload, oldest first, after the cursor job `after`."""
         ...
 
 

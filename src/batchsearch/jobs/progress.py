@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from batchsearch.jobs import eta
 from batchsearch.jobs.model import Job, JobQueue, WorkerInfo, WorkerRegistry
 from batchsearch.jobs.states import JobStatus, is_terminal
-from batchsearch.jobs.status import QueueView, is_waiting, remaining_lines
+from batchsearch.jobs.status import QueueView, is_waiting, remaining_lines, upload_expired
 
 NEAREST_JOBS = 50
 
@@ -35,7 +35,7 @@ class ProgressReader:
 
     def view(self, job: Job) -> QueueView:
         """The estimate (and queue position while waiting) of a job; empty once it finished."""
-        if is_terminal(job.status) or (job.status is JobStatus.PENDING and job.upload_expires_at < self.now):
+        if is_terminal(job.status) or (job.status is JobStatus.PENDING and upload_expired(job, self.now)):
             return QueueView()
         if job.status is JobStatus.PROCESSING and not is_waiting(job, self.now):
             seconds = eta.running_seconds(remaining_lines(job), job.lines_per_s, self.default_rate)

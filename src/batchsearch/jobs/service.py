@@ -17,23 +17,21 @@ from sqlalchemy import Engine
 from batchsearch.clock import Clock, utcnow
 from batchsearch.config import Settings
 from batchsearch.errors import (
-    BatchSearchError,
     ConflictError,
     InternalError,
     NotFoundError,
-    PayloadTooLargeError,
-    ValidationError,
 )
 from batchsearch.jobs import parts, webhooks
-from batchsearch.jobs.lines import InputInspector, InputStats, JsonObject
+from batchsearch.jobs.intake import InputLimits, Intake
+from batchsearch.jobs.lines import JsonObject
 from batchsearch.jobs.model import Job, JobBackend, LineCounts
 from batchsearch.jobs.progress import ProgressReader
 from batchsearch.jobs.retention import delete_job_files
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
 from batchsearch.jobs.status import QueueView, StatusContext, render_status
 from batchsearch.jobs.store import SqlJobStore
-from batchsearch.jobs.validation import ValidationReport, validate_file
-from batchsearch.storage.local import LocalObjectStore
+from batchsearch.jobs.validation import ValidationReport
+from batchsearch.storage import open_object_store
 from batchsearch.storage.protocol import ObjectStore
 
 CANCELLABLE = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.PROCESSING)
@@ -55,11 +53,12 @@ class BatchService:
         self.backend = backend
         self.objects = objects
         self.clock = clock
+        self.limits = InputLimits(settings.batch_max_bytes, settings.batch_max_lines)
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> BatchService:
-        """The embedded service: jobs in the app database, files under data_dir."""
-        return cls(settings, SqlJobStore(engine), LocalObjectStore.from_settings(settings))
+        """The service over the app database and the configured object store."""
+        return cls(settings, SqlJobStore(engine), open_object_store(settings))
 
     def create(
         self,
@@ -120,59 +119,25 @@ class BatchService:
             raise NotFoundError(f"Batch job {job_id} not found")
         return job
 
-    def receive_upload(self, key: str, chunks: Iterable[bytes], declared_size: int | None = None) -> Job:
-        """Store an uploaded input and queue the job; an unusable file fails the job (and raises)."""
-        job = self._pending_job_for(key)
-        try:
-            stored_key, stats = self._store_input(job, chunks, declared_size)
-        except BatchSearchError as exc:
-            self._fail_upload(job, exc.message)
-            raise
-        changes = {
-            "input_key": stored_key,
-            "uploaded_at": self.clock(),
-            "input_bytes": stats.size,
-            "lines_total": stats.lines,
-        }
-        if job.validate_first:
-            self._validate_upload(job, stored_key, changes)
-        try:
-            return self.backend.transition(job.id, JobStatus.PENDING, JobStatus.QUEUED, changes)
-        except ConflictError:
-            self.objects.delete(stored_key)
-            raise
+    @property
+    def intake(self) -> Intake:
+        """Takes in uploads over the service's current store and clock."""
+        return Intake(self.backend, self.objects, self.limits, self.clock)
 
-    def _validate_upload(self, job: Job, stored_key: str, changes: dict[str, object]) -> None:
-        """For validate_first jobs: fail the job (and raise 400) unless every line of the stored file validates."""
-        report = self.validate(self.objects.iter_bytes(stored_key))
-        if report.is_valid:
-            return
-        message = report.summary()
-        failed = changes | {"error": message, "completed_at": self.clock()}
-        try:
-            self.backend.transition(job.id, JobStatus.PENDING, JobStatus.FAILED, failed)
-        except ConflictError:
-            self.objects.delete(stored_key)
-            raise
-        raise ValidationError(message)
+    def receive_upload(self, key: str, chunks: Iterable[bytes], declared_size: int | None = None) -> Job:
+        """Store an input uploaded to our own signed URL and queue the job; an unusable file fails the job
+        (and raises)."""
+        return self.intake.receive(self._pending_job_for(key), chunks, declared_size)
 
     def validate(self, chunks: Iterable[bytes]) -> ValidationReport:
         """Check a batch file line by line as a worker would parse it; nothing is queued."""
-        return validate_file(chunks, max_bytes=self.settings.batch_max_bytes, max_lines=self.settings.batch_max_lines)
+        return self.limits.validate(chunks)
 
     def validate_job(self, job: Job) -> ValidationReport:
         """Validate the uploaded input of a job (409 while it waits for its upload)."""
         if job.status is JobStatus.PENDING or job.uploaded_at is None:
             raise ConflictError(f"Batch job {job.id} has no uploaded input file yet")
         return self.validate(self.objects.iter_bytes(job.input_key))
-
-    def _fail_upload(self, job: Job, message: str) -> None:
-        """Fail a job whose uploaded file is unusable (unless it was cancelled meanwhile)."""
-        changes = {"error": message, "completed_at": self.clock()}
-        try:
-            self.backend.transition(job.id, JobStatus.PENDING, JobStatus.FAILED, changes)
-        except ConflictError:
-            pass
 
     def _pending_job_for(self, key: str) -> Job:
         """The job an upload key belongs to, which must still wait for its input."""
@@ -183,16 +148,6 @@ class BatchService:
         if job.status is not JobStatus.PENDING:
             raise ConflictError(f"Batch job {job.id} is {wire_status(job.status)} and no longer takes an upload")
         return job
-
-    def _store_input(self, job: Job, chunks: Iterable[bytes], declared_size: int | None) -> tuple[str, InputStats]:
-        """Stream the input into the object store while checking it; returns its key and size."""
-        limit = self.settings.batch_max_bytes
-        if declared_size is not None and declared_size > limit:
-            raise PayloadTooLargeError(f"File is larger than the limit of {limit} bytes")
-        inspector = InputInspector(max_bytes=limit, max_lines=self.settings.batch_max_lines)
-        key = parts.stored_input_key(job.id, uuid.uuid4().hex[:12])
-        self.objects.put_stream(key, inspector.wrap(chunks), max_bytes=limit)
-        return key, inspector.finish()
 
     def cancel(self, job: Job) -> Job:
         """Cancel a job that is not finished; a worker writes the output of the lines already done."""

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from batchsearch.clock import iso
 from batchsearch.jobs.lines import Json, JsonObject
-from batchsearch.jobs.model import EXPIRED_UPLOAD_MESSAGE, Job
+from batchsearch.jobs.model import EXPIRED_UPLOAD_MESSAGE, UPLOAD_GRACE_SECONDS, Job
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
 
 
@@ -37,7 +37,7 @@ class StatusContext:
 def as_seen(job: Job, now: datetime) -> Job:
     """The job as clients see it now: a job whose upload URL expired unused is failed (a worker sweep makes
     that durable; a read never writes)."""
-    if job.status is JobStatus.PENDING and job.upload_expires_at < now:
+    if job.status is JobStatus.PENDING and upload_expired(job, now):
         return replace(job, status=JobStatus.FAILED, error=EXPIRED_UPLOAD_MESSAGE, completed_at=job.upload_expires_at)
     return job
 
@@ -166,3 +166,8 @@ def is_waiting(job: Job, now: datetime) -> bool:
     """Uploaded and waiting for a worker: queued, or processing under an expired lease."""
     expired = job.lease_expires_at is None or job.lease_expires_at <= now
     return job.status is JobStatus.QUEUED or (job.status is JobStatus.PROCESSING and expired)
+
+
+def upload_expired(job: Job, now: datetime) -> bool:
+    """Whether a job's upload URL expired long enough ago that no upload can still be landing."""
+    return job.upload_expires_at + timedelta(seconds=UPLOAD_GRACE_SECONDS) < now

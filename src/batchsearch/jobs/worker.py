@@ -18,15 +18,16 @@ from batchsearch.db import create_db_engine
 from batchsearch.jobs import parts
 from batchsearch.jobs.execute import LineSearcher, MicroBatchExecutor
 from batchsearch.jobs.finalize import Finalizer
+from batchsearch.jobs.intake import InputLimits, Intake
 from batchsearch.jobs.lines import JsonObject, Outcome
-from batchsearch.jobs.model import Job, JobBackend
+from batchsearch.jobs.model import UPLOAD_GRACE_SECONDS, Job, JobBackend
 from batchsearch.jobs.retention import purge_expired
 from batchsearch.jobs.runner import JobRunner, RunnerConfig
 from batchsearch.jobs.status import QueueView, StatusContext, render_status
 from batchsearch.jobs.store import SqlJobStore
 from batchsearch.jobs.webhooks import WebhookDispatcher, WebhookPolicy
 from batchsearch.models.search import Query
-from batchsearch.storage.local import LocalObjectStore
+from batchsearch.storage import open_object_store
 from batchsearch.storage.protocol import ObjectStore
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ class Worker:
         self._heartbeat = Heartbeat(backend, self.id, settings, clock, parent_pid)
         self._heartbeat.rate = lambda: self._runner.lines_per_s
         self._finalizer = Finalizer(backend, objects, self.id, settings.lease_seconds, clock)
+        self._intake = Intake(backend, objects, InputLimits(settings.batch_max_bytes, settings.batch_max_lines), clock)
         self._next_sweep = 0.0
         self.webhooks = build_dispatcher(settings, backend, objects, clock)
 
@@ -184,6 +186,7 @@ class Worker:
         """Claim and run one job; False when there was nothing to do."""
         now = self._clock()
         self._sweep(now)
+        self._take_in_uploads()
         self._finalize_orphans()
         job = self._backend.claim(self.id, now, now + timedelta(seconds=self._settings.lease_seconds))
         if job is None:
@@ -199,6 +202,13 @@ class Worker:
             self._heartbeat.watch(None)
         return True
 
+    def _take_in_uploads(self) -> None:
+        """Queue (or fail) jobs whose input was uploaded straight to the object store."""
+        try:
+            self._intake.sweep()
+        except Exception:  # an unreachable store: the next call tries again
+            log.exception("worker %s: taking in uploaded inputs failed", self.id)
+
     def _finalize_orphans(self) -> None:
         """Write the output of cancelled jobs whose worker died before it could (holding each under our lease)."""
         try:
@@ -209,7 +219,7 @@ class Worker:
     def _sweep(self, now: datetime) -> None:
         """Fail jobs whose upload URL expired unused; delete files past retention (at most every SWEEP_SECONDS)."""
         if time.monotonic() >= self._next_sweep:
-            self._backend.fail_expired_uploads(now)
+            self._backend.fail_expired_uploads(now - timedelta(seconds=UPLOAD_GRACE_SECONDS))
             purge_expired(self._backend, self._objects, now, self._settings.batch_retention_days)
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
 
@@ -234,7 +244,7 @@ def build_dispatcher(settings: Settings, backend: JobBackend, objects: ObjectSto
 def build_worker(settings: Settings, searcher: LineSearcher, *, parent_pid: int | None = None) -> Worker:
     """A worker over the configured database and the local object store."""
     backend = SqlJobStore(create_db_engine(settings.resolved_database_url()))
-    return Worker(settings, backend, LocalObjectStore.from_settings(settings), searcher, parent_pid=parent_pid)
+    return Worker(settings, backend, open_object_store(settings), searcher, parent_pid=parent_pid)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

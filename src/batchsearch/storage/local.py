@@ -9,7 +9,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from batchsearch.config import Settings
 from batchsearch.errors import NotFoundError, PayloadTooLargeError, ValidationError
 from batchsearch.storage import signing
 
@@ -52,15 +51,6 @@ class LocalObjectStore:
         self._base_url = base_url
         self._secret = secret
         (root / _TMP_DIR).mkdir(parents=True, exist_ok=True)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LocalObjectStore:
-        """The embedded store: files under data_dir/objects, URLs under the public URL."""
-        return cls(
-            settings.data_dir / "objects",
-            base_url=settings.resolved_public_url(),
-            secret=settings.resolved_signing_secret(),
-        )
 
     def path(self, key: str) -> Path:
         """The file that holds `key`."""

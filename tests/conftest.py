@@ -17,7 +17,7 @@ from batch_servers import build_index
 from sdk_server import LiveServer, built_index
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["s3_server"]  # the real S3-compatible server fixture
+pytest_plugins = ["s3_server", "pg_server"]  # the real S3-compatible server and PostgreSQL fixtures
 
 
 def shared_data_dir() -> Path:

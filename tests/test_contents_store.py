@@ -1,9 +1,9 @@
-"""ContentStore on a fresh SQLite file: compare-and-set status changes, tags, listing, deletion."""
+"""ContentStore on a fresh SQLite file and a fresh PostgreSQL database: compare-and-set status changes, tags,
+listing, deletion."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +17,9 @@ T0 = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ContentStore:
-    return ContentStore(create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+def store(database_url: str) -> ContentStore:
+    """A store on a fresh database: a SQLite file, then a PostgreSQL database (every test runs on both)."""
+    return ContentStore(create_db_engine(database_url))
 
 
 def record(store: ContentStore, number: int, name: str, owner: str = "alice", tags: tuple[str, ...] = (),

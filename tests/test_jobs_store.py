@@ -1,25 +1,29 @@
-"""The SQL job store on a real SQLite file: compare-and-set status, FIFO claims, leases, checkpoints."""
+"""The SQL job store on a real SQLite file and a real PostgreSQL database: compare-and-set status, FIFO claims,
+leases, checkpoints; SKIP LOCKED claims on PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, insert, select
 
-from batchsearch.db import create_db_engine
+from batchsearch import migrations
+from batchsearch.db import create_db_engine, engine_for
 from batchsearch.errors import ConflictError
 from batchsearch.jobs.model import EXPIRED_UPLOAD_MESSAGE, Checkpoint, Job
 from batchsearch.jobs.states import JobStatus
 from batchsearch.jobs.store import SqlJobStore
+from batchsearch.jobs.tables import batch_jobs
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqlJobStore:
-    return SqlJobStore(create_db_engine(f"sqlite:///{tmp_path / 'jobs.db'}"))
+def store(database_url: str) -> SqlJobStore:
+    """A store on a fresh database: a SQLite file, then a PostgreSQL database (every test runs on both)."""
+    return SqlJobStore(create_db_engine(database_url))
 
 
 def add(store: SqlJobStore, job_id: str, *, status: JobStatus = JobStatus.QUEUED, minute: int = 0) -> Job:
@@ -92,24 +96,31 @@ def test_expired_uploads_fail(store: SqlJobStore) -> None:
     assert store.queue_ahead(add(store, "j3", minute=5), T0, 10).count == 1  # j2 waits; the failed j1 does not
 
 
-def test_concurrent_claims_never_share_a_job(store: SqlJobStore, tmp_path: Path) -> None:
-    for i in range(40):
-        add(store, f"j{i:02d}", minute=i)
+def claim_all(url: str, workers: int) -> list[str]:
+    """Job ids claimed by `workers` threads, each with its own engine, claiming until nothing is left."""
     claimed: list[str] = []
     lock = threading.Lock()
+    start = threading.Barrier(workers)
 
     def work(worker: str) -> None:
-        own = SqlJobStore(create_db_engine(f"sqlite:///{tmp_path / 'jobs.db'}"))
+        own = SqlJobStore(create_db_engine(url))
+        start.wait()
         while (job := own.claim(worker, T0, T0 + timedelta(hours=1))) is not None:
             with lock:
                 claimed.append(job.id)
 
-    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(claimed) == [f"j{i:02d}" for i in range(40)]
+        thread.join(timeout=120)
+    return claimed
+
+
+def test_concurrent_claims_never_share_a_job(store: SqlJobStore, database_url: str) -> None:
+    for i in range(40):
+        add(store, f"j{i:02d}", minute=i)
+    assert sorted(claim_all(database_url, 4)) == [f"j{i:02d}" for i in range(40)]
 
 
 def test_worker_registry(store: SqlJobStore) -> None:
@@ -122,24 +133,33 @@ def test_worker_registry(store: SqlJobStore) -> None:
     assert store.live_workers(T0) == []
 
 
-def test_a_database_from_an_older_version_gets_the_new_columns(tmp_path: Path) -> None:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+def test_a_database_from_an_older_version_gets_the_new_columns(database_url: str) -> None:
+    old = MetaData()  # batch_jobs as the first release created it (metadata.create_all, no Alembic)
+    Table("batch_jobs", old, Column("id", String(36), primary_key=True), Column("owner", String(200), nullable=False),
+          Column("status", String(16), nullable=False), Column("created_at", DateTime(timezone=True), nullable=False),
+          Column("upload_expires_at", DateTime(timezone=True), nullable=False),
+          Column("input_key", String(300), nullable=False), Column("output_key", String(300)),
+          *(Column(name, DateTime(timezone=True)) for name in ("uploaded_at", "started_at", "completed_at")),
+          Column("input_bytes", Integer), Column("lines_total", Integer),
+          *(Column(name, Integer, nullable=False) for name in ("lines_done", "checkpoint_line", "checkpoint_offset")),
+          Column("error", Text), Column("lease_owner", String(100)), Column("lease_expires_at", DateTime(timezone=True)),
+          Column("lines_per_s", Float), Column("attempts", Integer, nullable=False))
+    engine = engine_for(database_url)
+    old.create_all(engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE batch_jobs (id VARCHAR(36) PRIMARY KEY, owner VARCHAR(200) NOT NULL, "
-                             "status VARCHAR(16) NOT NULL, created_at DATETIME NOT NULL, upload_expires_at DATETIME "
-                             "NOT NULL, input_key VARCHAR(300) NOT NULL, output_key VARCHAR(300), uploaded_at DATETIME, "
-                             "started_at DATETIME, completed_at DATETIME, input_bytes BIGINT, lines_total INTEGER, "
-                             "lines_done INTEGER NOT NULL, checkpoint_line INTEGER NOT NULL, checkpoint_offset BIGINT "
-                             "NOT NULL, error TEXT, lease_owner VARCHAR(100), lease_expires_at DATETIME, lines_per_s "
-                             "FLOAT, attempts INTEGER NOT NULL)")
-        conn.exec_driver_sql("INSERT INTO batch_jobs VALUES ('old', 'alice', 'queued', '2026-01-01 00:00:00', "
-                             "'2026-01-01 01:00:00', 'k', NULL, NULL, NULL, NULL, NULL, 3, 0, 0, 0, NULL, NULL, NULL, "
-                             "NULL, 0)")
-    store = SqlJobStore(engine)
-    old = store.get("old")
-    assert old is not None and old.counts.done == 0 and old.priority == 0 and old.snapshot_generation is None
+        conn.execute(insert(old.tables["batch_jobs"]).values(
+            id="old", owner="alice", status="queued", created_at=T0, upload_expires_at=T0 + timedelta(hours=1),
+            input_key="k", lines_total=3, lines_done=0, checkpoint_line=0, checkpoint_offset=0, attempts=0))
+    store = SqlJobStore(create_db_engine(database_url))  # opening the database upgrades it
+    assert migrations.current_revision(engine) == migrations.head_revision()
+    engine.dispose()
+    old_job = store.get("old")
+    assert old_job is not None and old_job.counts.done == 0 and old_job.priority == 0
+    assert old_job.snapshot_generation is None and not old_job.output_pending and not old_job.webhook_pending
     new = add(store, "new", minute=5)
     assert store.queue_ahead(new, T0, 10).nearest_lines == [3]  # the old job waits ahead, with its 3 lines
+    store.report_worker("w1", T0, None)  # batch_workers did not exist: the upgrade created it
+    assert [w.id for w in store.live_workers(T0)] == ["w1"]
 
 
 def add_lines(store: SqlJobStore, job_id: str, lines: int, *, priority: int = 0, minute: int = 0,
@@ -209,3 +229,29 @@ def test_only_a_cancel_of_a_job_that_ran_lines_leaves_output_to_write(store: Sql
     cancelled = {job_id: store.transition(job_id, store.fetch(job_id).status, JobStatus.CANCELLED).output_pending
                  for job_id in ("never-ran", "awaiting", "released")}
     assert cancelled == {"never-ran": False, "awaiting": False, "released": True}
+
+
+def test_postgresql_claims_by_four_workers_share_no_job_and_take_all_200(pg_url: str) -> None:
+    store = SqlJobStore(create_db_engine(pg_url))
+    for i in range(200):
+        add_lines(store, f"j{i:03d}", 10, minute=i % 7, priority=i % 3)
+    claimed = claim_all(pg_url, 4)
+    assert len(claimed) == len(set(claimed)) == 200
+    engine = engine_for(pg_url)
+    with engine.connect() as conn:
+        attempts = list(conn.execute(select(batch_jobs.c.attempts).where(batch_jobs.c.status == "processing")).scalars())
+    engine.dispose()
+    assert attempts == [1] * 200  # no job was claimed twice, not even for a moment
+
+
+def test_postgresql_claim_skips_a_row_another_transaction_holds_instead_of_waiting(pg_url: str) -> None:
+    store = SqlJobStore(create_db_engine(pg_url))
+    add(store, "first", minute=0)
+    add(store, "second", minute=1)
+    holder = engine_for(pg_url)
+    with holder.begin() as conn:  # a claim in flight elsewhere: the first job's row is locked
+        conn.execute(select(batch_jobs.c.id).where(batch_jobs.c.id == "first").with_for_update())
+        job = store.claim("w1", T0, T0 + timedelta(seconds=30))
+        assert job is not None and job.id == "second"
+    holder.dispose()
+    assert store.claim("w2", T0, T0 + timedelta(seconds=30)).id == "first"  # type: ignore[union-attr]

@@ -29,10 +29,13 @@ batch_app = typer.Typer(help="Batch Search through a running server: submit a .j
                         no_args_is_help=True)
 kg_app = typer.Typer(help="Look up entity ids in the knowledge graph of a running server.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Synthetic financial documents for trying things out.", no_args_is_help=True)
+db_app = typer.Typer(help="The service database: schema revisions (servers and workers also upgrade it at start).",
+                     no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(batch_app, name="batch")
 app.add_typer(kg_app, name="kg")
 app.add_typer(corpus_app, name="corpus")
+app.add_typer(db_app, name="db")
 console = Console(stderr=True, soft_wrap=True)
 stdout = Console(soft_wrap=True)
 
@@ -94,6 +97,19 @@ def user_errors() -> Iterator[None]:
         fail("the file is not valid UTF-8")
 
 
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Turn a database that cannot be reached or used into a one-line message naming it (password hidden)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        fail(f"database {make_url(url)!r}: {detail}")
+
+
 def emit_json(value: Any) -> None:
     """Print one JSON document on stdout."""
     print(json.dumps(value, ensure_ascii=False))
@@ -106,7 +122,7 @@ def client_for(url: str | None, api_key: str | None) -> Client:
     return Client(url, api_key)
 
 
-# --- local commands: ingest, eval, keys, serve, worker, corpus, demo ------------------------------
+# --- local commands: ingest, eval, keys, db, serve, worker, corpus, demo ---------------------------
 
 
 @app.command()
@@ -226,6 +242,48 @@ def worker(
     settings = settings_for(data_dir, workers=workers)
     console.print(f"batchsearch: {settings.workers} batch worker(s) on {settings.data_dir}; Ctrl-C stops them")
     run_workers(settings, max(settings.workers, 1))
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Upgrade the database to the newest schema revision (safe to run while servers and workers run)."""
+    from sqlalchemy.engine import make_url
+
+    from batchsearch import migrations
+    from batchsearch.db import engine_for
+
+    url = settings_for(data_dir).resolved_database_url()
+    with database_errors(url):
+        engine = engine_for(url)
+        before = migrations.current_revision(engine)
+        migrations.upgrade(engine)
+        after = migrations.current_revision(engine)
+    if json_out:
+        emit_json({"database": repr(make_url(url)), "previous": before, "revision": after})
+    elif before == after:
+        print(f"{after} (head): already up to date")
+    else:
+        print(f"{after} (head): upgraded from {before or 'an empty or pre-migrations database'}")
+
+
+@db_app.command("current")
+def db_current(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Print the database's schema revision and whether it is the newest this version knows."""
+    from sqlalchemy.engine import make_url
+
+    from batchsearch import migrations
+    from batchsearch.db import engine_for
+
+    url = settings_for(data_dir).resolved_database_url()
+    with database_errors(url):
+        revision = migrations.current_revision(engine_for(url))
+    head = migrations.head_revision()
+    if json_out:
+        emit_json({"database": repr(make_url(url)), "revision": revision, "head": head, "is_current": revision == head})
+    elif revision == head:
+        print(f"{revision} (head)")
+    else:
+        print(f"{revision or 'none'} (head is {head}: run `batchsearch db upgrade`)")
 
 
 @corpus_app.command("generate")

@@ -1,20 +1,43 @@
-"""Database engines for the stores: SQLite (WAL) by default, any SQLAlchemy URL otherwise."""
+"""The service database: SQLite (WAL) by default, PostgreSQL (psycopg 3) for a deployment on several machines.
+
+Every entrypoint opens it with `create_db_engine`, which also upgrades the schema (batchsearch.migrations), so
+the stores get an engine whose tables are current.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+POSTGRES_HINT = "pip install batchsearch[postgres]"
 
 
 def create_db_engine(url: str) -> Engine:
-    """An SQLAlchemy engine; SQLite files get WAL mode, a busy timeout and foreign keys."""
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, future=True)
-    path = url.split("///", 1)[-1]
+    """An engine on the database at `url`, upgraded to the newest schema revision first."""
+    from batchsearch import migrations
+
+    engine = engine_for(url)
+    migrations.upgrade(engine)
+    return engine
+
+
+def engine_for(url: str) -> Engine:
+    """An engine on the database at `url` as it is (no schema change): SQLite files get WAL mode, a busy
+    timeout and their folder; PostgreSQL sessions run in UTC."""
+    dialect = make_url(url).get_backend_name()
+    if dialect not in SUPPORTED_DIALECTS:
+        raise ValueError(f"unsupported database {dialect!r} in {make_url(url)!r}: use sqlite:/// or "
+                         "postgresql+psycopg://")
+    if dialect == "postgresql":
+        _require_psycopg()
+        return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
+    path = make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, future=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -25,3 +48,11 @@ def create_db_engine(url: str) -> Engine:
         cur.close()
 
     return engine
+
+
+def _require_psycopg() -> None:
+    """psycopg 3 is importable, or an ImportError that names the extra to install."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(f"PostgreSQL needs psycopg 3; install it with `{POSTGRES_HINT}`") from exc

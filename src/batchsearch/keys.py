@@ -1,4 +1,4 @@
-"""API keys: created once, shown once, stored only as a SHA-256 hash."""
+"""API keys: created once, shown once, stored only as a SHA-256 hash (table created by batchsearch.migrations)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,6 @@ class KeyStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        metadata.create_all(engine)
 
     def create(self, name: str, owner: str | None = None) -> tuple[Principal, str]:
         """Make a new key; returns its principal and the plain key, which is never stored."""

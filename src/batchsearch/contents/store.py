@@ -1,4 +1,5 @@
-"""Content records and tags in three SQL tables (SQLAlchemy Core, portable SQL: SQLite now, PostgreSQL later)."""
+"""Content records and tags in three SQL tables (SQLAlchemy Core on SQLite or PostgreSQL; the tables are created
+and changed by Alembic revisions in batchsearch.migrations)."""
 
 from __future__ import annotations
 
@@ -106,7 +107,6 @@ class ContentStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        metadata.create_all(engine)
 
     # ---- records ---------------------------------------------------------------------------
     def create(self, record: ContentRecord) -> ContentRecord:

@@ -1,4 +1,7 @@
-"""JobStore, JobQueue and WorkerRegistry on SQLAlchemy Core (SQLite WAL now; portable SQL for PostgreSQL)."""
+"""JobStore, JobQueue and WorkerRegistry on SQLAlchemy Core: SQLite (WAL) and PostgreSQL.
+
+The tables are in tables.py and the schema is Alembic's (batchsearch.migrations): a store takes an engine
+whose database is already upgraded (batchsearch.db.create_db_engine)."""
 
 from __future__ import annotations
 
@@ -7,96 +10,16 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    ColumnElement,
-    Column,
-    DateTime,
-    Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    case,
-    delete,
-    false,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Engine, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.schema import CreateColumn
 
 from batchsearch.clock import as_utc
 from batchsearch.errors import ConflictError, NotFoundError
 from batchsearch.jobs.model import EXPIRED_UPLOAD_MESSAGE, Checkpoint, Job, QueueAhead, WorkerInfo
 from batchsearch.jobs.states import TERMINAL, JobStatus, check_transition
-
-metadata = MetaData()
-
-batch_jobs = Table(
-    "batch_jobs",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("owner", String(200), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("upload_expires_at", DateTime(timezone=True), nullable=False),
-    Column("input_key", String(300), nullable=False),
-    Column("output_key", String(300)),
-    Column("uploaded_at", DateTime(timezone=True)),
-    Column("started_at", DateTime(timezone=True)),
-    Column("completed_at", DateTime(timezone=True)),
-    Column("input_bytes", BigInteger),
-    Column("lines_total", Integer),
-    Column("lines_done", Integer, nullable=False, default=0),
-    Column("checkpoint_line", Integer, nullable=False, default=0),
-    Column("checkpoint_offset", BigInteger, nullable=False, default=0),
-    Column("error", Text),
-    Column("lease_owner", String(100)),
-    Column("lease_expires_at", DateTime(timezone=True)),
-    Column("lines_per_s", Float),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("count_success", Integer, nullable=False, default=0, server_default="0"),
-    Column("count_error", Integer, nullable=False, default=0, server_default="0"),
-    Column("count_timeout", Integer, nullable=False, default=0, server_default="0"),
-    Column("count_exception", Integer, nullable=False, default=0, server_default="0"),
-    Column("snapshot_generation", Integer),
-    Column("priority", Integer, nullable=False, default=0, server_default="0"),
-    Column("validate_first", Boolean, nullable=False, default=False, server_default=false()),
-    Column("files_deleted_at", DateTime(timezone=True)),
-    Column("idempotency_key", String(255)),
-    Column("request_hash", String(64)),
-    Column("retries", Integer, nullable=False, default=0, server_default="0"),
-    Column("webhook_url", Text),
-    Column("webhook_secret", String(64)),
-    Column("webhook_pending", Boolean, nullable=False, default=False, server_default=false()),
-    Column("webhook_next_at", DateTime(timezone=True)),
-    Column("webhook_attempts", Integer, nullable=False, default=0, server_default="0"),
-    Column("webhook_deliveries", Text),
-    Column("output_pending", Boolean, nullable=False, default=False, server_default=false()),
-    Index("ix_batch_jobs_status_created", "status", "created_at"),
-    Index("ix_batch_jobs_owner", "owner"),
-    Index("ix_batch_jobs_owner_created", "owner", "created_at", "id"),
-    Index("ix_batch_jobs_claim", "status", "priority", "created_at", "id"),
-    Index("ux_batch_jobs_idempotency", "owner", "idempotency_key", unique=True),
-)
-
-batch_workers = Table(
-    "batch_workers",
-    metadata,
-    Column("id", String(100), primary_key=True),
-    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
-    Column("lines_per_s", Float),
-)
+from batchsearch.jobs.tables import batch_jobs, batch_workers
 
 _JOB_FIELDS = frozenset(f.name for f in fields(Job))
 _DATETIME_FIELDS = frozenset(
@@ -113,26 +36,6 @@ def _job(row: Row[Any]) -> Job:
         data[name] = as_utc(data[name])
     data["status"] = JobStatus(data["status"])
     return Job(**data)
-
-
-def add_missing_columns(engine: Engine) -> None:
-    """Add columns that newer versions defined to tables an older version created (additive upgrades)."""
-    from sqlalchemy import inspect
-
-    inspector = inspect(engine)
-    for table in metadata.sorted_tables:
-        if not inspector.has_table(table.name):
-            continue
-        present = {c["name"] for c in inspector.get_columns(table.name)}
-        with engine.begin() as conn:
-            for column in table.columns:
-                if column.name not in present:
-                    ddl = CreateColumn(column).compile(dialect=engine.dialect)
-                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
-        indexes = {i["name"] for i in inspect(engine).get_indexes(table.name)}
-        for index in table.indexes:
-            if index.name not in indexes:
-                index.create(engine)
 
 
 def _waiting(now: datetime) -> ColumnElement[bool]:
@@ -177,8 +80,7 @@ class SqlJobStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        metadata.create_all(engine)
-        add_missing_columns(engine)
+        self._is_postgresql = engine.dialect.name == "postgresql"
 
     def create(self, job: Job) -> None:
         """Insert a new job (ConflictError when its owner already has a job with its idempotency key)."""
@@ -288,6 +190,17 @@ class SqlJobStore:
             rows = conn.execute(stmt.order_by(c.completed_at).limit(limit)).all()
         return [_job(row) for row in rows]
 
+    def pending_jobs(self, after: Job | None, limit: int) -> list[Job]:
+        """Jobs waiting for their upload, oldest first, after the cursor job `after`."""
+        c = batch_jobs.c
+        stmt = select(batch_jobs).where(c.status == JobStatus.PENDING.value)
+        if after is not None:
+            stmt = stmt.where(or_(c.created_at > after.created_at,
+                                  and_(c.created_at == after.created_at, c.id > after.id)))
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(c.created_at, c.id).limit(limit)).all()
+        return [_job(row) for row in rows]
+
     def webhooks_due(self, now: datetime, limit: int) -> list[Job]:
         """Jobs with a webhook URL whose notification is pending and due."""
         c = batch_jobs.c
@@ -321,26 +234,38 @@ class SqlJobStore:
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
         """Take the next queued job (highest priority, then oldest), or one whose lease expired, under a lease."""
         check_transition(JobStatus.QUEUED, JobStatus.PROCESSING)
-        queued = batch_jobs.c.status == JobStatus.QUEUED.value
-        expired = and_(batch_jobs.c.status == JobStatus.PROCESSING.value, batch_jobs.c.lease_expires_at < now)
-        candidates = select(batch_jobs.c.id).where(or_(queued, expired))
+        c = batch_jobs.c
+        claimable = or_(c.status == JobStatus.QUEUED.value,
+                        and_(c.status == JobStatus.PROCESSING.value, c.lease_expires_at < now))
+        values = {
+            "status": JobStatus.PROCESSING.value,
+            "lease_owner": worker_id,
+            "lease_expires_at": lease_until,
+            "started_at": func.coalesce(c.started_at, now),
+            "attempts": c.attempts + 1,
+        }
+        order = (c.priority.desc(), c.created_at, c.id)
+        if self._is_postgresql:
+            return self._take_unlocked_row(claimable, order, values)
         with self._engine.connect() as conn:
-            order = (batch_jobs.c.priority.desc(), batch_jobs.c.created_at, batch_jobs.c.id)
-            ids: list[str] = list(conn.execute(candidates.order_by(*order).limit(8)).scalars())
-        for job_id in ids:
-            stmt = update(batch_jobs).where(batch_jobs.c.id == job_id, or_(queued, expired))
-            values = {
-                "status": JobStatus.PROCESSING.value,
-                "lease_owner": worker_id,
-                "lease_expires_at": lease_until,
-                "started_at": func.coalesce(batch_jobs.c.started_at, now),
-                "attempts": batch_jobs.c.attempts + 1,
-            }
+            ids: list[str] = list(conn.execute(select(c.id).where(claimable).order_by(*order).limit(8)).scalars())
+        for job_id in ids:  # SQLite has one writer at a time: compare-and-set, and try the next one on a loss
             with self._engine.begin() as conn:
-                won = conn.execute(stmt.values(**values)).rowcount == 1
+                won = conn.execute(update(batch_jobs).where(c.id == job_id, claimable).values(**values)).rowcount == 1
             if won:
                 return self.fetch(job_id)
         return None
+
+    def _take_unlocked_row(self, where: ColumnElement[bool], order: tuple[ColumnElement[Any], ...],
+                           values: Mapping[str, object]) -> Job | None:
+        """PostgreSQL: update and return the first row in `order` matching `where` in one statement; its
+        SELECT ... FOR UPDATE SKIP LOCKED passes over rows other claimers have locked instead of waiting."""
+        candidate = select(batch_jobs.c.id).where(where).order_by(*order).limit(1).with_for_update(skip_locked=True)
+        stmt = (update(batch_jobs).where(batch_jobs.c.id == candidate.scalar_subquery(), where)
+                .values(**values).returning(batch_jobs))
+        with self._engine.begin() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else _job(row)
 
     def renew_lease(self, job_id: str, worker_id: str, lease_until: datetime) -> bool:
         """Extend our lease on a job we run or finalize; False when it ended or another worker holds it."""
@@ -406,9 +331,12 @@ class SqlJobStore:
         free = or_(c.lease_owner.is_(None), c.lease_owner == worker_id, c.lease_expires_at.is_(None),
                    c.lease_expires_at < now)
         pending = and_(c.status == JobStatus.CANCELLED.value, c.output_pending.is_(True), free)
+        if job_id is None and self._is_postgresql:
+            return self._take_unlocked_row(pending, (c.completed_at, c.id),
+                                           {"lease_owner": worker_id, "lease_expires_at": lease_until})
         if job_id is None:
             with self._engine.connect() as conn:
-                job_id = conn.execute(select(c.id).where(pending).order_by(c.completed_at).limit(1)).scalar()
+                job_id = conn.execute(select(c.id).where(pending).order_by(c.completed_at, c.id).limit(1)).scalar()
             if job_id is None:
                 return None
         stmt = update(batch_jobs).where(c.id == job_id, pending)
@@ -431,10 +359,11 @@ class SqlJobStore:
         values: dict[str, object] = {"heartbeat_at": now}
         if lines_per_s is not None:
             values["lines_per_s"] = lines_per_s
+        dialect_insert = postgresql.insert if self._is_postgresql else sqlite.insert
+        stmt = (dialect_insert(batch_workers).values(id=worker_id, **values)
+                .on_conflict_do_update(index_elements=[batch_workers.c.id], set_=values))
         with self._engine.begin() as conn:
-            stmt = update(batch_workers).where(batch_workers.c.id == worker_id).values(**values)
-            if conn.execute(stmt).rowcount == 0:
-                conn.execute(insert(batch_workers).values(id=worker_id, **values))
+            conn.execute(stmt)
 
     def live_workers(self, since: datetime) -> list[WorkerInfo]:
         """Workers that reported at or after `since`."""

@@ -1,0 +1,76 @@
+"""Schema migrations (Alembic) for SQLite and PostgreSQL, configured from Python: no alembic.ini.
+
+`upgrade(engine)` brings any batchsearch database to the newest revision: a fresh one, one made by a version
+before Alembic, or one already current (then it only reads the revision). Several processes may start at once:
+the upgrade runs under a PostgreSQL advisory lock, or a file lock beside a SQLite file.
+
+A schema change is a new file in versions/ (`down_revision` = the previous head); the tables the code queries
+(jobs/tables.py, keys.py, contents/store.py) change with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from filelock import FileLock
+from sqlalchemy import Connection, Engine, func, select
+
+SCRIPT_LOCATION = Path(__file__).resolve().parent
+LOCK_TIMEOUT_SECONDS = 600.0
+# pg_advisory_xact_lock key of the upgrade: any constant the database's other users do not take ("bsmigrat")
+_ADVISORY_LOCK_KEY = 0x62736D6967726174
+
+
+def _config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration: the scripts in this package, run on `connection`."""
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = connection
+    return config
+
+
+@cache
+def head_revision() -> str:
+    """The newest revision this version of batchsearch knows."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's revision; None when it has no alembic_version (fresh, or made before Alembic)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Upgrade the database to the newest revision (nothing to do, and no lock taken, when it is current)."""
+    if current_revision(engine) == head_revision():
+        return
+    with _exclusive(engine) as conn:  # the winner upgrades; the others wait, then find it current
+        command.upgrade(_config(conn), "head")
+
+
+@contextmanager
+def _exclusive(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that no other upgrade of this database runs beside."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:  # the transaction-level lock ends with the upgrade's commit
+            conn.execute(select(func.pg_advisory_xact_lock(_ADVISORY_LOCK_KEY)))
+            yield conn
+        return
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with FileLock(f"{path}.migrate.lock", timeout=LOCK_TIMEOUT_SECONDS), engine.begin() as conn:
+        yield conn

@@ -15,14 +15,13 @@ import json
 import os
 import random
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from serving import create_key, start_serve
 
 WORDS = (
     "revenue guidance lawsuit growth cloud computing outlook margin profit loss dividend merger acquisition "
@@ -58,49 +57,6 @@ def batch_file(n: int) -> bytes:
         text = " ".join(rng.choice(WORDS) for _ in range(3))
         lines.append(json.dumps({"query": {"text": text, "max_chunks": 5}}).encode())
     return b"\n".join(lines) + b"\n"
-
-
-def serve_child() -> None:
-    """Child mode: the API and its worker processes, configured from BATCHSEARCH_* variables."""
-    from batchsearch.api.app import create_app
-    from batchsearch.api.routes import batches, files
-    from batchsearch.config import Settings
-    from batchsearch.jobs.service import BatchService
-    from batchsearch.jobs.supervisor import run_api_and_workers
-
-    settings = Settings()
-    app = create_app(settings)
-    if not hasattr(app.state, "batches"):  # until create_app wires Batch Search itself
-        app.state.batches = BatchService.from_settings(settings, app.state.db)
-        app.state.object_store = app.state.batches.objects
-        app.include_router(batches.router)
-        app.include_router(files.router)
-    run_api_and_workers(app, settings)
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: Path, micro_batch: int, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    """The server subprocess and its base URL, once it answers."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHSEARCH_")}
-    env |= {"BATCHSEARCH_DATA_DIR": str(data_dir), "BATCHSEARCH_PORT": str(port), "BATCHSEARCH_WORKERS": str(workers),
-            "BATCHSEARCH_MICRO_BATCH_SIZE": str(micro_batch), "BATCHSEARCH_POLL_SECONDS": "0.1"}
-    process = subprocess.Popen([sys.executable, __file__, "--serve-child"], env=env)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("server did not start")
 
 
 def run_batch(base: str, api_key: str, data: bytes) -> tuple[float, int]:
@@ -142,10 +98,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="an already ingested data dir to search (copied)")
     parser.add_argument("--cache", type=Path, default=Path(".bench-cache") / "batch")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--serve-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_child:
-        return serve_child()
 
     source = args.data_dir or args.cache / f"index-{args.docs}"
     if args.data_dir is None:
@@ -156,12 +109,9 @@ def main() -> None:
     data = batch_file(args.lines)
     result: dict[str, Any] = {"lines": args.lines, "micro_batch_size": args.micro_batch, "workers": args.workers}
     try:
-        from batchsearch.config import Settings
-        from batchsearch.db import create_db_engine
-        from batchsearch.keys import KeyStore
-
-        key = KeyStore(create_db_engine(Settings(data_dir=work).resolved_database_url())).create("bench")[1]
-        process, base = start_server(work, args.micro_batch, args.workers)
+        key = create_key(work)
+        settings = {"micro_batch_size": str(args.micro_batch), "poll_seconds": "0.1"}
+        process, base = start_serve(work, workers=args.workers, settings=settings)
         try:
             time.sleep(2)  # let the worker processes load the engine, as a running service has
             seconds, out_lines = run_batch(base, key, data)

@@ -16,9 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +25,7 @@ import httpx
 import psutil
 
 from search_throughput import build_generated_index
+from serving import create_key, start_serve
 
 DIM = 384
 MB = 1024 * 1024
@@ -47,45 +45,6 @@ def prepare_data_dir(cache: Path, n_chunks: int) -> Path:
     (run / "index").symlink_to(index, target_is_directory=True)
     (run / "kg").symlink_to(kg, target_is_directory=True)
     return run
-
-
-def create_key(data_dir: Path) -> str:
-    """An API key in the data dir's database."""
-    from batchsearch.config import Settings
-    from batchsearch.db import create_db_engine
-    from batchsearch.keys import KeyStore
-
-    return KeyStore(create_db_engine(Settings(data_dir=data_dir).resolved_database_url())).create("bench")[1]
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    """`batchsearch serve` as a subprocess, and its base URL once it answers."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHSEARCH_")}
-    env |= {"BATCHSEARCH_DATA_DIR": str(data_dir), "BATCHSEARCH_BLAS_THREADS": os.environ.get("BATCHSEARCH_BLAS_THREADS", "1"),
-            "BATCHSEARCH_POLL_SECONDS": "0.1", "BATCHSEARCH_HEARTBEAT_SECONDS": "0.5",
-            "BATCHSEARCH_MICRO_BATCH_SIZE": "10"}
-    command = [sys.executable, "-m", "batchsearch.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers)]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(1200):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            if process.poll() is not None:
-                raise SystemExit(f"server exited with {process.returncode}") from None
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("server did not start")
 
 
 def batch_lines(n: int, seed: int) -> bytes:
@@ -170,7 +129,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     data_dir = prepare_data_dir(args.cache, args.chunks)
     try:
         key = create_key(data_dir)
-        process, base = start_server(data_dir, args.workers)
+        process, base = start_serve(data_dir, workers=args.workers, settings={
+            "poll_seconds": "0.1", "heartbeat_seconds": "0.5", "micro_batch_size": "10"})
         try:
             api = psutil.Process(process.pid)
             workers = worker_processes(api, args.workers)

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,43 +21,9 @@ from typing import Any
 
 import httpx
 
+from serving import create_key, start_serve
+
 LINE = b'{"query": {"text": "guidance cut after weak demand", "max_chunks": 5}}\n'
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def create_key(data_dir: Path, name: str) -> str:
-    """An API key in the data dir's database."""
-    from batchsearch.config import Settings
-    from batchsearch.db import create_db_engine
-    from batchsearch.keys import KeyStore
-
-    return KeyStore(create_db_engine(Settings(data_dir=data_dir).resolved_database_url())).create(name)[1]
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """The API alone, and its base URL once it answers."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHSEARCH_")}
-    env |= {"BATCHSEARCH_DATA_DIR": str(data_dir), "BATCHSEARCH_BLAS_THREADS": "1"}
-    command = [sys.executable, "-m", "batchsearch.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", "0"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not start")
 
 
 def submit(http: httpx.Client, key: str, priority: int = 0) -> str:
@@ -97,7 +60,7 @@ def run(other_jobs: int, calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="status-latency-") as folder:
         data_dir = Path(folder)
         key_a, key_b = create_key(data_dir, "tenant-a"), create_key(data_dir, "tenant-b")
-        process, base = start_server(data_dir)
+        process, base = start_serve(data_dir, workers=0)
         try:
             with httpx.Client(base_url=base, timeout=60) as http:
                 jobs_b = [submit(http, key_b) for _ in range(2)]

@@ -5,7 +5,8 @@ Fixtures (registered for every test by conftest.py's pytest_plugins):
   database; yields that database's URL (postgresql+psycopg://...).
 - `pg_url`: a fresh, empty database of that server for one test, dropped after it.
 - `database_url`: a test runs twice, on a fresh SQLite file and on a fresh PostgreSQL database.
-When CI is set, missing PostgreSQL binaries or psycopg fail the run instead of skipping it.
+The binaries are found with pg_config or in /usr/lib/postgresql/*/bin (BATCHSEARCH_PG_BINDIR overrides). When CI is
+set, missing PostgreSQL binaries or psycopg fail the run instead of skipping it.
 """
 
 from __future__ import annotations
@@ -36,13 +37,15 @@ SERVER_OPTIONS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=of
 
 
 def pg_bindir() -> Path | None:
-    """The folder with initdb and pg_ctl: $BATCHSEARCH_PG_BINDIR, pg_config's, or Debian's newest."""
+    """The folder with initdb and pg_ctl: $BATCHSEARCH_PG_BINDIR (only), else pg_config's or Debian's newest."""
     override = os.environ.get("BATCHSEARCH_PG_BINDIR")
     candidates = [override] if override else []
-    if (pg_config := shutil.which("pg_config")) is not None:
+    if not override and (pg_config := shutil.which("pg_config")) is not None:
         found = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False).stdout.strip()
         candidates.append(found)
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True)
+    if not override:
+        candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name),
+                             reverse=True)
     for folder in candidates:
         if folder and (Path(folder) / "initdb").is_file() and (Path(folder) / "pg_ctl").is_file():
             return Path(folder)
@@ -115,6 +118,22 @@ def _stop(bindir: Path, data: Path, log_path: Path) -> None:
                 pass
 
 
+def _start(bindir: Path, data: Path, sockets: Path, log_path: Path) -> int:
+    """pg_ctl start on a free port of 127.0.0.1 (another port when one is taken between our check and its bind)."""
+    attempts_left = 3
+    while True:
+        attempts_left -= 1
+        port = _free_port()
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} {SERVER_OPTIONS}"
+        try:
+            _run([str(bindir / "pg_ctl"), "start", "-D", str(data), "-l", str(log_path), "-w", "-t",
+                  str(START_TIMEOUT), "-o", options], log_path)
+            return port
+        except RuntimeError:
+            if attempts_left == 0:
+                raise
+
+
 @contextmanager
 def running_pg_server() -> Iterator[str]:
     """initdb a cluster in a fresh folder, start it on 127.0.0.1, create the role and database; yield the
@@ -129,13 +148,9 @@ def running_pg_server() -> Iterator[str]:
         _own(root)
         _run(["mkdir", "-m", "700", str(sockets)], log_path)
         _run([str(bindir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth-local=trust",
-              "--auth-host=scram-sha-256", "--no-sync",
-              "--encoding=UTF8", "--locale=C.UTF-8"], log_path)
-        port = _free_port()
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} {SERVER_OPTIONS}"
-        _run([str(bindir / "pg_ctl"), "start", "-D", str(data), "-l", str(log_path), "-w", "-t", str(START_TIMEOUT),
-              "-o", options], log_path)
+              "--auth-host=scram-sha-256", "--no-sync", "--encoding=UTF8", "--locale=C.UTF-8"], log_path)
         try:
+            port = _start(bindir, data, sockets, log_path)
             _admin_execute(sockets, port, f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'",
                            f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
             yield f"postgresql+psycopg://{ROLE}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}"

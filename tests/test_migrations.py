@@ -166,3 +166,14 @@ def test_postgresql_without_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "psycopg", None)
     with pytest.raises(ImportError, match=r"batchsearch\[postgres\]"):
         engine_for("postgresql+psycopg://u:p@127.0.0.1:5432/db")
+
+
+def test_a_database_a_newer_version_upgraded_is_refused_with_a_clear_message(database_url: str, tmp_path: Path) -> None:
+    engine = create_db_engine(database_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(migrations.UnknownRevisionError, match="revision 9999, which this batchsearch does not know"):
+        create_db_engine(database_url)
+    result = CliRunner().invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)],
+                                env={"BATCHSEARCH_DATABASE_URL": database_url})
+    assert result.exit_code == 1 and "run a newer batchsearch" in result.output

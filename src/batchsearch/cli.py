@@ -103,9 +103,11 @@ def database_errors(url: str) -> Iterator[None]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
+    from batchsearch.migrations import UnknownRevisionError
+
     try:
         yield
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
+    except (SQLAlchemyError, ImportError, ValueError, UnknownRevisionError) as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         fail(f"database {make_url(url)!r}: {detail}")
 

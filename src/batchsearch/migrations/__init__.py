@@ -19,6 +19,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from filelock import FileLock
 from sqlalchemy import Connection, Engine, func, select
 
@@ -26,6 +27,10 @@ SCRIPT_LOCATION = Path(__file__).resolve().parent
 LOCK_TIMEOUT_SECONDS = 600.0
 # pg_advisory_xact_lock key of the upgrade: any constant the database's other users do not take ("bsmigrat")
 _ADVISORY_LOCK_KEY = 0x62736D6967726174
+
+
+class UnknownRevisionError(RuntimeError):
+    """The database is at a revision this version does not know: a newer batchsearch upgraded it."""
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -38,9 +43,14 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 @cache
+def _scripts() -> ScriptDirectory:
+    """The revisions this version of batchsearch ships."""
+    return ScriptDirectory.from_config(_config())
+
+
 def head_revision() -> str:
     """The newest revision this version of batchsearch knows."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
+    head = _scripts().get_current_head()
     assert head is not None
     return head
 
@@ -53,8 +63,15 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     """Upgrade the database to the newest revision (nothing to do, and no lock taken, when it is current)."""
-    if current_revision(engine) == head_revision():
+    current = current_revision(engine)
+    if current == head_revision():
         return
+    if current is not None:
+        try:
+            _scripts().get_revision(current)
+        except CommandError as exc:
+            raise UnknownRevisionError(f"the database schema is at revision {current}, which this batchsearch does "
+                                       f"not know (its newest is {head_revision()}): run a newer batchsearch") from exc
     with _exclusive(engine) as conn:  # the winner upgrades; the others wait, then find it current
         command.upgrade(_config(conn), "head")
 

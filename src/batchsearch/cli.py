@@ -206,8 +206,9 @@ def keys_create(
     from batchsearch.db import create_db_engine
     from batchsearch.keys import KeyStore
 
-    settings = settings_for(data_dir)
-    principal, key = KeyStore(create_db_engine(settings.resolved_database_url())).create(name, owner)
+    url = settings_for(data_dir).resolved_database_url()
+    with database_errors(url):
+        principal, key = KeyStore(create_db_engine(url)).create(name, owner)
     if json_out:
         emit_json({"key": key, "id": principal.key_id, "name": name, "owner": principal.owner})
     else:

@@ -7,7 +7,8 @@ import time
 import uuid
 from urllib.parse import urlsplit
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +19,9 @@ from batchsearch.api.routes import batches, files
 from batchsearch.config import Settings
 from batchsearch.errors import BatchSearchError
 from batchsearch.clock import Clock, utcnow
+from batchsearch.jobs.model import Job
+from batchsearch.jobs.states import JobStatus
+from batchsearch.jobs.status import QueueView, StatusContext, render_status
 from batchsearch.jobs.intake import Intake
 from batchsearch.jobs.service import BatchService
 from batchsearch.models.search import Query
@@ -162,3 +166,18 @@ class AsgiBatches:
         worker = self.worker(searcher)
         while worker.run_once(threading.Event()):
             pass
+
+
+WIRE_TO_JOB = {"pending": JobStatus.QUEUED, "processing": JobStatus.PROCESSING, "completed": JobStatus.COMPLETED,
+               "failed": JobStatus.FAILED, "cancelled": JobStatus.CANCELLED}
+
+
+def status_document(state: str, *, eta: datetime | None = None, output_file_url: str | None = None,
+                    **fields: Any) -> dict[str, Any]:
+    """A job's status document exactly as the server renders it (jobs/status.py), for scripted servers:
+    `state` is the wire status, `fields` are Job columns (lines_total, checkpoint_line, ...)."""
+    now = datetime.now(UTC)
+    job = Job("b1", "alice", WIRE_TO_JOB[state], now, now + timedelta(hours=1), "batches/b1/input.jsonl", **fields)
+    if job.status is JobStatus.PROCESSING:
+        job = replace(job, lease_owner="w1", lease_expires_at=now + timedelta(seconds=30))
+    return dict(render_status(job, StatusContext(now, output_file_url, QueueView(eta), 30.0)))

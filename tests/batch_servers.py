@@ -11,8 +11,10 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -95,11 +97,12 @@ def settings_env(data_dir: Path, port: int, **extra: object) -> dict[str, str]:
 class Server:
     """A `serve`-like process: the API on 127.0.0.1 plus its worker processes."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, **settings: object) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, env: dict[str, str] | None = None,
+                 **settings: object) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = settings_env(data_dir, self.port, **settings)
+        self.env = settings_env(data_dir, self.port, **settings) | (env or {})
         script = data_dir / "serve_for_tests.py"
         script.write_text(SERVE_SCRIPT)
         self.log = open(data_dir / f"serve-{self.port}-{time.time_ns()}.log", "wb")
@@ -119,6 +122,10 @@ class Server:
                 time.sleep(0.2)
         raise TimeoutError("server did not start")
 
+    def create_key(self, name: str) -> str:
+        """An API key in this server's database."""
+        return create_key(self.data_dir, name, self.env.get("BATCHSEARCH_DATABASE_URL"))
+
     def kill(self) -> None:
         """SIGKILL the server process itself (its workers notice they are orphaned and exit)."""
         self.process.send_signal(signal.SIGKILL)
@@ -136,11 +143,13 @@ class Server:
         self.log.close()
 
 
-def start_worker(data_dir: Path, port: int, **settings: object) -> subprocess.Popen[bytes]:
+def start_worker(data_dir: Path, port: int, *, env: dict[str, str] | None = None,
+                 **settings: object) -> subprocess.Popen[bytes]:
     """One standalone worker process: `python -m batchsearch.jobs.worker`."""
     log = open(data_dir / f"worker-{time.time_ns()}.log", "wb")
-    return subprocess.Popen([sys.executable, "-m", "batchsearch.jobs.worker"], env=settings_env(data_dir, port, **settings),
-                            stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen([sys.executable, "-m", "batchsearch.jobs.worker"],
+                            env=settings_env(data_dir, port, **settings) | (env or {}), stdout=log,
+                            stderr=subprocess.STDOUT)
 
 
 class BatchClient:
@@ -177,13 +186,13 @@ class BatchClient:
         return response.content
 
 
-def create_key(data_dir: Path, name: str) -> str:
-    """An API key in the data_dir's database."""
+def create_key(data_dir: Path, name: str, database_url: str | None = None) -> str:
+    """An API key in the deployment's database (default: the data_dir's SQLite file)."""
     from batchsearch.config import Settings
     from batchsearch.db import create_db_engine
     from batchsearch.keys import KeyStore
 
-    settings = Settings(data_dir=data_dir)
+    settings = Settings(data_dir=data_dir, database_url=database_url)
     return KeyStore(create_db_engine(settings.resolved_database_url())).create(name)[1]
 
 
@@ -197,3 +206,28 @@ def without_volatile(data: bytes) -> bytes:
             row["response"]["metadata"].pop("timestamp", None)
         out.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode())
     return b"\n".join(out)
+
+
+def tampered(url: str) -> str:
+    """A signed URL with one character of its signature changed (our own URLs and S3's alike)."""
+    parts = urlsplit(url)
+    query = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name.lower() in ("signature", "x-amz-signature"):
+            value = ("0" if value[0] != "0" else "1") + value[1:]
+        query.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+DEPLOYMENTS = ("sqlite+file", "postgresql+s3")
+
+
+def deployment_settings(kind: str, request: Any) -> tuple[dict[str, object], dict[str, str]]:
+    """Settings and environment of the processes of one test: SQLite and local files, or a real PostgreSQL
+    database and a real S3 server (a fresh database and key prefix for every test)."""
+    if kind == "sqlite+file":
+        return {}, {}
+    s3, database_url = request.getfixturevalue("s3_server"), request.getfixturevalue("pg_url")
+    settings = {"database_url": database_url, "object_store_url": f"s3://{s3.bucket}/{uuid.uuid4().hex}",
+                "s3_endpoint_url": s3.endpoint_url}
+    return settings, dict(s3.env())

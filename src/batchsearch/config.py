@@ -46,6 +46,20 @@ class Settings(BaseSettings):
         None, ge=1, description="BLAS threads per process (numpy); default the library's. Set 1 when several "
         "busy processes share a small machine: oversubscribed BLAS threads slow everything down.")
 
+    # --- embeddings ---
+    embed_backend: Literal["auto", "numpy", "onnx"] = Field(
+        "auto", description="Sentence encoder: onnx (ONNX Runtime, the onnx extra), numpy (no extra dependencies), "
+        "or auto: onnx when onnxruntime is installed, else numpy. Both give the same vectors (cosine 0.99999).")
+    embed_precision: Literal["fp32", "int8"] = Field(
+        "fp32", description="Weights of the ONNX encoder: fp32, or int8 (dynamic quantisation: faster, slightly "
+        "different vectors, so embed queries with the precision the index was built with). Needs embed_backend onnx.")
+    embed_provider: Literal["cpu", "cuda"] = Field(
+        "cpu", description="Where the ONNX encoder runs: cpu, or cuda (needs onnxruntime-gpu and a GPU; it fails "
+        "at start otherwise). Vectors from either are interchangeable in one index.")
+    embed_cache_dir: Path | None = Field(
+        None, description="Folder where the ONNX encoder files are built (once, then verified and reused); default "
+        "<data_dir>/models. Several data folders may share one.")
+
     # --- search ---
     fusion: Literal["rrf", "weighted"] = Field("rrf", description="How lexical and dense candidates are fused.")
     query_timeout_seconds: float = Field(30.0, gt=0, description="Per-query deadline for batch lines (504 after).")

@@ -21,7 +21,7 @@ def build_annotator(settings: Settings) -> Annotator:
 
 
 def build_ingestor(settings: Settings, owner: str | None = None) -> Ingestor:
-    """An ingestor writing into this data dir with the default embedder and annotator."""
-    from batchsearch.embeddings import MiniLMEmbedder
+    """An ingestor writing into this data dir with the configured embedder and the default annotator."""
+    from batchsearch.embeddings import build_embedder
 
-    return Ingestor(index_store(settings), MiniLMEmbedder(), build_annotator(settings), owner=owner)
+    return Ingestor(index_store(settings), build_embedder(settings), build_annotator(settings), owner=owner)

@@ -71,11 +71,12 @@ class SearchEngine:
 
     @classmethod
     def open(cls, data_dir: Path, *, embedder: Embedder | None = None, fusion: str = "rrf") -> SearchEngine:
-        """An engine over `<data_dir>/index` with the default MiniLM embedder."""
+        """An engine over `<data_dir>/index`; without an embedder, the one BATCHSEARCH_EMBED_* ask for."""
         if embedder is None:
-            from batchsearch.embeddings import MiniLMEmbedder
+            from batchsearch.config import Settings
+            from batchsearch.embeddings import build_embedder
 
-            embedder = MiniLMEmbedder()
+            embedder = build_embedder(Settings.model_validate({"data_dir": Path(data_dir)}))
         return cls(IndexStore(Path(data_dir) / "index"), embedder, fusion=fusion)
 
     def snapshot(self) -> Snapshot:

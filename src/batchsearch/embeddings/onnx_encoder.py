@@ -1,0 +1,119 @@
+"""all-MiniLM-L6-v2 sentence embeddings run by ONNX Runtime (CPU, or CUDA with onnxruntime-gpu)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from batchsearch.embeddings.batching import micro_batches, pad
+from batchsearch.embeddings.model_files import load_tokenizer, packaged_model_dir
+from batchsearch.embeddings.minilm import EMBEDDING_DIM
+from batchsearch.embeddings.onnx_models import ONNX_INSTALL_HINT, ensure_model
+
+Provider = Literal["cpu", "cuda"]
+_CUDA = "CUDAExecutionProvider"
+_CPU = "CPUExecutionProvider"
+
+
+class ProviderUnavailableError(RuntimeError):
+    """The requested execution provider (CUDA) cannot run here."""
+
+
+class OnnxEmbedder:
+    """Sentence embeddings from a built MiniLM ONNX file (mean pooling, unit length)."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        model_dir: Path | None = None,
+        max_tokens: int = 256,
+        batch_tokens: int = 4096,
+        threads: int | None = None,
+        provider: Provider = "cpu",
+    ) -> None:
+        if not 2 < max_tokens <= 512:
+            raise ValueError(f"max_tokens must be in 3..512, got {max_tokens}")
+        if batch_tokens < 1:
+            raise ValueError(f"batch_tokens must be positive, got {batch_tokens}")
+        folder = model_dir if model_dir is not None else packaged_model_dir()
+        self.max_tokens = max_tokens
+        self.batch_tokens = batch_tokens
+        self.model_path = model_path
+        self._tokenizer = load_tokenizer(folder, max_tokens)
+        self._counter = load_tokenizer(folder, None)
+        self._session = _session(model_path, threads, provider)
+
+    @classmethod
+    def from_cache(
+        cls,
+        cache_dir: Path,
+        *,
+        precision: str = "fp32",
+        threads: int | None = None,
+        provider: Provider = "cpu",
+    ) -> OnnxEmbedder:
+        """The encoder of `precision` from cache_dir, built and verified there on first use."""
+        folder = packaged_model_dir()
+        path = ensure_model(cache_dir, folder, precision)
+        return cls(path, model_dir=folder, threads=threads, provider=provider)
+
+    @property
+    def dim(self) -> int:
+        """Length of every embedding vector (384)."""
+        return EMBEDDING_DIM
+
+    @property
+    def providers(self) -> list[str]:
+        """The execution providers the session runs on, preferred first."""
+        names: list[str] = self._session.get_providers()
+        return names
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return a float32 (len(texts), 384) array of unit rows, in input order."""
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of texts, not a single str")
+        out = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        if not texts:
+            return out
+        ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        # Sorted by length, batches of similar length waste little on padding; rows go back in place.
+        for rows in micro_batches(lengths, self.batch_tokens):
+            seq = int(lengths[rows].max())
+            batch_ids = pad([ids[i] for i in rows], seq)
+            mask = (np.arange(seq) < lengths[rows][:, None]).astype(np.int64)
+            out[rows] = self._session.run(["embeddings"], {"input_ids": batch_ids, "attention_mask": mask})[0]
+        return out
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Wordpiece tokens per text, without [CLS]/[SEP] and without truncation."""
+        if isinstance(texts, str):
+            raise TypeError("count_tokens() takes a sequence of texts, not a single str")
+        encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
+        return [len(encoding.ids) for encoding in encodings]
+
+
+def _session(model_path: Path, threads: int | None, provider: Provider) -> Any:
+    """An inference session on the requested provider; ProviderUnavailableError if it cannot run."""
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ImportError(f"the ONNX encoder needs onnxruntime; install it with `{ONNX_INSTALL_HINT}`") from exc
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or 0  # 0: one per core
+    options.inter_op_num_threads = 1
+    if provider == "cpu":
+        return onnxruntime.InferenceSession(str(model_path), options, providers=[_CPU])
+    if _CUDA not in onnxruntime.get_available_providers():
+        raise ProviderUnavailableError(
+            f"embed_provider=cuda needs onnxruntime-gpu (pip install onnxruntime-gpu instead of onnxruntime); "
+            f"this onnxruntime offers {onnxruntime.get_available_providers()}"
+        )
+    session = onnxruntime.InferenceSession(str(model_path), options, providers=[_CUDA, _CPU])
+    if session.get_providers()[0] != _CUDA:  # onnxruntime falls back to CPU quietly when no GPU works
+        raise ProviderUnavailableError("embed_provider=cuda, but onnxruntime found no usable CUDA GPU")
+    return session

@@ -1,0 +1,175 @@
+"""The all-MiniLM-L6-v2 sentence encoder as an ONNX graph, written from the safetensors weights.
+
+It computes what the numpy encoder computes (minilm.py): word + position embeddings (segment 0
+folded into the positions), six post-norm BERT layers with a fused Q/K/V projection and the
+1/sqrt(head_dim) scale folded into the queries, exact erf GELU, mean pooling over the real tokens
+and L2 normalisation. Inputs are `input_ids` and `attention_mask` (int64, batch x seq, right
+padded); the output is `embeddings` (float32, batch x 384, unit rows). Node names carry the layer
+(`layer3/ffn_in`), so quantisation can keep chosen nodes in fp32.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17  # LayerNormalization; ReduceL2 still takes its axes as an attribute
+GRAPH_VERSION = 1  # bump when the graph changes: it is part of the cache key
+HIDDEN = 384
+LAYERS = 6
+HEADS = 12
+HEAD_DIM = HIDDEN // HEADS
+DENSE_NODES = ("qkv", "attn_out", "ffn_in", "ffn_out")  # the weight products of a layer, by node name
+_LN_EPS = 1e-12
+_NORM_EPS = 1e-12
+_MASKED = -1e30  # added to the scores of padded keys, as the numpy encoder does
+
+
+class _GraphBuilder:
+    """Collects nodes and initializers; every helper returns the name of its output."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+
+    def const(self, name: str, array: np.ndarray) -> str:
+        """Add an initializer and return its name."""
+        self.initializers.append(numpy_helper.from_array(array, name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], name: str, **attrs: Any) -> str:
+        """Add one node with a single output named after the node."""
+        self.nodes.append(helper.make_node(op_type, inputs, [name], name=name, **attrs))
+        return name
+
+    def dense(self, x: str, weight: np.ndarray, bias: np.ndarray, name: str) -> str:
+        """x @ weight + bias, with weight given as (in, out)."""
+        w = self.const(f"{name}.weight", _f32(weight))
+        b = self.const(f"{name}.bias", _f32(bias))
+        return self.op("Add", [self.op("MatMul", [x, w], name), b], f"{name}/bias")
+
+    def layer_norm(self, x: str, gamma: np.ndarray, beta: np.ndarray, name: str) -> str:
+        """Layer norm over the hidden axis."""
+        g = self.const(f"{name}.weight", _f32(gamma))
+        b = self.const(f"{name}.bias", _f32(beta))
+        return self.op("LayerNormalization", [x, g, b], name, axis=-1, epsilon=_LN_EPS)
+
+
+def build_model(tensors: dict[str, np.ndarray]) -> onnx.ModelProto:
+    """The fp32 encoder graph over these safetensors weights, checked by onnx.checker."""
+    g = _GraphBuilder()
+    x = _embeddings(g, tensors)
+    bias, mask = _attention_bias(g)
+    for i in range(LAYERS):
+        x = _layer(g, tensors, f"encoder.layer.{i}.", f"layer{i}", x, bias)
+    _pool_and_normalise(g, x, mask)
+    graph = helper.make_graph(
+        g.nodes,
+        "all-MiniLM-L6-v2",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
+        ],
+        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", HIDDEN])],
+        g.initializers,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="batchsearch"
+    )
+    model.ir_version = 8  # readable by every onnxruntime the onnx extra allows
+    onnx.checker.check_model(model)
+    return model
+
+
+def _embeddings(g: _GraphBuilder, t: dict[str, np.ndarray]) -> str:
+    """Word + position (+ segment 0) embeddings, layer-normed: (batch, seq, 384)."""
+    word_table = g.const("embeddings.word", _f32(t["embeddings.word_embeddings.weight"]))
+    positions = t["embeddings.position_embeddings.weight"] + t["embeddings.token_type_embeddings.weight"][0]
+    pos_table = g.const("embeddings.position", _f32(positions))
+    words = g.op("Gather", [word_table, "input_ids"], "embeddings/words", axis=0)
+    seq = g.op("Shape", ["input_ids"], "embeddings/seq", start=1, end=2)
+    zero = g.const("embeddings/zero", np.array([0], dtype=np.int64))
+    pos = g.op("Slice", [pos_table, zero, seq, zero], "embeddings/positions")
+    summed = g.op("Add", [words, pos], "embeddings/sum")
+    return g.layer_norm(summed, t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"], "embeddings/norm")
+
+
+def _attention_bias(g: _GraphBuilder) -> tuple[str, str]:
+    """The (batch, 1, 1, seq) additive key mask and the float (batch, seq) token mask."""
+    mask = g.op("Cast", ["attention_mask"], "mask/float", to=TensorProto.FLOAT)
+    one = g.const("mask/one", np.array(1.0, dtype=np.float32))
+    masked = g.const("mask/masked", np.array(_MASKED, dtype=np.float32))
+    is_pad = g.op("Sub", [one, mask], "mask/is_pad")
+    bias = g.op("Mul", [is_pad, masked], "mask/bias")
+    axes = g.const("mask/axes", np.array([1, 2], dtype=np.int64))
+    return g.op("Unsqueeze", [bias, axes], "mask/bias4d"), mask
+
+
+def _layer(g: _GraphBuilder, t: dict[str, np.ndarray], prefix: str, name: str, x: str, bias: str) -> str:
+    """One post-norm transformer layer: attention block, then GELU feed-forward block."""
+    attn = prefix + "attention."
+    context = _self_attention(g, t, attn + "self.", name, x, bias)
+    out = g.dense(context, t[attn + "output.dense.weight"].T, t[attn + "output.dense.bias"], f"{name}/attn_out")
+    out = g.op("Add", [out, x], f"{name}/attn_residual")
+    x = g.layer_norm(out, t[attn + "output.LayerNorm.weight"], t[attn + "output.LayerNorm.bias"], f"{name}/attn_norm")
+    hidden = g.dense(x, t[prefix + "intermediate.dense.weight"].T, t[prefix + "intermediate.dense.bias"],
+                     f"{name}/ffn_in")
+    hidden = _gelu(g, hidden, f"{name}/gelu")
+    out = g.dense(hidden, t[prefix + "output.dense.weight"].T, t[prefix + "output.dense.bias"], f"{name}/ffn_out")
+    out = g.op("Add", [out, x], f"{name}/ffn_residual")
+    return g.layer_norm(out, t[prefix + "output.LayerNorm.weight"], t[prefix + "output.LayerNorm.bias"],
+                        f"{name}/ffn_norm")
+
+
+def _self_attention(g: _GraphBuilder, t: dict[str, np.ndarray], prefix: str, name: str, x: str, bias: str) -> str:
+    """Multi-head self-attention with one fused Q/K/V projection: (batch, seq, 384) context."""
+    scales = (1.0 / math.sqrt(HEAD_DIM), 1.0, 1.0)
+    parts = ("query", "key", "value")
+    qkv_w = np.concatenate([t[f"{prefix}{p}.weight"] * np.float32(s) for p, s in zip(parts, scales)]).T
+    qkv_b = np.concatenate([t[f"{prefix}{p}.bias"] * np.float32(s) for p, s in zip(parts, scales)])
+    qkv = g.dense(x, qkv_w, qkv_b, f"{name}/qkv")
+    heads_shape = g.const(f"{name}/heads_shape", np.array([0, 0, HEADS, HEAD_DIM], dtype=np.int64))
+    split = g.const(f"{name}/split", np.array([HIDDEN] * 3, dtype=np.int64))
+    q, k, v = (f"{name}/{p}" for p in ("q", "k", "v"))
+    g.nodes.append(helper.make_node("Split", [qkv, split], [q, k, v], name=f"{name}/split_qkv", axis=-1))
+    q4 = g.op("Transpose", [g.op("Reshape", [q, heads_shape], f"{name}/q_heads")], f"{name}/q_t", perm=[0, 2, 1, 3])
+    k4 = g.op("Transpose", [g.op("Reshape", [k, heads_shape], f"{name}/k_heads")], f"{name}/k_t", perm=[0, 2, 3, 1])
+    v4 = g.op("Transpose", [g.op("Reshape", [v, heads_shape], f"{name}/v_heads")], f"{name}/v_t", perm=[0, 2, 1, 3])
+    scores = g.op("Add", [g.op("MatMul", [q4, k4], f"{name}/scores"), bias], f"{name}/masked_scores")
+    weights = g.op("Softmax", [scores], f"{name}/softmax", axis=-1)
+    context = g.op("Transpose", [g.op("MatMul", [weights, v4], f"{name}/context")], f"{name}/context_t",
+                   perm=[0, 2, 1, 3])
+    hidden_shape = g.const(f"{name}/hidden_shape", np.array([0, 0, HIDDEN], dtype=np.int64))
+    return g.op("Reshape", [context, hidden_shape], f"{name}/context_merged")
+
+
+def _gelu(g: _GraphBuilder, x: str, name: str) -> str:
+    """Exact GELU x * (1 + erf(x / sqrt 2)) / 2 (onnxruntime fuses this pattern into one kernel)."""
+    sqrt2 = g.const(f"{name}/sqrt2", np.array(math.sqrt(2.0), dtype=np.float32))
+    one = g.const(f"{name}/one", np.array(1.0, dtype=np.float32))
+    half = g.const(f"{name}/half", np.array(0.5, dtype=np.float32))
+    erf = g.op("Erf", [g.op("Div", [x, sqrt2], f"{name}/scaled")], f"{name}/erf")
+    phi = g.op("Add", [erf, one], f"{name}/phi")
+    return g.op("Mul", [g.op("Mul", [x, phi], f"{name}/x_phi"), half], f"{name}/out")
+
+
+def _pool_and_normalise(g: _GraphBuilder, x: str, mask: str) -> str:
+    """Mean of the real token states, scaled to unit length: the `embeddings` output."""
+    axis1 = g.const("pool/axis1", np.array([1], dtype=np.int64))
+    weights = g.op("Unsqueeze", [mask, axis1], "pool/mask3d")
+    summed = g.op("Squeeze", [g.op("MatMul", [weights, x], "pool/sum"), axis1], "pool/sum2d")
+    count = g.op("ReduceSum", [mask, axis1], "pool/count", keepdims=1)
+    mean = g.op("Div", [summed, count], "pool/mean")
+    norm = g.op("ReduceL2", [mean], "norm/l2", axes=[1], keepdims=1)
+    eps = g.const("norm/eps", np.array(_NORM_EPS, dtype=np.float32))
+    safe = g.op("Max", [norm, eps], "norm/safe")
+    return g.op("Div", [mean, safe], "embeddings")
+
+
+def _f32(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous float32 copy."""
+    return np.array(array, dtype=np.float32, order="C")

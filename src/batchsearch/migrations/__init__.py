@@ -5,7 +5,7 @@ before Alembic, or one already current (then it only reads the revision). Severa
 the upgrade runs under a PostgreSQL advisory lock, or a file lock beside a SQLite file.
 
 A schema change is a new file in versions/ (`down_revision` = the previous head); the tables the code queries
-(jobs/tables.py, keys.py, contents/store.py) change with it.
+(`code_metadata`) change with it, and tests/test_migrations.py checks that the two agree.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from filelock import FileLock
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, MetaData, func, select
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 LOCK_TIMEOUT_SECONDS = 600.0
@@ -40,6 +40,21 @@ def _config(connection: Connection | None = None) -> Config:
     config.set_main_option("path_separator", "os")
     config.attributes["connection"] = connection
     return config
+
+
+def code_metadata() -> MetaData:
+    """Every table the code queries, in one MetaData: what the newest revision must have made (the tests compare
+    the two; `alembic revision --autogenerate` starts from it)."""
+    from batchsearch.contents.store import metadata as contents
+    from batchsearch.index.pointer import metadata as index
+    from batchsearch.jobs.tables import metadata as jobs
+    from batchsearch.keys import metadata as keys
+
+    combined = MetaData()
+    for metadata in (jobs, keys, contents, index):
+        for table in metadata.tables.values():
+            table.to_metadata(combined)
+    return combined
 
 
 @cache

@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
-
-def target_metadata() -> list[MetaData]:
-    """The tables the code queries (what `alembic revision --autogenerate` compares the database with)."""
-    from batchsearch.contents.store import metadata as contents
-    from batchsearch.jobs.tables import metadata as jobs
-    from batchsearch.keys import metadata as keys
-
-    return [jobs, keys, contents]
+from batchsearch.migrations import code_metadata
 
 
 def run_migrations() -> None:
@@ -21,7 +13,7 @@ def run_migrations() -> None:
     connection: Connection = context.config.attributes["connection"]
     context.configure(
         connection=connection,
-        target_metadata=target_metadata(),
+        target_metadata=code_metadata(),
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

@@ -35,7 +35,10 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(batch_app, name="batch")
 app.add_typer(kg_app, name="kg")
 app.add_typer(corpus_app, name="corpus")
+index_app = typer.Typer(help="The search index: garbage collection of a shared index's old generations.",
+                        no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(index_app, name="index")
 console = Console(stderr=True, soft_wrap=True)
 stdout = Console(soft_wrap=True)
 
@@ -287,6 +290,29 @@ def db_current(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
         print(f"{revision} (head)")
     else:
         print(f"{revision or 'none'} (head is {head}: run `batchsearch db upgrade`)")
+
+
+@index_app.command("gc")
+def index_gc(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Collect shared index generations beyond BATCHSEARCH_INDEX_KEEP_GENERATIONS that no unfinished batch job
+    pins (workers also do this every minute)."""
+    from batchsearch.services import collect_index_garbage
+
+    settings = settings_for(data_dir)
+    with user_errors(), database_errors(settings.resolved_database_url()):
+        report = collect_index_garbage(settings)
+    if report is None:
+        if json_out:
+            emit_json({"shared": False})
+        else:
+            print("the embedded index (no BATCHSEARCH_OBJECT_STORE_URL) keeps every generation: nothing to collect")
+        return
+    if json_out:
+        emit_json({"shared": True, "kept": report.kept, "collected": report.collected,
+                   "deleted_objects": report.deleted_objects, "pruned_segments": report.pruned_segments})
+    else:
+        print(f"kept generations {report.kept}; collected {report.collected or 'none'}: "
+              f"{report.deleted_objects} objects deleted, {report.pruned_segments} cached segments dropped")
 
 
 @corpus_app.command("generate")

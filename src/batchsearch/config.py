@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         None, description="Endpoint of an S3-compatible server for s3:// object stores; default AWS. Credentials "
         "come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION."
     )
+    index_keep_generations: int = Field(
+        3, ge=1, description="With an object store URL set (a shared index): how many of the newest index "
+        "generations garbage collection keeps, besides those unfinished batch jobs pinned."
+    )
 
     # --- HTTP server ---
     host: str = Field("127.0.0.1", description="Address `batchsearch serve` binds to.")

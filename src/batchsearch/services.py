@@ -2,14 +2,77 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
+from sqlalchemy import Engine, select
+
+from batchsearch.clock import utcnow
 from batchsearch.config import Settings
+from batchsearch.index.deployment import cache_folder, is_shared, open_index_store, open_shared_index
+from batchsearch.index.gc import GarbageReport, collect_garbage
 from batchsearch.index.store import IndexStore
 from batchsearch.ingest.pipeline import Annotator, Ingestor
+from batchsearch.storage.protocol import ObjectStore
+
+log = logging.getLogger(__name__)
+INDEX_GC_SECONDS = 60.0
+_GC_STAMP = "gc.stamp"
 
 
 def index_store(settings: Settings) -> IndexStore:
-    """The index folder of these settings."""
-    return IndexStore(settings.data_dir / "index")
+    """The index of these settings: the embedded folder, or the index shared through the object store
+    (batchsearch.index.deployment decides)."""
+    return open_index_store(settings)
+
+
+def collect_index_garbage(settings: Settings, *, objects: ObjectStore | None = None) -> GarbageReport | None:
+    """Collect the shared index's generations beyond the newest index_keep_generations that no unfinished
+    batch job pins, and prune this host's cache; None for the embedded index (it keeps every generation)."""
+    if not is_shared(settings):
+        return None
+    from batchsearch.db import create_db_engine
+
+    db = create_db_engine(settings.resolved_database_url())
+    try:
+        store = open_shared_index(settings, objects=objects, db=db)
+        return collect_garbage(store, keep=settings.index_keep_generations, pinned=pinned_generations(db),
+                               now=utcnow())
+    finally:
+        db.dispose()
+
+
+def sweep_index_garbage(settings: Settings, objects: ObjectStore) -> None:
+    """collect_index_garbage at most once per INDEX_GC_SECONDS per host, for worker sweeps; never raises."""
+    if not is_shared(settings):
+        return
+    stamp = cache_folder(settings) / _GC_STAMP
+    try:
+        if stamp.exists() and time.time() - stamp.stat().st_mtime < INDEX_GC_SECONDS:
+            return
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+        report = collect_index_garbage(settings, objects=objects)
+    except Exception:  # an unreachable store or database: the next sweep tries again
+        log.exception("index garbage collection failed")
+        return
+    if report is not None and (report.collected or report.deleted_objects):
+        log.info("index garbage collection: generations %s collected, %d objects deleted, %d cached segments "
+                 "dropped", report.collected, report.deleted_objects, report.pruned_segments)
+
+
+def pinned_generations(db: Engine) -> set[int]:
+    """The index generations that unfinished batch jobs search."""
+    from batchsearch.jobs.states import TERMINAL
+    from batchsearch.jobs.tables import batch_jobs
+
+    stmt = select(batch_jobs.c.snapshot_generation).distinct().where(
+        batch_jobs.c.snapshot_generation.is_not(None),
+        batch_jobs.c.status.not_in([status.value for status in TERMINAL]),
+    )
+    with db.connect() as conn:
+        values: list[int] = list(conn.execute(stmt).scalars())
+    return {int(value) for value in values}
 
 
 def build_annotator(settings: Settings) -> Annotator:

@@ -3,6 +3,9 @@
 A writer builds new segments, then writes manifest N+1 (segments + per-segment delete files) and
 atomically replaces CURRENT. Readers open the generation CURRENT names; a search holds one
 `Snapshot` for its whole run, so a concurrent ingest never changes what it sees.
+
+This is the embedded index of one machine; shared.py publishes the same manifests and segments through an
+object store for many machines (deployment.py picks one from the settings).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from batchsearch.jobs.status import QueueView, StatusContext, render_status
 from batchsearch.jobs.store import SqlJobStore
 from batchsearch.jobs.webhooks import WebhookDispatcher, WebhookPolicy
 from batchsearch.models.search import Query
+from batchsearch.services import index_store, sweep_index_garbage
 from batchsearch.storage import open_object_store
 from batchsearch.storage.protocol import ObjectStore
 
@@ -66,10 +67,12 @@ class EngineLineSearcher:
 
 
 def open_engine_searcher(settings: Settings) -> LineSearcher:
-    """Load the index and embedder of data_dir once for this process."""
+    """Load the index these settings name (embedded, or shared through the object store) and the embedder once
+    for this process."""
+    from batchsearch.embeddings import build_embedder
     from batchsearch.search.engine import SearchEngine
 
-    return EngineLineSearcher(SearchEngine.open(settings.data_dir, fusion=settings.fusion))
+    return EngineLineSearcher(SearchEngine(index_store(settings), build_embedder(settings), fusion=settings.fusion))
 
 
 def new_worker_id() -> str:
@@ -234,10 +237,12 @@ class Worker:
             log.exception("worker %s: writing the output of a cancelled job failed", self.id)
 
     def _sweep(self, now: datetime) -> None:
-        """Fail jobs whose upload URL expired unused; delete files past retention (at most every SWEEP_SECONDS)."""
+        """Fail jobs whose upload URL expired unused; delete files past retention; collect old generations of a
+        shared index (at most every SWEEP_SECONDS)."""
         if time.monotonic() >= self._next_sweep:
             self._backend.fail_expired_uploads(now - timedelta(seconds=UPLOAD_GRACE_SECONDS))
             purge_expired(self._backend, self._objects, now, self._settings.batch_retention_days)
+            sweep_index_garbage(self._settings, self._objects)
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
 
 

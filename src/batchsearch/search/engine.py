@@ -71,13 +71,17 @@ class SearchEngine:
 
     @classmethod
     def open(cls, data_dir: Path, *, embedder: Embedder | None = None, fusion: str = "rrf") -> SearchEngine:
-        """An engine over `<data_dir>/index`; without an embedder, the one BATCHSEARCH_EMBED_* ask for."""
+        """An engine over the index of `data_dir` (shared through the object store when BATCHSEARCH_OBJECT_STORE_URL
+        is set); without an embedder, the one BATCHSEARCH_EMBED_* ask for."""
+        from batchsearch.config import Settings
+        from batchsearch.index.deployment import open_index_store
+
+        settings = Settings.model_validate({"data_dir": Path(data_dir)})
         if embedder is None:
-            from batchsearch.config import Settings
             from batchsearch.embeddings import build_embedder
 
-            embedder = build_embedder(Settings.model_validate({"data_dir": Path(data_dir)}))
-        return cls(IndexStore(Path(data_dir) / "index"), embedder, fusion=fusion)
+            embedder = build_embedder(settings)
+        return cls(open_index_store(settings), embedder, fusion=fusion)
 
     def snapshot(self) -> Snapshot:
         """The newest published snapshot."""

@@ -5,7 +5,11 @@ ingested index (built once under .bench-cache/batch with the real embedder, or -
 N-line batch, polls until completed and downloads the output; then runs engine.search_many on the same
 queries in this process, in micro-batches of the same size. Prints both rates and their ratio.
 
-    python bench/batch_throughput.py [--lines 10000] [--micro-batch 64] [--json]
+With `--backend postgres-s3` it also runs the same batch on a shared deployment's engines, a PostgreSQL and
+a SeaweedFS S3 server started on 127.0.0.1 for the run (jobs and keys in PostgreSQL, batch files and the index
+in S3, uploads and downloads through S3 presigned URLs), and prints both rates and their ratio.
+
+    python bench/batch_throughput.py [--lines 10000] [--micro-batch 64] [--backend postgres-s3] [--json]
 """
 
 from __future__ import annotations
@@ -74,12 +78,50 @@ def run_batch(base: str, api_key: str, data: bytes) -> tuple[float, int]:
     return time.perf_counter() - started, output.count(b"\n")
 
 
+def timed_batch(source: Path, args: argparse.Namespace, data: bytes, settings: dict[str, str],
+                env: dict[str, str]) -> float:
+    """Seconds of one batch through a fresh server over a copy of the index (settings pick the deployment)."""
+    work = args.cache / f"run-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(source / "index", work / "index")
+    try:
+        key = create_key(work, database_url=settings.get("database_url"))
+        settings = settings | {"micro_batch_size": str(args.micro_batch), "poll_seconds": "0.1"}
+        process, base = start_serve(work, workers=args.workers, settings=settings, env=env)
+        try:
+            time.sleep(2)  # let the worker processes load the engine, as a running service has
+            seconds, out_lines = run_batch(base, key, data)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert out_lines == args.lines, (out_lines, args.lines)
+    return seconds
+
+
+def on_postgres_and_s3(source: Path, args: argparse.Namespace, data: bytes) -> float:
+    """Seconds of the same batch with jobs in PostgreSQL and files and the index in S3 (both started here)."""
+    import sys
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from pg_server import running_pg_server
+    from s3_server import running_s3_server
+
+    with tempfile.TemporaryDirectory(prefix="bench-s3-") as root, running_pg_server() as database_url, \
+            running_s3_server(Path(root)) as s3:
+        settings = {"database_url": database_url, "object_store_url": f"s3://{s3.bucket}/bench",
+                    "s3_endpoint_url": s3.endpoint_url}
+        return timed_batch(source, args, data, settings, dict(s3.env()))
+
+
 def search_many_rate(data_dir: Path, data: bytes, micro_batch: int) -> dict[str, float]:
     """Lines/s of engine.search_many on the same queries in this process (micro-batched and all at once)."""
     from batchsearch.models.search import parse_search_request
     from batchsearch.search.engine import SearchEngine
 
-    engine = SearchEngine.open(data_dir)
+    engine = SearchEngine.open(data_dir)  # the embedded index of the source folder
     queries = [parse_search_request(json.loads(line)).query for line in data.splitlines()]
     engine.search_many(queries[:micro_batch], owner="bench")  # warm-up, as a worker's first micro-batch
     started = time.perf_counter()
@@ -97,33 +139,25 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=300, help="documents of the synthetic index")
     parser.add_argument("--data-dir", type=Path, help="an already ingested data dir to search (copied)")
     parser.add_argument("--cache", type=Path, default=Path(".bench-cache") / "batch")
+    parser.add_argument("--backend", choices=("sqlite-file", "postgres-s3"), default="sqlite-file",
+                        help="postgres-s3: also run the batch on PostgreSQL + S3 and compare")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     source = args.data_dir or args.cache / f"index-{args.docs}"
     if args.data_dir is None:
         build_index(source, args.docs)
-    work = args.cache / f"run-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(source / "index", work / "index")
     data = batch_file(args.lines)
     result: dict[str, Any] = {"lines": args.lines, "micro_batch_size": args.micro_batch, "workers": args.workers}
-    try:
-        key = create_key(work)
-        settings = {"micro_batch_size": str(args.micro_batch), "poll_seconds": "0.1"}
-        process, base = start_serve(work, workers=args.workers, settings=settings)
-        try:
-            time.sleep(2)  # let the worker processes load the engine, as a running service has
-            seconds, out_lines = run_batch(base, key, data)
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
-        assert out_lines == args.lines, (out_lines, args.lines)
-        result["batch_seconds"] = round(seconds, 3)
-        result["batch_lines_per_s"] = round(args.lines / seconds, 2)
-        result |= {k: round(v, 2) for k, v in search_many_rate(work, data, args.micro_batch).items()}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    seconds = timed_batch(source, args, data, {}, {})
+    result["batch_seconds"] = round(seconds, 3)
+    result["batch_lines_per_s"] = round(args.lines / seconds, 2)
+    result |= {k: round(v, 2) for k, v in search_many_rate(source, data, args.micro_batch).items()}
+    if args.backend == "postgres-s3":
+        shared = on_postgres_and_s3(source, args, data)
+        result["postgres_s3_batch_seconds"] = round(shared, 3)
+        result["postgres_s3_batch_lines_per_s"] = round(args.lines / shared, 2)
+        result["postgres_s3_over_sqlite_file"] = round(shared / seconds, 3)
     result["overhead"] = round(result["search_many_lines_per_s"] / result["batch_lines_per_s"], 3)
     result["within_target"] = result["overhead"] <= TARGET_OVERHEAD
     if args.json:
@@ -132,6 +166,9 @@ def main() -> None:
     print(f"batch end to end: {result['batch_lines_per_s']:.1f} lines/s ({result['batch_seconds']:.1f} s for {args.lines} lines)")
     print(f"search_many in-process (micro-batches of {args.micro_batch}): {result['search_many_lines_per_s']:.1f} lines/s")
     print(f"overhead {result['overhead']:.2f}x (target <= {TARGET_OVERHEAD}x): {'ok' if result['within_target'] else 'OVER'}")
+    if "postgres_s3_batch_lines_per_s" in result:
+        print(f"postgresql + s3: {result['postgres_s3_batch_lines_per_s']:.1f} lines/s, "
+              f"{result['postgres_s3_over_sqlite_file']:.2f}x the time of sqlite + local files")
 
 
 if __name__ == "__main__":

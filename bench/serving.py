@@ -19,22 +19,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def create_key(data_dir: Path, name: str = "bench") -> str:
-    """An API key in the data dir's database."""
+def create_key(data_dir: Path, name: str = "bench", database_url: str | None = None) -> str:
+    """An API key in the deployment's database (default: the data dir's SQLite file)."""
     from batchsearch.config import Settings
     from batchsearch.db import create_db_engine
     from batchsearch.keys import KeyStore
 
-    return KeyStore(create_db_engine(Settings(data_dir=data_dir).resolved_database_url())).create(name)[1]
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    return KeyStore(create_db_engine(settings.resolved_database_url())).create(name)[1]
 
 
 def start_serve(
-    data_dir: Path, *, workers: int, settings: dict[str, str] | None = None, command: list[str] | None = None
+    data_dir: Path, *, workers: int, settings: dict[str, str] | None = None, command: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`batchsearch serve` on 127.0.0.1 with `workers` worker processes (or `command`, which reads the same
-    BATCHSEARCH_* environment), and its base URL once it answers."""
+    BATCHSEARCH_* environment; `env` adds other variables), and its base URL once it answers."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHSEARCH_")}
+    extra = env or {}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHSEARCH_")} | extra
     env |= {"BATCHSEARCH_DATA_DIR": str(data_dir), "BATCHSEARCH_HOST": "127.0.0.1", "BATCHSEARCH_PORT": str(port),
             "BATCHSEARCH_WORKERS": str(workers),
             "BATCHSEARCH_BLAS_THREADS": os.environ.get("BATCHSEARCH_BLAS_THREADS", "1")}

@@ -196,6 +196,7 @@ def _write_quantized(target: Path, source: Path, recipe: Recipe) -> None:
         extra_options={"MatMulConstBOnly": recipe.matmul_weights_only},
     )
 
+
 def verify_model(path: Path, model_dir: Path, recipe: Recipe) -> float:
     """Least cosine between this file's and the numpy encoder's vectors; ModelParityError below the bar."""
     from batchsearch.embeddings.onnx_encoder import OnnxEmbedder

@@ -21,6 +21,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -118,12 +119,14 @@ def _stop(bindir: Path, data: Path, log_path: Path) -> None:
                 pass
 
 
-def _start(bindir: Path, data: Path, sockets: Path, log_path: Path) -> int:
-    """pg_ctl start on a free port of 127.0.0.1 (another port when one is taken between our check and its bind)."""
-    attempts_left = 3
+def _start(bindir: Path, data: Path, sockets: Path, log_path: Path, port: int | None = None) -> int:
+    """pg_ctl start on `port`, or on a free port of 127.0.0.1 (another one when it is taken between our check
+    and its bind)."""
+    attempts_left = 3 if port is None else 1
+    fixed = port
     while True:
         attempts_left -= 1
-        port = _free_port()
+        port = fixed or _free_port()
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} {SERVER_OPTIONS}"
         try:
             _run([str(bindir / "pg_ctl"), "start", "-D", str(data), "-l", str(log_path), "-w", "-t",
@@ -134,10 +137,37 @@ def _start(bindir: Path, data: Path, sockets: Path, log_path: Path) -> int:
                 raise
 
 
+@dataclass
+class PgCluster:
+    """A running PostgreSQL cluster, which a test may stop and start again on the same port (an outage)."""
+
+    url: str
+    bindir: Path
+    data: Path
+    sockets: Path
+    log_path: Path
+    port: int
+
+    def stop(self) -> None:
+        """pg_ctl stop -m fast: every connection is cut."""
+        _stop(self.bindir, self.data, self.log_path)
+
+    def start(self) -> None:
+        """Start it again on the same port."""
+        _start(self.bindir, self.data, self.sockets, self.log_path, self.port)
+
+
 @contextmanager
 def running_pg_server() -> Iterator[str]:
     """initdb a cluster in a fresh folder, start it on 127.0.0.1, create the role and database; yield the
     database URL; stop the server and delete the folder on exit."""
+    with running_pg_cluster() as cluster:
+        yield cluster.url
+
+
+@contextmanager
+def running_pg_cluster() -> Iterator[PgCluster]:
+    """`running_pg_server`, yielding the cluster handle (to stop and start the server mid-test)."""
     bindir = pg_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql")
@@ -153,7 +183,8 @@ def running_pg_server() -> Iterator[str]:
             port = _start(bindir, data, sockets, log_path)
             _admin_execute(sockets, port, f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'",
                            f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
-            yield f"postgresql+psycopg://{ROLE}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}"
+            url = f"postgresql+psycopg://{ROLE}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}"
+            yield PgCluster(url, bindir, data, sockets, log_path, port)
         finally:
             _stop(bindir, data, log_path)
     finally:

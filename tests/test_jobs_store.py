@@ -255,3 +255,15 @@ def test_postgresql_claim_skips_a_row_another_transaction_holds_instead_of_waiti
         assert job is not None and job.id == "second"
     holder.dispose()
     assert store.claim("w2", T0, T0 + timedelta(seconds=30)).id == "first"  # type: ignore[union-attr]
+
+
+def test_a_claim_ended_by_an_outage_is_refunded(store: SqlJobStore) -> None:
+    add(store, "j1")
+    assert store.claim("w1", T0, T0 + timedelta(seconds=30)) is not None
+    store.release("j1", "w1", T0, refund_attempt=True)  # the database or S3 was away: not the job's fault
+    job = store.fetch("j1")
+    assert job.attempts == 0 and job.lease_owner is None
+    later = T0 + timedelta(seconds=1)
+    assert store.claim("w2", later, later + timedelta(seconds=30)) is not None
+    store.release("j1", "w2", later)
+    assert store.fetch("j1").attempts == 1

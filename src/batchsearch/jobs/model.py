@@ -211,8 +211,9 @@ class JobQueue(Protocol):
         """Record progress while we hold the lease; False when the lease was lost or the job left processing."""
         ...
 
-    def release(self, job_id: str, worker_id: str, now: datetime) -> None:
-        """Give the lease up so that any worker can resume the job at once."""
+    def release(self, job_id: str, worker_id: str, now: datetime, *, refund_attempt: bool = False) -> None:
+        """Give the lease up so that any worker can resume the job at once (`refund_attempt`: an outage, not a
+        failure of the job, ended this claim)."""
         ...
 
     def queue_ahead(self, job: Job, now: datetime, detail: int) -> QueueAhead:

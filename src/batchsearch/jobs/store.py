@@ -290,9 +290,13 @@ class SqlJobStore:
             values |= checkpoint.counts.columns()
         return self._while_leased(job_id, worker_id, values)
 
-    def release(self, job_id: str, worker_id: str, now: datetime) -> None:
-        """Give the lease up so that any worker can resume the job at once."""
-        self._while_leased(job_id, worker_id, {"lease_owner": None, "lease_expires_at": now})
+    def release(self, job_id: str, worker_id: str, now: datetime, *, refund_attempt: bool = False) -> None:
+        """Give the lease up so that any worker can resume the job at once; `refund_attempt` when the job did not
+        fail but the database or object store was away (that claim does not count towards batch_max_attempts)."""
+        values: dict[str, object] = {"lease_owner": None, "lease_expires_at": now}
+        if refund_attempt:
+            values["attempts"] = case((batch_jobs.c.attempts > 0, batch_jobs.c.attempts - 1), else_=0)
+        self._while_leased(job_id, worker_id, values)
 
     def _while_leased(self, job_id: str, worker_id: str, values: Mapping[str, object]) -> bool:
         """Update the job only while it is processing under our lease."""

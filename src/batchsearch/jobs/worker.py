@@ -12,9 +12,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import sqlalchemy.exc
+
 from batchsearch.clock import Clock, utcnow
 from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
+from batchsearch.errors import ServiceUnavailableError
 from batchsearch.jobs import parts
 from batchsearch.jobs.execute import LineSearcher, MicroBatchExecutor
 from batchsearch.jobs.finalize import Finalizer
@@ -208,7 +211,12 @@ class Worker:
         self._heartbeat.watch(job.id)
         try:
             self._runner.run(job, stop)
-        except Exception:  # the job is retried (up to batch_max_attempts), the worker carries on
+        except Exception as exc:
+            if is_outage(exc):  # not the job's fault: give it back uncounted, and back off (the caller does)
+                log.warning("worker %s: job %s paused, a shared service is away: %s", self.id, job.id, exc)
+                self._quietly(lambda: self._backend.release(job.id, self.id, self._clock(), refund_attempt=True))
+                raise
+            # the job is retried (up to batch_max_attempts), the worker carries on
             log.exception("worker %s: job %s failed unexpectedly; releasing it", self.id, job.id)
             self._quietly(self._backend.release, job.id, self.id, self._clock())
         finally:
@@ -244,6 +252,11 @@ class Worker:
             purge_expired(self._backend, self._objects, now, self._settings.batch_retention_days)
             sweep_index_garbage(self._settings, self._objects)
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether an error means the database or the object store is away (rather than a broken job)."""
+    return isinstance(exc, ServiceUnavailableError | sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError)
 
 
 def build_dispatcher(settings: Settings, backend: JobBackend, objects: ObjectStore, clock: Clock) -> WebhookDispatcher:

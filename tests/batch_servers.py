@@ -108,7 +108,11 @@ class Server:
         self.log = open(data_dir / f"serve-{self.port}-{time.time_ns()}.log", "wb")
         self.process = subprocess.Popen([sys.executable, str(script)], env=self.env, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:  # never leave a half-started server (and its workers) behind
+            self._kill_group()
+            raise
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -138,9 +142,16 @@ class Server:
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
+                self._kill_group()
         self.log.close()
+
+    def _kill_group(self) -> None:
+        """SIGKILL the server and every process it started (its session)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=30)
 
 
 def start_worker(data_dir: Path, port: int, *, env: dict[str, str] | None = None,

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 TESTS_DIR = Path(__file__).resolve().parent
+ENCODER_CACHE_VARIABLE = "BATCHSEARCH_EMBED_CACHE_DIR"  # set once per test session (conftest), kept for subprocesses
 WORDS = (
     "revenue guidance lawsuit growth cloud computing outlook margin profit loss dividend merger acquisition "
     "chief executive board shares stock price inflation rates bank loan factory energy oil gas supply demand "
@@ -87,7 +88,7 @@ def free_port() -> int:
 
 def settings_env(data_dir: Path, port: int, **extra: object) -> dict[str, str]:
     """The environment that configures a server or worker process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHSEARCH_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHSEARCH_") or k == ENCODER_CACHE_VARIABLE}
     env |= {"BATCHSEARCH_DATA_DIR": str(data_dir), "BATCHSEARCH_PORT": str(port), "BATCHSEARCH_HOST": "127.0.0.1",
             "BATCH_TESTS_DIR": str(TESTS_DIR), "BATCHSEARCH_SIGNING_SECRET": "test-secret"}
     env |= {f"BATCHSEARCH_{k.upper()}": str(v) for k, v in extra.items()}

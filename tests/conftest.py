@@ -12,7 +12,7 @@ from batchsearch.config import Settings
 from batchsearch.kg import KnowledgeGraph
 
 from batch_fakes import AsgiBatches
-from batch_servers import DEPLOYMENTS, build_index, deployment_settings
+from batch_servers import DEPLOYMENTS, ENCODER_CACHE_VARIABLE, build_index, deployment_settings
 from sdk_server import LiveServer, built_index
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +31,15 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.fail(f"evaluation data not found at {path}; set BATCHSEARCH_SHARED_DATA")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One built (and verified) ONNX encoder for every data folder of the session, servers started as
+    subprocesses included, instead of one build per fresh folder."""
+    os.environ[ENCODER_CACHE_VARIABLE] = str(tmp_path_factory.mktemp("encoder-models"))
+    yield
+    os.environ.pop(ENCODER_CACHE_VARIABLE, None)
 
 
 @pytest.fixture(scope="session")

@@ -197,7 +197,10 @@ def test_a_model_that_misses_the_reference_fails_loudly_and_is_not_cached(
     assert not list(tmp_path.glob(".*tmp"))
 
 
-def test_factory_picks_onnx_when_installed(model_cache: Path, tmp_path: Path) -> None:
+def test_factory_picks_onnx_when_installed(
+    model_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BATCHSEARCH_EMBED_CACHE_DIR", raising=False)  # the default folder, not the session's
     encoder = build_embedder(Settings(data_dir=tmp_path, blas_threads=1))
     quantized = build_embedder(Settings(data_dir=tmp_path, embed_backend="onnx", embed_precision="int8"))
 

@@ -136,6 +136,7 @@ def generate_corpus(graph: KnowledgeGraph, files: DemoFiles, docs: int, console:
 
 def ingest_corpus(settings: Settings, files: DemoFiles, console: Console) -> float:
     """Index the corpus in parts (a part is one segment), resuming after the last finished part."""
+    from batchsearch.embeddings import MiniLMEmbedder
     from batchsearch.ingest.documents import read_documents
     from batchsearch.services import build_ingestor
 
@@ -144,9 +145,10 @@ def ingest_corpus(settings: Settings, files: DemoFiles, console: Console) -> flo
     if done >= total:
         console.print(f"[bold]3/6 index[/bold]    {total} documents already indexed (reused)")
         return 0.0
-    console.print(f"[bold]3/6 index[/bold]    chunk, annotate and embed {total - done} documents with the numpy "
-                  "encoder (about 10-25 chunks/s on 2 cores)")
     ingestor = build_ingestor(settings)
+    encoder = "numpy" if isinstance(ingestor.embedder, MiniLMEmbedder) else "ONNX Runtime"
+    console.print(f"[bold]3/6 index[/bold]    chunk, annotate and embed {total - done} documents with the {encoder} "
+                  "encoder (about 10-20 chunks/s on 2 cores)")
     started, chunks = time.perf_counter(), 0
     columns = (TextColumn("[bold]  ingest"), BarColumn(), TextColumn("{task.completed}/{task.total} docs"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,4 +26,21 @@ def pad(ids: list[list[int]], seq: int) -> np.ndarray:
     out = np.full((len(ids), seq), PAD_ID, dtype=np.int64)
     for row, token_ids in zip(out, ids):
         row[: len(token_ids)] = token_ids
+    return out
+
+
+def embed_bucketed(tokenizer: Any, texts: Sequence[str], dim: int, batch_tokens: int,
+                   encode: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """Tokenize `texts`, run `encode(padded_ids, lengths)` over length buckets, and return a float32
+    (len(texts), dim) array in input order."""
+    if isinstance(texts, str):
+        raise TypeError("embed() takes a sequence of texts, not a single str")
+    out = np.empty((len(texts), dim), dtype=np.float32)
+    if not texts:
+        return out
+    ids = [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    for rows in micro_batches(lengths, batch_tokens):  # rows of similar length; they go back in place
+        batch_ids = pad([ids[i] for i in rows], int(lengths[rows].max()))
+        out[rows] = encode(batch_ids, lengths[rows])
     return out

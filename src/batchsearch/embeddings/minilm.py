@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from batchsearch.embeddings.batching import micro_batches, pad
+from batchsearch.embeddings.batching import embed_bucketed
 from batchsearch.embeddings.model_files import load_tensors, load_tokenizer, packaged_model_dir
 
 EMBEDDING_DIM = 384
@@ -90,17 +90,7 @@ class MiniLMEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return a float32 (len(texts), 384) array of unit rows, in input order."""
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a sequence of texts, not a single str")
-        out = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
-        if not texts:
-            return out
-        ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
-        lengths = np.fromiter(map(len, ids), dtype=np.intp, count=len(ids))
-        for rows in micro_batches(lengths, self.batch_tokens):
-            batch_ids = pad([ids[i] for i in rows], int(lengths[rows].max()))
-            out[rows] = self._encode(batch_ids, lengths[rows])
-        return out
+        return embed_bucketed(self._tokenizer, texts, EMBEDDING_DIM, self.batch_tokens, self._encode)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Wordpiece tokens per text, without [CLS]/[SEP] and without truncation."""

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from batchsearch.embeddings.batching import micro_batches, pad
+from batchsearch.embeddings.batching import embed_bucketed
 from batchsearch.embeddings.model_files import load_tokenizer, packaged_model_dir
 from batchsearch.embeddings.minilm import EMBEDDING_DIM
 from batchsearch.embeddings.onnx_models import ONNX_INSTALL_HINT, ensure_model
@@ -74,20 +74,13 @@ class OnnxEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return a float32 (len(texts), 384) array of unit rows, in input order."""
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a sequence of texts, not a single str")
-        out = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
-        if not texts:
-            return out
-        ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        # Sorted by length, batches of similar length waste little on padding; rows go back in place.
-        for rows in micro_batches(lengths, self.batch_tokens):
-            seq = int(lengths[rows].max())
-            batch_ids = pad([ids[i] for i in rows], seq)
-            mask = (np.arange(seq) < lengths[rows][:, None]).astype(np.int64)
-            out[rows] = self._session.run(["embeddings"], {"input_ids": batch_ids, "attention_mask": mask})[0]
-        return out
+        return embed_bucketed(self._tokenizer, texts, EMBEDDING_DIM, self.batch_tokens, self._run)
+
+    def _run(self, batch_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The session's embeddings of one padded batch."""
+        mask = (np.arange(batch_ids.shape[1]) < lengths[:, None]).astype(np.int64)
+        result: np.ndarray = self._session.run(["embeddings"], {"input_ids": batch_ids, "attention_mask": mask})[0]
+        return result
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Wordpiece tokens per text, without [CLS]/[SEP] and without truncation."""

@@ -6,6 +6,8 @@ the stores get an engine whose tables are current.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -42,12 +44,29 @@ def engine_for(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
+        _use_wal(cur)
+        cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
     return engine
+
+
+def _use_wal(cur: sqlite3.Cursor, timeout: float = 30.0) -> None:
+    """Put the SQLite file in WAL mode (a lasting property of the file). Switching a fresh file needs its
+    exclusive lock and SQLite answers "database is locked" at once, without its busy handler, while another
+    process opens the same fresh file; so the switch is retried until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _require_psycopg() -> None:

@@ -101,6 +101,46 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Days after a batch job finishes before workers delete its input and output files."
     )
 
+    batch_webhook_allowed_networks: list[str] = Field(
+        [], description="Networks (CIDR, e.g. 10.0.0.0/8 or 127.0.0.1/32) webhooks may be delivered to although "
+        "they are loopback, private, link-local or reserved; by default webhooks go to public addresses only.")
+    batch_webhook_concurrency: int = Field(8, ge=1, description="Webhook deliveries a worker sends at once.")
+    batch_webhook_max_attempts: int = Field(
+        10, ge=1, description="Delivery attempts of one webhook before it is given up (also bounded by give_up_seconds).")
+
+    # --- content processing (own-content uploads) ---
+    content_workers: int = Field(
+        2, ge=1, description="Processes that extract and chunk uploaded documents (shared fairly by all keys).")
+    content_max_seconds: float = Field(
+        300.0, gt=0, description="Longest one document may take to extract and chunk before it is failed.")
+    content_max_memory_mb: int = Field(
+        1024, ge=64, description="Memory one document's extraction process may use before it is failed, in MiB.")
+
+    # --- uploads and HTTP limits ---
+    upload_max_concurrent_per_key: int = Field(
+        4, ge=1, description="Uploads (batch files, documents) one API key may stream at once; more get 429.")
+    upload_max_concurrent_per_url: int = Field(
+        1, ge=1, description="Uploads to one signed URL at once; more get 409.")
+    max_request_header_bytes: int = Field(
+        65536, ge=4096, description="Largest request line plus headers the server accepts (431 beyond).")
+
+    # --- quotas (per API key, answered with 429 and Retry-After) ---
+    quota_active_jobs: int = Field(
+        200, ge=1, description="Batch jobs one API key may have pending, queued or processing at once.")
+    quota_queued_lines: int = Field(
+        2_000_000, ge=1, description="Input lines one API key may have waiting or running in batch jobs at once.")
+    rate_search_per_second: float = Field(
+        50.0, gt=0, description="Sustained search requests per second per API key (each API process).")
+    rate_search_burst: int = Field(100, ge=1, description="Search requests one API key may send in a burst.")
+    rate_poll_per_second: float = Field(
+        50.0, gt=0, description="Sustained batch status/list requests per second per API key (each API process).")
+    rate_poll_burst: int = Field(100, ge=1, description="Batch status/list requests one API key may send in a burst.")
+
+    # --- observability ---
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text, or json (one object per line, with request id, key name, batch id).")
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at GET /metrics.")
+
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside data_dir."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'batchsearch.db').resolve()}"

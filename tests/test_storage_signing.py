@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from batchsearch.errors import PermissionDeniedError
-from batchsearch.storage.signing import signature, signed_url, verify
+from batchsearch.storage.signing import CONTENT_UPLOADS, OBJECT_FILES, purpose_key, signature, signed_url, verify
 
 SECRET = b"s3cret"
 
@@ -41,3 +41,24 @@ def test_any_tampering_is_refused(change: str) -> None:
     }[change]
     with pytest.raises(PermissionDeniedError):
         verify(args["secret"], args["method"], args["key"], args["expires"], args["sig"], now=1500)
+
+
+@pytest.mark.parametrize(("expires", "sig"), [
+    ("²", "0" * 64),              # str.isdigit() accepts superscripts, int() does not
+    ("١٢٣٤", "0" * 64),           # Arabic-Indic digits
+    ("9" * 400, "0" * 64),        # an expiry no clock reaches
+    ("2000", "é" * 64),           # hmac.compare_digest raises TypeError on non-ASCII str
+    ("2000", "\u0000"),
+])
+def test_malformed_parameters_are_refused_not_crashed(expires: str, sig: str) -> None:
+    with pytest.raises(PermissionDeniedError):
+        verify(SECRET, "PUT", "batches/x/input.jsonl", expires, sig, now=1500)
+
+
+def test_each_purpose_signs_with_its_own_key() -> None:
+    files, uploads = purpose_key(SECRET, OBJECT_FILES), purpose_key(SECRET, CONTENT_UPLOADS)
+    assert len({files, uploads, SECRET}) == 3 and purpose_key(SECRET, OBJECT_FILES) == files
+    sig = signature(files, "PUT", "content-upload/abc", 2000)
+    verify(files, "PUT", "content-upload/abc", "2000", sig, now=1500)
+    with pytest.raises(PermissionDeniedError):  # a /files signature is no content upload signature
+        verify(uploads, "PUT", "content-upload/abc", "2000", sig, now=1500)

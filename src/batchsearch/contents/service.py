@@ -130,7 +130,8 @@ class ContentService:
     def from_settings(cls, settings: Settings, db: Engine, *, index: IndexStore, embedder: TokenizingEmbedder,
                       make_annotator: Callable[[], Annotator | None]) -> ContentService:
         """The embedded service: records in the app database, files under data_dir, URLs under the public URL."""
-        urls = UploadUrls(settings.resolved_public_url(), settings.resolved_signing_secret())
+        secret = signing.purpose_key(settings.resolved_signing_secret(), signing.CONTENT_UPLOADS)
+        urls = UploadUrls(settings.resolved_public_url(), secret)
         return cls(ContentStore(db), open_object_store(settings), urls, index, embedder, make_annotator,
                    upload_ttl_seconds=settings.upload_url_ttl_seconds)
 

@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from batchsearch.config import Settings
 from batchsearch.errors import ValidationError
+from batchsearch.storage import signing
 from batchsearch.storage.local import LocalObjectStore
 from batchsearch.storage.protocol import ObjectStore
 
@@ -21,7 +22,7 @@ def open_object_store(settings: Settings) -> ObjectStore:
     scheme = urlsplit(url).scheme
     if scheme == "file":
         return LocalObjectStore(local_root(url), base_url=settings.resolved_public_url(),
-                                secret=settings.resolved_signing_secret())
+                                secret=signing.purpose_key(settings.resolved_signing_secret(), signing.OBJECT_FILES))
     if scheme == "s3":
         from batchsearch.storage.s3 import S3ObjectStore
 

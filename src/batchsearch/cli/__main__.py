@@ -1,0 +1,5 @@
+"""`python -m batchsearch.cli`."""
+
+from batchsearch.cli import main
+
+main()

@@ -1,0 +1,138 @@
+"""Commands that run or administer the service on this machine: serve, worker, keys, db, index."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from batchsearch.cli.common import (
+    DataDir,
+    JsonOut,
+    console,
+    database_errors,
+    emit_json,
+    settings_for,
+    user_errors,
+)
+
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+db_app = typer.Typer(help="The service database: schema revisions (servers and workers also upgrade it at start).",
+                     no_args_is_help=True)
+index_app = typer.Typer(help="The search index: garbage collection of a shared index's old generations.",
+                        no_args_is_help=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="A label for the key; also its owner unless --owner.")],
+    owner: Annotated[str | None, typer.Option("--owner", help="Owner (tenant) the key acts for.")] = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from batchsearch.db import create_db_engine
+    from batchsearch.keys import KeyStore
+
+    url = settings_for(data_dir).resolved_database_url()
+    with database_errors(url):
+        principal, key = KeyStore(create_db_engine(url)).create(name, owner)
+    if json_out:
+        emit_json({"key": key, "id": principal.key_id, "name": name, "owner": principal.owner})
+    else:
+        print(key)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Batch worker processes to run beside the API (default 1).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the HTTP API and its batch worker processes until Ctrl-C."""
+    from batchsearch.api.app import create_app
+    from batchsearch.jobs.supervisor import run_api_and_workers
+
+    settings = settings_for(data_dir, host=host, port=port, workers=workers)
+    with user_errors():
+        api = create_app(settings)
+    console.print(f"batchsearch listening on http://{settings.host}:{settings.port} with {settings.workers} "
+                  f"batch worker(s) (data in {settings.data_dir})")
+    run_api_and_workers(api, settings)
+
+
+def worker(
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes to run (default 1).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run batch worker processes without the API (more throughput beside a `serve --workers 0`)."""
+    from batchsearch.jobs.supervisor import run_workers
+
+    settings = settings_for(data_dir, workers=workers)
+    console.print(f"batchsearch: {settings.workers} batch worker(s) on {settings.data_dir}; Ctrl-C stops them")
+    run_workers(settings, max(settings.workers, 1))
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Upgrade the database to the newest schema revision (safe to run while servers and workers run)."""
+    from sqlalchemy.engine import make_url
+
+    from batchsearch import migrations
+    from batchsearch.db import engine_for
+
+    url = settings_for(data_dir).resolved_database_url()
+    with database_errors(url):
+        engine = engine_for(url)
+        before = migrations.current_revision(engine)
+        migrations.upgrade(engine)
+        after = migrations.current_revision(engine)
+    if json_out:
+        emit_json({"database": repr(make_url(url)), "previous": before, "revision": after})
+    elif before == after:
+        print(f"{after} (head): already up to date")
+    else:
+        print(f"{after} (head): upgraded from {before or 'an empty or pre-migrations database'}")
+
+
+@db_app.command("current")
+def db_current(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Print the database's schema revision and whether it is the newest this version knows."""
+    from sqlalchemy.engine import make_url
+
+    from batchsearch import migrations
+    from batchsearch.db import engine_for
+
+    url = settings_for(data_dir).resolved_database_url()
+    with database_errors(url):
+        revision = migrations.current_revision(engine_for(url))
+    head = migrations.head_revision()
+    if json_out:
+        emit_json({"database": repr(make_url(url)), "revision": revision, "head": head, "is_current": revision == head})
+    elif revision == head:
+        print(f"{revision} (head)")
+    else:
+        print(f"{revision or 'none'} (head is {head}: run `batchsearch db upgrade`)")
+
+
+@index_app.command("gc")
+def index_gc(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Collect shared index generations beyond BATCHSEARCH_INDEX_KEEP_GENERATIONS that no unfinished batch job
+    pins (workers also do this every minute)."""
+    from batchsearch.services import collect_index_garbage
+
+    settings = settings_for(data_dir)
+    with user_errors(), database_errors(settings.resolved_database_url()):
+        report = collect_index_garbage(settings)
+    if report is None:
+        if json_out:
+            emit_json({"shared": False})
+        else:
+            print("the embedded index (no BATCHSEARCH_OBJECT_STORE_URL) keeps every generation: nothing to collect")
+        return
+    if json_out:
+        emit_json({"shared": True, "kept": report.kept, "collected": report.collected,
+                   "deleted_objects": report.deleted_objects, "pruned_segments": report.pruned_segments})
+    else:
+        print(f"kept generations {report.kept}; collected {report.collected or 'none'}: "
+              f"{report.deleted_objects} objects deleted, {report.pruned_segments} cached segments dropped")

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Engine
 
@@ -20,6 +21,7 @@ from batchsearch.errors import (
     ConflictError,
     InternalError,
     NotFoundError,
+    QuotaExceededError,
 )
 from batchsearch.jobs import parts, webhooks
 from batchsearch.jobs.intake import InputLimits, Intake
@@ -28,13 +30,15 @@ from batchsearch.jobs.model import Job, JobBackend, LineCounts
 from batchsearch.jobs.progress import ProgressReader
 from batchsearch.jobs.retention import delete_job_files
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
-from batchsearch.jobs.status import QueueView, StatusContext, render_status
+from batchsearch.jobs.status import SNAPSHOT_ID_PURPOSE, QueueView, StatusContext, render_status
 from batchsearch.jobs.store import SqlJobStore
 from batchsearch.jobs.validation import ValidationReport
 from batchsearch.storage import open_object_store
 from batchsearch.storage.protocol import ObjectStore
+from batchsearch.storage.signing import purpose_key
 
 CANCELLABLE = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.PROCESSING)
+QUOTA_RETRY_SECONDS = 30.0  # Retry-After of a quota 429: jobs finish at their own pace, so a polite guess
 
 
 @dataclass(frozen=True)
@@ -45,15 +49,24 @@ class CreatedBatch:
     presigned_url: str
 
 
+class QuotaBackend(JobBackend, Protocol):
+    """The job backend with the per-owner usage quotas are checked against."""
+
+    def active_usage(self, owner: str) -> tuple[int, int]:
+        """The owner's active jobs (pending, queued or processing) and the input lines they have still to search."""
+        ...
+
+
 class BatchService:
     """The batch operations behind the routes; owns the job backend and the object store."""
 
-    def __init__(self, settings: Settings, backend: JobBackend, objects: ObjectStore, clock: Clock = utcnow) -> None:
+    def __init__(self, settings: Settings, backend: QuotaBackend, objects: ObjectStore, clock: Clock = utcnow) -> None:
         self.settings = settings
         self.backend = backend
         self.objects = objects
         self.clock = clock
         self.limits = InputLimits(settings.batch_max_bytes, settings.batch_max_lines)
+        self.snapshot_key = purpose_key(settings.resolved_signing_secret(), SNAPSHOT_ID_PURPOSE)
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> BatchService:
@@ -75,6 +88,7 @@ class BatchService:
             existing = self._idempotent_job(owner, idempotency_key, request_hash)
             if existing is not None:
                 return CreatedBatch(existing, self._upload_url(existing))
+        self._check_active_jobs(owner)
         now = self.clock()
         job_id = str(uuid.uuid4())
         expires = now + timedelta(seconds=self.settings.upload_url_ttl_seconds)
@@ -92,6 +106,28 @@ class BatchService:
                 raise
             job = existing
         return CreatedBatch(job, self._upload_url(job))
+
+    def _check_active_jobs(self, owner: str) -> None:
+        """429 when the owner already has quota_active_jobs jobs pending, queued or processing."""
+        jobs, _ = self.backend.active_usage(owner)
+        if jobs >= self.settings.quota_active_jobs:
+            raise QuotaExceededError(
+                f"Quota exceeded: quota_active_jobs allows {self.settings.quota_active_jobs} pending, queued or "
+                f"processing batch jobs per API key; wait for some to finish or cancel them", retry_after=QUOTA_RETRY_SECONDS)
+
+    def _check_queued_lines(self, job: Job) -> int:
+        """The lines the owner may still queue (quota_queued_lines less the lines of its active jobs); 429 at 0."""
+        _, lines = self.backend.active_usage(job.owner)
+        room = self.settings.quota_queued_lines - lines
+        if room <= 0:
+            raise QuotaExceededError(self._lines_message("upload again once earlier jobs finished"),
+                                     retry_after=QUOTA_RETRY_SECONDS)
+        return room
+
+    def _lines_message(self, advice: str) -> str:
+        """The 429 message of the queued-lines quota."""
+        return (f"Quota exceeded: quota_queued_lines allows {self.settings.quota_queued_lines} input lines waiting "
+                f"or running in batch jobs per API key; {advice}")
 
     def _upload_url(self, job: Job) -> str:
         """The job's presigned upload URL (the same URL every time: it signs the same key and expiry)."""
@@ -127,7 +163,20 @@ class BatchService:
     def receive_upload(self, key: str, chunks: Iterable[bytes], declared_size: int | None = None) -> Job:
         """Store an input uploaded to our own signed URL and queue the job; an unusable file fails the job
         (and raises)."""
-        return self.intake.receive(self._pending_job_for(key), chunks, declared_size)
+        job = self.fetch_upload_job(key)
+        room = self._check_queued_lines(job)  # before any byte is read: the job stays pending, the upload may retry
+        return self.intake.receive(job, self._within_lines(chunks, room), declared_size)
+
+    def _within_lines(self, chunks: Iterable[bytes], room: int) -> Iterator[bytes]:
+        """The chunks, raising the queued-lines 429 as soon as they hold more than `room` lines."""
+        lines, last = 0, b"\n"
+        for chunk in chunks:
+            lines += chunk.count(b"\n")
+            last = chunk[-1:] or last
+            if lines > room or (lines == room and last != b"\n"):
+                advice = f"this file has more than the {room} lines left, so the job failed: create it again later"
+                raise QuotaExceededError(self._lines_message(advice), retry_after=QUOTA_RETRY_SECONDS)
+            yield chunk
 
     def validate(self, chunks: Iterable[bytes]) -> ValidationReport:
         """Check a batch file line by line as a worker would parse it; nothing is queued."""
@@ -139,8 +188,8 @@ class BatchService:
             raise ConflictError(f"Batch job {job.id} has no uploaded input file yet")
         return self.validate(self.objects.iter_bytes(job.input_key))
 
-    def _pending_job_for(self, key: str) -> Job:
-        """The job an upload key belongs to, which must still wait for its input."""
+    def fetch_upload_job(self, key: str) -> Job:
+        """The job an upload key belongs to, which must still wait for its input (404 or 409 otherwise)."""
         job_id = parts.job_id_from_upload_key(key)
         job = self.backend.get(job_id) if job_id else None
         if job is None:
@@ -231,7 +280,8 @@ class BatchService:
         reader = progress or self.progress(now)
         queue = QueueView() if is_terminal(job.status) else reader.view(job)
         url = parts.download_url(self.objects, job, now, self.settings.download_url_ttl_seconds)
-        return render_status(job, StatusContext(now, url, queue, self.settings.batch_retention_days))
+        context = StatusContext(now, url, queue, self.settings.batch_retention_days, self.snapshot_key)
+        return render_status(job, context)
 
     def statuses(self, jobs: list[Job]) -> list[JsonObject]:
         """The wire statuses of a page of jobs, read at one moment."""

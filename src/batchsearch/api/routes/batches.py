@@ -6,18 +6,20 @@ import json
 from typing import Annotated
 
 import anyio.to_thread
-
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
+from batchsearch.api.bodies import SpooledBody, read_limited, spooled_body
 from batchsearch.api.deps import CurrentPrincipal
-from batchsearch.errors import PayloadTooLargeError, ValidationError
+from batchsearch.api.upload_gates import upload_gates
+from batchsearch.errors import ValidationError
 from batchsearch.jobs.lines import JsonObject
 from batchsearch.jobs.model import Job
 from batchsearch.jobs.service import BatchService
 from batchsearch.jobs.states import JobStatus, wire_status
 from batchsearch.models.batch import (
     BatchCreated,
+    BatchCreateOptions,
     BatchDeleted,
     BatchList,
     BatchStatus,
@@ -48,14 +50,31 @@ def owned_job(batch_id: str, principal: CurrentPrincipal, service: Batches) -> J
 OwnedJob = Annotated[Job, Depends(owned_job)]
 
 
-@router.post("", summary="Create a Batch Job", response_model=BatchCreated, response_model_exclude_none=True)
+CREATE_BODY: dict[str, object] = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": BatchCreateOptions.model_json_schema()}},
+    }
+}
+VALIDATE_BODY: dict[str, object] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {
+                "type": "object", "properties": {"batch_id": {"type": "string"}}, "required": ["batch_id"],
+            }},
+        },
+    }
+}
+
+
+@router.post("", summary="Create a Batch Job", response_model=BatchCreated, response_model_exclude_none=True,
+             openapi_extra=CREATE_BODY)
 async def create_batch(request: Request, principal: CurrentPrincipal, service: Batches) -> JsonObject:
     """Create a job and a presigned URL to PUT its input to; an optional JSON body may set the extra options
     (validate_first, priority, webhook_url); other keys are ignored, as Bigdata ignores the body."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_CREATE_BODY:
-        raise PayloadTooLargeError(f"Create body is larger than {MAX_CREATE_BODY} bytes")
-    options = parse_create_options(await request.body())
+    options = parse_create_options(await read_limited(request, MAX_CREATE_BODY, "Create body"))
     key = idempotency_key(request)
     created = await anyio.to_thread.run_sync(
         lambda: service.create(
@@ -73,29 +92,33 @@ async def create_batch(request: Request, principal: CurrentPrincipal, service: B
     return answer
 
 
-@router.post("/validate", summary="Validate a batch file", response_model=ValidationResult)
+@router.post("/validate", summary="Validate a batch file", response_model=ValidationResult,
+             openapi_extra=VALIDATE_BODY)
 async def validate_batch(request: Request, principal: CurrentPrincipal, service: Batches) -> JsonObject:
-    """Check a .jsonl file sent as the body, or `{"batch_id": ...}` (an uploaded job's input), line by line."""
-    length = request.headers.get("content-length")
+    """Check a .jsonl file sent as the body, or `{"batch_id": ...}` (an uploaded job's input), line by line.
+
+    The body is spooled as it arrives (413 past batch_max_bytes, never held whole in memory) and counts as one
+    of the caller's uploads in progress; the lines are then validated from the spool in a worker thread.
+    """
     limit = service.settings.batch_max_bytes
-    if length and length.isdigit() and int(length) > limit:
-        raise PayloadTooLargeError(f"File is larger than the limit of {limit} bytes")
-    body = await request.body()
-    batch_id = _batch_id_of(body)
-    if batch_id is not None:
-        job = service.fetch_owned(batch_id, principal.owner)
-        report = await anyio.to_thread.run_sync(service.validate_job, job)
-    else:
-        report = await anyio.to_thread.run_sync(service.validate, [body])
+    async with upload_gates(request).hold(principal.owner), \
+            spooled_body(request, limit, "File", directory=service.settings.data_dir) as body:
+        batch_id = _batch_id_of(body)
+        if batch_id is not None:
+            owner = principal.owner
+            report = await anyio.to_thread.run_sync(lambda: service.validate_job(service.fetch_owned(batch_id, owner)))
+        else:
+            report = await anyio.to_thread.run_sync(service.validate, body.chunks())
     return report.to_wire()
 
 
-def _batch_id_of(body: bytes) -> str | None:
+def _batch_id_of(body: SpooledBody) -> str | None:
     """The batch_id of a `{"batch_id": "..."}` body; None when the body is a batch file."""
-    if len(body) > 1000 or b"batch_id" not in body:
+    data = body.in_memory() if body.size <= 1000 else None
+    if data is None or b"batch_id" not in data:
         return None
     try:
-        payload = json.loads(body)
+        payload = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
     if isinstance(payload, dict) and isinstance(payload.get("batch_id"), str) and "query" not in payload:

@@ -15,16 +15,23 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from batchsearch import clock
+from batchsearch.api.bodies import OCTET_STREAM_BODY, stream_to
 from batchsearch.api.deps import CurrentPrincipal
+from batchsearch.api.upload_gates import upload_gates
+from batchsearch.contents.errors import ContentNotFoundError
 from batchsearch.contents.model import ContentRecord
 from batchsearch.contents.service import UPLOAD_PATH, ContentService
 from batchsearch.contents.store import ListQuery, SortBy, SortOrder
-from batchsearch.models.search import parse_timestamp
+from batchsearch.models.search import check_utc_range, parse_timestamp
 
 router = APIRouter(tags=["Content"])
 
 DOCUMENTS = "/contents/v1/documents"
 TAGS = "/contents/v1/tags"
+MAX_TAG_NAME = 200
+MAX_TAGS = 100  # tags on one document, or asked for in one list request
+MAX_PAGE = 1_000_000  # keeps the list's OFFSET inside a 64-bit integer (2**62 used to overflow into a 500)
+TagName = Annotated[str, Field(max_length=MAX_TAG_NAME)]
 
 
 # ---- wire models -----------------------------------------------------------------------------
@@ -35,7 +42,8 @@ class ContentCreate(BaseModel):
 
     file_name: str = Field(min_length=1, max_length=1024, description="Its extension picks the text extractor.")
     published_ts: datetime | None = Field(None, description="The document's timestamp in search; default upload time.")
-    tags: list[str] = Field(default_factory=list, description="Tag names; missing tags are created.")
+    tags: list[TagName] = Field(default_factory=list, max_length=MAX_TAGS,
+                                description="Tag names; missing tags are created.")
     share_with_org: bool = Field(False, description="Stored and returned; documents stay private to their owner.")
 
     @field_validator("file_name")
@@ -50,6 +58,11 @@ class ContentCreate(BaseModel):
     @classmethod
     def _published(cls, value: Any) -> Any:
         return parse_timestamp(value) if isinstance(value, str) else value
+
+    @field_validator("published_ts")
+    @classmethod
+    def _in_utc_range(cls, value: datetime | None) -> datetime | None:
+        return check_utc_range(value) if value is not None else None
 
 
 class ContentCreated(BaseModel):
@@ -122,7 +135,7 @@ class ContentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    tags: list[str] | None = None
+    tags: Annotated[list[TagName], Field(max_length=MAX_TAGS)] | None = None
     share_with_org: bool | None = None
 
 
@@ -177,35 +190,35 @@ def create_content(body: ContentCreate, principal: CurrentPrincipal, service: Co
     return {"url": created.url, "id": created.record.id}
 
 
-@router.put(UPLOAD_PATH + "{content_id}", summary="Upload a file to its signed URL", status_code=200)
+@router.put(UPLOAD_PATH + "{content_id}", summary="Upload a file to its signed URL", status_code=200,
+            openapi_extra=OCTET_STREAM_BODY)
 async def upload_content(request: Request, service: Contents,
                          content_id: Annotated[str, Depends(verified_upload)]) -> Response:
-    """The raw file bytes, with any or no Content-Type; no API key. 409 when the URL was already used."""
-    chunks = await _read_body(request, service.max_bytes)
-    await anyio.to_thread.run_sync(service.receive_upload, content_id, chunks, request.headers.get("content-type"))
+    """The raw file bytes, with any or no Content-Type; no API key. 409 when the URL was already used.
+
+    The body is spooled as it arrives (413 past the size limit, never held whole in memory, no worker thread held
+    while the client sends) and counts against the record owner's and the URL's upload limits.
+    """
+    record = await anyio.to_thread.run_sync(service.store.get, content_id)
+    if record is None:
+        raise ContentNotFoundError()
+    content_type = request.headers.get("content-type")
+    settings = request.app.state.settings
+    async with upload_gates(request).hold(record.owner, f"contents/{content_id}"):
+        await stream_to(request, lambda chunks, _size: service.receive_upload(content_id, chunks, content_type),
+                        limit=service.max_bytes, what="File", directory=settings.data_dir)
     return Response(status_code=200)
-
-
-async def _read_body(request: Request, limit: int) -> list[bytes]:
-    """The body's chunks, read no further than one chunk past `limit` (the store then refuses it with 413)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            break
-    return chunks
 
 
 @router.get(DOCUMENTS, summary="List your documents", response_model=ContentList)
 def list_contents(
     principal: CurrentPrincipal,
     service: Contents,
-    page: Annotated[int, Query(ge=1, description="1-based page number.")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number.")] = 1,
     page_size: Annotated[int, Query(ge=1, le=100, description="Records per page (at most 100).")] = 50,
-    file_name: Annotated[str | None, Query(description="Case-insensitive part of the file name.")] = None,
-    tags: Annotated[list[str] | None, Query(description="Tag ids or names (repeatable; any of them).")] = None,
+    file_name: Annotated[str | None, Query(max_length=1024, description="Case-insensitive part of the file name.")] = None,
+    tags: Annotated[list[TagName] | None, Query(max_length=MAX_TAGS,
+                                                description="Tag ids or names (repeatable; any of them).")] = None,
     sort_by: Annotated[SortBy, Query(description="Column to sort by.")] = "created_at",
     sort_order: Annotated[SortOrder, Query(description="asc or desc.")] = "desc",
 ) -> dict[str, Any]:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
-import anyio
-import anyio.from_thread
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from batchsearch.api.bodies import OCTET_STREAM_BODY, stream_to
+from batchsearch.api.upload_gates import upload_gates
 from batchsearch.jobs.service import BatchService
 from batchsearch.storage.local import LocalObjectStore
 from batchsearch.storage.ranges import UnsatisfiableRangeError, parse_range, take
@@ -33,28 +32,20 @@ def _verified(method: str) -> object:
     return Depends(check)
 
 
-def _blocking_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
-    """The request body as a blocking iterator, for code running in a worker thread."""
-
-    async def next_chunk() -> bytes | None:
-        try:
-            return await stream.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
-        if chunk:
-            yield chunk
-
-
-@router.put("/files/{key:path}", summary="Upload to a signed URL", status_code=200)
+@router.put("/files/{key:path}", summary="Upload to a signed URL", status_code=200, openapi_extra=OCTET_STREAM_BODY)
 async def put_file(request: Request, key: Annotated[str, _verified("PUT")]) -> Response:
-    """Stream the body into the object store; a batch input upload queues its job."""
+    """Stream the body into the object store; a batch input upload queues its job.
+
+    The body is read on the event loop and spooled (bodies.py), checked as it arrives (size, lines, UTF-8), so
+    a slow client holds no worker thread; uploads count against the job owner's and the URL's upload limits.
+    """
     service: BatchService = request.app.state.batches
-    length = request.headers.get("content-length")
-    declared = int(length) if length and length.isdigit() else None
-    chunks = _blocking_chunks(request.stream().__aiter__())
-    await anyio.to_thread.run_sync(service.receive_upload, key, chunks, declared)
+    job = await anyio.to_thread.run_sync(service.fetch_upload_job, key)  # 404 or 409 before reading the body
+    inspector = service.limits.inspector()
+    async with upload_gates(request).hold(job.owner, f"files/{key}"):
+        await stream_to(request, lambda chunks, size: service.receive_upload(key, chunks, size),
+                        limit=service.limits.max_bytes, what="File", directory=service.settings.data_dir,
+                        check=inspector.feed)
     return Response(status_code=200)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import pytest
 
 from batchsearch.errors import InternalError, PayloadTooLargeError, SearchTimeoutError, ValidationError
 from batchsearch.jobs.lines import (
+    MAX_LINE_BYTES,
     InputInspector,
     LineResult,
     ParsedLine,
@@ -131,3 +133,69 @@ def test_output_line_has_error_only_when_failed() -> None:
                   "attempts": 1}
     bad = json.loads(LineResult(2, "error", None, 400, error="why").to_json_line())
     assert bad["error"] == "why" and bad["response"] is None
+
+
+DEEP = b'{"query": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+HUGE_INT = b'{"query": {"text": "x", "max_chunks": ' + b"9" * 5000 + b"}}"
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "reason"),
+    [
+        (DEEP, "body", "JSON nests deeper than 64 levels"),
+        (b'{"query": {"text": "x", "filters": ' + b'{"a": ' * 70 + b"1" + b"}" * 71 + b"}", "query.filters.a.a",
+         "JSON nests deeper than 64 levels"),
+        (HUGE_INT, "query.max_chunks", "Integer has more than 100 digits"),
+        (b'{"query": {"text": "x", "ranking_params": {"freshness_boost": NaN}}}', "query.ranking_params.freshness_boost",
+         "finite number"),
+        (b'{"query": {"text": "x", "filters": {"sentiment": {"ranges": [{"min": -Infinity}]}}}}',
+         "query.filters.sentiment.ranges.0.min", "finite number"),
+        (b'{"query": {"text": "x", "max_chunks": 1e999}}', "query.max_chunks", "finite number"),
+        (b'{"custom_id": NaN, "query": {"text": "x"}}', "custom_id", "finite number"),
+    ],
+)
+def test_deep_huge_or_non_finite_json_becomes_an_error_line_naming_the_field(data: bytes, field: str, reason: str) -> None:
+    result = parse(data)  # used to raise RecursionError / ValueError, which became `exception` (500) lines
+    assert isinstance(result, LineResult)
+    assert (result.status, result.code, result.number, result.query) == ("error", 400, 7, None)
+    assert result.problems[0].field.startswith(field) and reason in result.problems[0].message
+    row = json.loads(result.to_json_line())  # the output line is plain JSON: no NaN or Infinity echoed
+    assert row["status"] == "error" and row["code"] == 400 and field in row["error"]
+
+
+def test_output_lines_are_always_valid_json() -> None:
+    result = LineResult(3, "success", {"text": "x"}, 200, response={"score": float("nan")}, custom_id="c")
+    row = json.loads(result.to_json_line(), parse_constant=pytest.fail)  # used to write `NaN` into the file
+    assert (row["line_number"], row["status"], row["code"], row["custom_id"]) == (3, "exception", 500, "c")
+    assert row["response"] is None and row["query"] is None
+
+
+def test_a_long_line_is_split_in_one_pass_in_bounded_memory() -> None:
+    line_of = 16 * 1024 * 1024
+    chunks = (b"x" * 65536 for _ in range(line_of // 65536))  # one 16 MiB line, no newline, in 64 KiB chunks
+    tracemalloc.start()
+    try:
+        lines = list(iter_lines(chunks))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * MAX_LINE_BYTES  # the line is counted, not held (it used to be held, and re-split per chunk)
+    assert len(lines) == 1 and lines[0].is_overlong and lines[0].data == b"" and lines[0].end_offset == line_of
+
+
+@pytest.mark.parametrize("chunk", [1000, 65536, 3 * 1024 * 1024])
+def test_a_line_over_the_limit_becomes_an_error_line_and_its_neighbours_are_kept(chunk: int) -> None:
+    data = b'{"query": {"text": "a"}}\n' + b'{"query": {"text": "' + b"y" * MAX_LINE_BYTES + b'"}}\r\n' + b"last"
+    lines = list(iter_lines(split(data, chunk)))
+    assert [(l.number, l.is_overlong) for l in lines] == [(1, False), (2, True), (3, False)]
+    assert lines[0].data == b'{"query": {"text": "a"}}' and lines[2].data == b"last"
+    assert [l.end_offset for l in lines] == [25, len(data) - 4, len(data)]
+    result = parse_line(lines[1])
+    assert isinstance(result, LineResult) and (result.status, result.code, result.number) == ("error", 400, 2)
+    assert f"Line is longer than the limit of {MAX_LINE_BYTES} bytes" in (result.error or "")
+
+
+def test_a_line_exactly_at_the_limit_is_kept() -> None:
+    data = b"z" * MAX_LINE_BYTES + b"\n"
+    (line,) = iter_lines(split(data, 4096))
+    assert not line.is_overlong and len(line.data) == MAX_LINE_BYTES

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import codecs
 import json
+import logging
 import re
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from batchsearch import safejson
 from batchsearch.errors import (
     BatchSearchError,
     FieldProblem,
+    InternalError,
     PayloadTooLargeError,
     SearchTimeoutError,
     ValidationError,
 )
 from batchsearch.models.search import SEARCH_REQUEST_TITLE, Query, parse_search_request
 
+log = logging.getLogger(__name__)
 Json = Mapping[str, "Json"] | Sequence["Json"] | str | int | float | bool | None  # read-only views: covariant
 JsonObject = dict[str, Json]
 Outcome = JsonObject | BatchSearchError  # a search response, or why that query failed
 
 BOM = b"\xef\xbb\xbf"
+MAX_LINE_BYTES = 1024 * 1024  # one search request is a few KB; a longer line becomes an error line, never buffered
 TIMEOUT_MESSAGE = "Search request timed out"
 RETRYABLE_STATUSES = frozenset({"timeout", "exception"})
 EXCEPTION_MESSAGE = "Internal error while executing search"
@@ -37,6 +42,7 @@ class RawLine:
     number: int
     data: bytes
     end_offset: int
+    is_overlong: bool = False  # longer than the per-line limit: `data` is empty, the bytes were never kept
 
 
 @dataclass(frozen=True)
@@ -77,23 +83,59 @@ class LineResult:
         if self.custom_id is not None:
             body[CUSTOM_ID_FIELD] = self.custom_id
         body["attempts"] = self.attempts  # additive: Bigdata clients ignore it
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        try:
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+        except (ValueError, TypeError, RecursionError):  # never write a line that is not JSON: it fails alone
+            log.exception("output line %d is not serialisable as JSON", self.number)
+            return LineResult(self.number, "exception", None, InternalError.status_code, error=EXCEPTION_MESSAGE,
+                              custom_id=self.custom_id, attempts=self.attempts).to_json_line()
 
 
 def iter_lines(
-    chunks: Iterable[bytes], *, first_number: int = 1, start_offset: int = 0
+    chunks: Iterable[bytes], *, first_number: int = 1, start_offset: int = 0, max_line_bytes: int = MAX_LINE_BYTES
 ) -> Generator[RawLine, None, None]:
-    """Split a byte stream into lines; a trailing final newline does not start another line."""
-    number, offset, pending = first_number, start_offset, b""
+    """Split a byte stream into lines in one pass; a trailing final newline does not start another line.
+
+    A line longer than `max_line_bytes` is not kept: it comes out `is_overlong`, without its bytes."""
+    number, offset = first_number, start_offset
+    pending = _PendingLine(max_line_bytes)
     for chunk in chunks:
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for data in complete:
-            offset += len(data) + 1
-            yield RawLine(number, _clean(data, number), offset)
-            number += 1
-    if pending:
-        yield RawLine(number, _clean(pending, number), offset + len(pending))
+        start = 0
+        while (newline := chunk.find(b"\n", start)) >= 0:
+            pending.add(chunk[start:newline])
+            offset += pending.size + 1
+            yield pending.take(number, offset)
+            number, start = number + 1, newline + 1
+        pending.add(chunk[start:] if start else chunk)
+    if pending.size:
+        yield pending.take(number, offset + pending.size)
+
+
+class _PendingLine:
+    """The bytes of the line being split so far, dropped (only counted) once they pass the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, piece: bytes) -> None:
+        """Append a piece of the line (kept only while the line is within the limit)."""
+        self.size += len(piece)
+        if self.size <= self._limit:
+            self._parts.append(piece)
+        else:
+            self._parts.clear()
+
+    def take(self, number: int, end_offset: int) -> RawLine:
+        """The finished line, and start the next one."""
+        if self.size > self._limit:
+            line = RawLine(number, b"", end_offset, is_overlong=True)
+        else:
+            line = RawLine(number, _clean(b"".join(self._parts), number), end_offset)
+        self._parts.clear()
+        self.size = 0
+        return line
 
 
 def _clean(data: bytes, number: int) -> bytes:
@@ -166,12 +208,16 @@ class InputInspector:
 
 def parse_line(line: RawLine) -> ParsedLine | LineResult:
     """Parse one input line (a search request body) into its query, or into the error line the output gets."""
+    if line.is_overlong:
+        return error_result(line.number, None, overlong_error())
     if not line.data.strip():
         return error_result(line.number, None, ValidationError.of(SEARCH_REQUEST_TITLE, "body", "Field required"))
     try:
-        payload: Json = json.loads(line.data)
+        payload: Json = safejson.loads(line.data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return error_result(line.number, None, json_error(exc))
+    except safejson.JsonInputError as exc:
+        return error_result(line.number, None, ValidationError.of(SEARCH_REQUEST_TITLE, exc.field, exc.message))
     echo = payload.get("query") if isinstance(payload, dict) else None
     custom_id = None
     if isinstance(payload, dict) and CUSTOM_ID_FIELD in payload:
@@ -193,6 +239,11 @@ def custom_id_error(value: Json) -> ValidationError:
     else:
         problem = f"String should match pattern '{CUSTOM_ID_PATTERN}'"
     return ValidationError.of(SEARCH_REQUEST_TITLE, CUSTOM_ID_FIELD, problem)
+
+
+def overlong_error(limit: int = MAX_LINE_BYTES) -> ValidationError:
+    """The error line of a line over the per-line limit (its bytes were never read into memory)."""
+    return ValidationError.of(SEARCH_REQUEST_TITLE, "body", f"Line is longer than the limit of {limit} bytes")
 
 
 def json_error(exc: ValueError) -> ValidationError:

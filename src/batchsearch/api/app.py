@@ -26,6 +26,7 @@ from batchsearch.errors import (
 )
 from batchsearch.keys import KeyStore
 from batchsearch.models.search import SEARCH_REQUEST_TITLE
+from batchsearch.observability.metrics import ApiMetrics, QueueCollector, RequestObserver, meter_index_publishes
 from batchsearch.search.engine import SearchEngine
 from batchsearch.storage import LocalObjectStore
 
@@ -122,6 +123,9 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
         make_annotator=lambda: DefaultAnnotator(app.state.kg.detector()))
     app.router.add_event_handler("startup", app.state.contents.resume)  # requeue uploads left "processing"
     app.router.add_event_handler("shutdown", app.state.contents.close)
+    app.state.metrics = ApiMetrics.create()
+    app.state.metrics.registry.register(QueueCollector(app.state.db, settings.lease_seconds))
+    meter_index_publishes(app.state.engine.store, app.state.metrics)
 
     @app.middleware("http")
     async def _request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -131,10 +135,13 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
 
     install_error_handlers(app)
     app.include_router(health.router)
+    if settings.metrics_enabled:
+        app.include_router(health.metrics_router)
     app.include_router(search.router, responses=ERROR_RESPONSES)
     app.include_router(kg.router, responses=ERROR_RESPONSES)
     app.include_router(batches.router, responses=ERROR_RESPONSES)
     if isinstance(app.state.object_store, LocalObjectStore):  # S3 serves its own presigned URLs
         app.include_router(files.router, responses=ERROR_RESPONSES)
     app.include_router(contents.router, responses=ERROR_RESPONSES)
+    app.add_middleware(RequestObserver, metrics=app.state.metrics)  # added last, so outermost: sees every answer
     return app

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 
 from batchsearch.config import Settings
 from batchsearch.jobs.worker import SearcherFactory, run_worker
+from batchsearch.observability.logs import configure_logging
 
 log = logging.getLogger(__name__)
 MONITOR_SECONDS = 0.5
@@ -20,7 +21,7 @@ MONITOR_SECONDS = 0.5
 
 def _process_main(settings: Settings, searcher_factory: SearcherFactory | None, parent_pid: int) -> None:
     """Body of one worker process (spawned: a fresh interpreter that loads its own engine)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    configure_logging(settings.log_format)
     run_worker(settings, searcher_factory, parent_pid=parent_pid)
 
 
@@ -87,6 +88,7 @@ class WorkerPool:
 
 def run_workers(settings: Settings, n: int, searcher_factory: SearcherFactory | None = None) -> None:
     """Run n worker processes until SIGTERM/SIGINT (blocking); n == 1 still uses a child process."""
+    configure_logging(settings.log_format)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _signum, _frame: stop.set())
@@ -103,6 +105,7 @@ def run_api_and_workers(app: ASGIApp, settings: Settings, searcher_factory: Sear
     """`batchsearch serve`: uvicorn on host:port plus settings.workers worker processes (blocking)."""
     import uvicorn
 
+    configure_logging(settings.log_format)
     # uvicorn re-raises SIGTERM after its graceful shutdown; a Python handler keeps that from killing
     # this process before the pool below has stopped its workers.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
@@ -110,7 +113,8 @@ def run_api_and_workers(app: ASGIApp, settings: Settings, searcher_factory: Sear
     if pool is not None:
         pool.start()
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        # log_config=None: uvicorn's own lines go through our handler, in the configured format
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)
     finally:
         if pool is not None:
             pool.stop()

@@ -30,6 +30,7 @@ from batchsearch.jobs.status import QueueView, StatusContext, render_status
 from batchsearch.jobs.store import SqlJobStore
 from batchsearch.jobs.webhooks import WebhookDispatcher, WebhookPolicy
 from batchsearch.models.search import Query
+from batchsearch.observability.logs import configure_logging
 from batchsearch.services import index_store, sweep_index_garbage
 from batchsearch.storage import open_object_store
 from batchsearch.storage.protocol import ObjectStore
@@ -207,21 +208,37 @@ class Worker:
         job = self._backend.claim(self.id, now, now + timedelta(seconds=self._settings.lease_seconds))
         if job is None:
             return False
-        log.info("worker %s: running job %s from line %d", self.id, job.id, job.checkpoint_line + 1)
+        context = {"batch_id": job.id, "worker_id": self.id}
+        log.info("worker %s: running job %s from line %d", self.id, job.id, job.checkpoint_line + 1,
+                 extra=context | {"event": "job_claimed", "status": job.status.value})
         self._heartbeat.watch(job.id)
         try:
             self._runner.run(job, stop)
         except Exception as exc:
             if is_outage(exc):  # not the job's fault: give it back uncounted, and back off (the caller does)
-                log.warning("worker %s: job %s paused, a shared service is away: %s", self.id, job.id, exc)
+                log.warning("worker %s: job %s paused, a shared service is away: %s", self.id, job.id, exc,
+                            extra=context | {"event": "job_paused"})
                 self._quietly(lambda: self._backend.release(job.id, self.id, self._clock(), refund_attempt=True))
                 raise
             # the job is retried (up to batch_max_attempts), the worker carries on
-            log.exception("worker %s: job %s failed unexpectedly; releasing it", self.id, job.id)
+            log.exception("worker %s: job %s failed unexpectedly; releasing it", self.id, job.id,
+                          extra=context | {"event": "job_released"})
             self._quietly(self._backend.release, job.id, self.id, self._clock())
+        else:
+            self._quietly(self._log_outcome, job.id)
         finally:
             self._heartbeat.watch(None)
         return True
+
+    def _log_outcome(self, job_id: str) -> None:
+        """Where the job stands after this worker ran it: completed, failed, cancelled, or still processing (this
+        worker was asked to stop, or lost the lease)."""
+        job = self._backend.get(job_id)
+        if job is not None:
+            log.info("worker %s: job %s is %s after %d of %s lines", self.id, job.id, job.status.value,
+                     job.lines_done, job.lines_total, extra={"batch_id": job.id, "worker_id": self.id,
+                                                             "event": "job_ran", "status": job.status.value,
+                                                             "lines_done": job.lines_done})
 
     def _quietly(self, step: Callable[..., object], *args: object) -> None:
         """Run a clean-up step that may fail while the database is away (a lease then simply expires)."""
@@ -302,8 +319,9 @@ def run_worker(
 
 def main() -> None:
     """Entry point of `python -m batchsearch.jobs.worker`: one worker with settings from the environment."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
-    run_worker(Settings.model_validate({}))
+    settings = Settings.model_validate({})
+    configure_logging(settings.log_format)
+    run_worker(settings)
 
 
 if __name__ == "__main__":

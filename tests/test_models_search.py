@@ -10,6 +10,9 @@ import pytest
 from batchsearch.errors import ValidationError
 from batchsearch.models.search import (
     MAX_IDS,
+    MAX_ITEMS,
+    MAX_PERIODS,
+    MAX_TERM_LENGTH,
     Query,
     normalise_topic,
     parse_search_request,
@@ -222,6 +225,40 @@ BAD: list[tuple[Any, str, str]] = [
     (_query(filters={"topic": {"any_of": [5]}}), "query.filters.topic.any_of.0", "valid string"),
 ]
 
+LONG = "k" * (MAX_TERM_LENGTH + 1)
+# unbounded filter inputs (issue 12 L5): each cap answers 400 naming the field
+CAPPED: list[tuple[Any, str, str]] = [
+    (_query(filters={"keyword": {"any_of": [LONG]}}), "query.filters.keyword.any_of.0", "at most 1000 characters"),
+    (_query(filters={"keyword": {"all_of": ["ok", LONG]}}), "query.filters.keyword.all_of.1", "at most 1000 characters"),
+    (_query(filters={"keyword": {"none_of": ["k"] * (MAX_IDS + 1)}}), "query.filters.keyword.none_of",
+     "at most 500 items"),
+    (_query(filters={"entity": {"any_of": [LONG]}}), "query.filters.entity.any_of.0", "at most 1000 characters"),
+    (_query(filters={"topic": {"any_of": [LONG]}}), "query.filters.topic.any_of.0", "at most 1000 characters"),
+    (_query(filters={"source": {"values": [LONG]}}), "query.filters.source.values.0", "at most 1000 characters"),
+    (_query(filters={"document": {"values": [LONG]}}), "query.filters.document.values.0", "at most 1000 characters"),
+    (_query(filters={"tag": {"all_of": [LONG]}}), "query.filters.tag.all_of.0", "at most 1000 characters"),
+    (_query(filters={"reporting_entities": [LONG]}), "query.filters.reporting_entities.0", "at most 1000 characters"),
+    (_query(filters={"reporting_periods": [{"fiscal_year": 2024}] * (MAX_PERIODS + 1)}),
+     "query.filters.reporting_periods", "at most 500 items"),
+    (_query(filters={"sentiment": {"ranges": [{"min": 0, "max": 1}] * (MAX_ITEMS + 1)}}),
+     "query.filters.sentiment.ranges", "at most 100 items"),
+    (_query(filters={"sentiment": {"values": ["positive"] * (MAX_ITEMS + 1)}}), "query.filters.sentiment.values",
+     "at most 100 items"),
+    (_query(filters={"document_type": {"values": ["NEWS"] * (MAX_ITEMS + 1)}}), "query.filters.document_type.values",
+     "at most 100 items"),
+    (_query(filters={"document_type": {"values": [{"type": "FILING", "subtypes": ["SEC_10_K"] * (MAX_ITEMS + 1)}]}}),
+     "query.filters.document_type.values.0.subtypes", "at most 100 items"),
+    (_query(filters={"document_type": {"values": [{"type": "X" * 100_000}]}}),
+     "query.filters.document_type.values.0.type", "at most 64 characters"),
+    (_query(external_search={"mode": "ONLY", "values": ["web"] * (MAX_ITEMS + 1)}), "query.external_search.values",
+     "at most 100 items"),
+    (_query(filters={"timestamp": {"start": "0001-01-01T00:00:00+05:00"}}), "query.filters.timestamp.start",
+     "out of range once converted to UTC"),
+    (_query(filters={"timestamp": {"end": "9999-12-31T23:59:59-05:00"}}), "query.filters.timestamp.end",
+     "out of range once converted to UTC"),
+]
+BAD += CAPPED
+
 
 @pytest.mark.parametrize(("payload", "field", "reason"), BAD, ids=[f"{i}-{b[1]}" for i, b in enumerate(BAD)])
 def test_bad_requests_name_the_field(payload: Any, field: str, reason: str) -> None:
@@ -261,3 +298,20 @@ def test_query_model_round_trips_through_json() -> None:
     q = parse_search_request(EXAMPLE_A).query
     again = Query.model_validate(q.model_dump(mode="json", by_alias=True, exclude_none=True))
     assert again == q
+
+
+def test_caps_leave_room_for_every_real_request() -> None:
+    terms = ["t" * MAX_TERM_LENGTH] * MAX_IDS
+    q = parse_search_request(_query(filters={
+        "keyword": {"any_of": terms}, "entity": {"any_of": terms}, "reporting_entities": terms,
+        "reporting_periods": [{"fiscal_year": 2000 + i // 4, "fiscal_quarter": i % 4 + 1} for i in range(MAX_PERIODS)],
+        "sentiment": {"ranges": [{"min": -1, "max": 1}] * MAX_ITEMS},
+        "document_type": {"values": [{"type": "FILING", "subtypes": ["SEC_10_K"] * MAX_ITEMS}] * MAX_ITEMS},
+        "timestamp": {"start": "0001-01-01T00:00:00Z", "end": "9999-12-31T23:59:59+00:00"},
+    })).query
+    assert len(q.filters.keyword.any_of) == MAX_IDS and len(q.filters.reporting_periods or ()) == MAX_PERIODS  # type: ignore[union-attr]
+
+
+def test_a_list_over_its_cap_is_refused_before_its_items_are_checked() -> None:
+    message = _error(_query(filters={"keyword": {"any_of": [LONG] * 100_000}}))
+    assert message.startswith("1 validation error for PublicSearchRequest\nquery.filters.keyword.any_of\n")

@@ -11,7 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 
 from batchsearch.errors import FieldProblem, ValidationError
 
-MAX_IDS = 500
+MAX_IDS = 500  # documented: entity, source (and so every id list) take at most 500 values
+MAX_TERM_LENGTH = 1000  # characters of one keyword, id, topic, tag or subtype: far beyond any real one
+MAX_ITEMS = 100  # lists of small objects (sentiment ranges, document types and subtypes): far beyond any real one
+MAX_PERIODS = 500  # reporting periods: 125 years of quarters
+MAX_TEXT_LENGTH = 10_000  # characters of query.text
 DOCUMENT_TYPES: dict[str, tuple[str, ...]] = {
     "NEWS": (),
     "FILING": ("SEC_10_K", "SEC_10_Q", "SEC_8_K", "SEC_20_F", "SEC_S_1", "SEC_S_3", "SEC_6_K", "SEC_DEF_14A"),
@@ -37,7 +41,8 @@ SENTIMENT_LABELS = ("positive", "negative", "neutral")
 SEARCH_REQUEST_TITLE = "PublicSearchRequest"  # the name validation messages give a search body
 
 StrictNumber = Annotated[float, pydantic.Strict(False), Field()]
-IdList = Annotated[list[str], Field(max_length=MAX_IDS)]
+Term = Annotated[str, Field(max_length=MAX_TERM_LENGTH)]
+IdList = Annotated[list[Term], Field(max_length=MAX_IDS)]
 
 
 class _Model(BaseModel):
@@ -80,15 +85,15 @@ SearchIn = Literal["HEADLINE", "BODY", "ALL"]
 class EntityFilter(_Model):
     """Entity ids detected in the text (all_of AND, any_of OR, none_of NOT)."""
 
-    any_of: list[str] = Field(default_factory=list)
-    all_of: list[str] = Field(default_factory=list)
-    none_of: list[str] = Field(default_factory=list)
+    any_of: list[Term] = Field(default_factory=list)
+    all_of: list[Term] = Field(default_factory=list)
+    none_of: list[Term] = Field(default_factory=list)
     search_in: SearchIn = "ALL"
 
-    @field_validator("any_of", "all_of", "none_of")
+    @field_validator("any_of", "all_of", "none_of", mode="before")
     @classmethod
-    def _limit(cls, value: list[str]) -> list[str]:
-        if len(value) > MAX_IDS:
+    def _limit(cls, value: Any) -> Any:
+        if isinstance(value, list) and len(value) > MAX_IDS:
             raise ValueError(f"List has {len(value)} ids; at most {MAX_IDS}. Your query is too complex. Simplify your query.")
         return value
 
@@ -138,8 +143,8 @@ class CategoryFilter(ModeValues):
 class DocumentTypeValue(_Model):
     """A document type with optional subtypes (omitted = all subtypes)."""
 
-    type: str
-    subtypes: list[str] | None = None
+    type: str = Field(max_length=64)
+    subtypes: Annotated[list[Term], Field(max_length=MAX_ITEMS)] | None = None
 
     @model_validator(mode="after")
     def _known(self) -> DocumentTypeValue:
@@ -156,12 +161,12 @@ class DocumentTypeFilter(_Model):
     """Document types, as `{type, subtypes}` objects or bare type strings."""
 
     mode: Literal["INCLUDE", "EXCLUDE"] = "INCLUDE"
-    values: list[DocumentTypeValue]
+    values: list[DocumentTypeValue] = Field(max_length=MAX_ITEMS)
 
     @field_validator("values", mode="before")
     @classmethod
     def _strings(cls, value: Any) -> Any:
-        if isinstance(value, list):
+        if isinstance(value, list) and len(value) <= MAX_ITEMS:
             return [{"type": v.upper().replace("_", "-") if v.upper() == "INVESTMENT_RESEARCH" else v}
                     if isinstance(v, str) else v for v in value]
         return value
@@ -185,8 +190,8 @@ class SentimentRange(_Model):
 class SentimentFilter(_Model):
     """Chunk sentiment: OR-ed ranges, or the deprecated lowercase labels."""
 
-    ranges: list[SentimentRange] | None = None
-    values: list[Literal["positive", "negative", "neutral"]] | None = None
+    ranges: Annotated[list[SentimentRange], Field(max_length=MAX_ITEMS)] | None = None
+    values: Annotated[list[Literal["positive", "negative", "neutral"]], Field(max_length=MAX_ITEMS)] | None = None
 
     @model_validator(mode="after")
     def _one(self) -> SentimentFilter:
@@ -237,7 +242,7 @@ class Filters(_Model):
     document_type: DocumentTypeFilter | None = None
     sentiment: SentimentFilter | None = None
     reporting_entities: IdList | None = None
-    reporting_periods: list[ReportingPeriod] | None = None
+    reporting_periods: Annotated[list[ReportingPeriod], Field(max_length=MAX_PERIODS)] | None = None
     document: ModeValues | None = None
     chunk: ChunkRange | None = None
     tag: TagFilter | None = None
@@ -273,13 +278,13 @@ class ExternalSearch(_Model):
     """Web results are not available in a self-hosted deployment; accepted only as absent."""
 
     mode: Literal["INCLUDE", "ONLY"]
-    values: list[str]
+    values: Annotated[list[Term], Field(max_length=MAX_ITEMS)]
 
 
 class Query(_Model):
     """The `query` object of a search request and of a batch line."""
 
-    text: str | None = Field(None, max_length=10_000)
+    text: str | None = Field(None, max_length=MAX_TEXT_LENGTH)
     filters: Filters = Field(default_factory=Filters)
     ranking_params: RankingParams = Field(default_factory=lambda: RankingParams.model_validate({}))
     max_chunks: int = Field(10, ge=1, le=1000)
@@ -337,7 +342,18 @@ def parse_timestamp(value: str) -> datetime:
         raise ValueError(f"Invalid ISO 8601 timestamp {value!r}") from exc
     if _DATE_ONLY.match(value.strip()):
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    check_utc_range(parsed)
+    return parsed
+
+
+def check_utc_range(value: datetime) -> datetime:
+    """`value` when it has a UTC time (year 1 at +05:00 or year 9999 at -05:00 has none); ValueError otherwise."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("Timestamp is out of range once converted to UTC (years 1 to 9999)") from exc
+    return value
 
 
 def pydantic_problems(exc: pydantic.ValidationError, prefix: str = "") -> list[FieldProblem]:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from batchsearch.embeddings import MiniLMEmbedder
-from batchsearch.ingest.chunking import Span, TokenCounter, chunk_text, sentence_spans
+from batchsearch.ingest.chunking import MAX_COUNT_CHARS, MAX_WORD_CHARS, Span, TokenCounter, chunk_text, sentence_spans
 from search_fixtures import WORDS
 
 
@@ -145,3 +145,66 @@ def test_real_tokenizer_budget(minilm: MiniLMEmbedder) -> None:
     assert max(counts) <= budget
     assert sum(counts) >= 0.9 * minilm.count_tokens([text])[0]
     assert len(spans) < 2 * sum(counts) / budget + 2, "chunks are reasonably full"
+
+
+class CountingCounter:
+    """The word counter, recording how many characters it was given in all and at most in one text."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+        self.longest = 0
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        self.chars += sum(len(t) for t in texts)
+        self.longest = max([self.longest, *(len(t) for t in texts)])
+        return words(texts)
+
+
+def _work(text: str, budget: int) -> CountingCounter:
+    counter = CountingCounter()
+    spans = chunk_text(text, budget, counter)
+    check_chunks(text, spans, budget, words)
+    return counter
+
+
+@pytest.mark.parametrize("sentence", [False, True])
+def test_chunking_work_is_linear_in_the_text(sentence: bool) -> None:
+    """Regression (issue 12): a long text without punctuation was split by binary searches over the whole
+    remaining text (quadratic: 60k words took 14 s). The counter must see each character a bounded number
+    of times, so 4x the words costs about 4x the work (it was about 16x)."""
+    rnd = random.Random(7)
+    n = 20_000
+    small = " ".join(rnd.choice(WORDS) for _ in range(n)) + ("." if sentence else "")
+    large = " ".join(rnd.choice(WORDS) for _ in range(4 * n)) + ("." if sentence else "")
+    ratio = _work(large, 50).chars / _work(small, 50).chars
+    assert 3.5 < ratio < 4.5, f"work grew {ratio:.1f}x for 4x the text"
+
+
+@pytest.mark.parametrize("text", [
+    "x" * 1_000_000,  # no whitespace, no punctuation
+    ("word " * 200_000),  # no punctuation
+    "a.b," * 250_000,  # punctuation without whitespace
+    "\n " * 500_000 + "end",  # whitespace runs
+    (". " + " " * 1000 + "\n") * 1000 + "Z",  # long whitespace after every stop
+])
+def test_pathological_texts_are_chunked_with_bounded_counter_input(text: str) -> None:
+    """No text given to the token counter is longer than MAX_COUNT_CHARS, every chunk is within the budget
+    (a cut word counts as one word), and nothing is lost."""
+    counter = _work(text, 64)
+    assert counter.longest <= MAX_COUNT_CHARS
+    assert counter.chars < 4 * len(text)
+    spans = chunk_text(text, 64, words)
+    assert all(s.end - s.start <= MAX_COUNT_CHARS for s in spans)
+
+
+def test_words_longer_than_the_cap_are_cut_into_pieces() -> None:
+    text = "Start. " + "y" * (3 * MAX_WORD_CHARS + 7) + " end"
+
+    def chars(texts: Sequence[str]) -> list[int]:
+        return [len(t) for t in texts]
+
+    spans = chunk_text(text, MAX_WORD_CHARS, chars)
+    pieces = [text[s.start : s.end] for s in spans]
+    assert pieces[0] == "Start."
+    assert pieces[1:4] == ["y" * MAX_WORD_CHARS] * 3 and pieces[4].startswith("y" * 7)
+    check_chunks(text, spans, MAX_WORD_CHARS, chars)

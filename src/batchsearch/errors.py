@@ -6,6 +6,7 @@ the SDK raises the same class from such a body, and the CLI prints its message a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -124,10 +125,26 @@ class PayloadTooLargeError(BatchSearchError):
 
 
 class RateLimitError(BatchSearchError):
-    """Too many requests; retry later (429)."""
+    """Too many requests; retry after `retry_after` seconds, sent as the Retry-After header (429)."""
 
     status_code = 429
     error_code = "RATE_LIMITED"
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, request_id: str | None = None, details: Any = None
+    ) -> None:
+        super().__init__(message, request_id=request_id, details=details)
+        self.retry_after = retry_after
+
+    def retry_after_header(self) -> str | None:
+        """The Retry-After value: whole seconds, at least 1 (None when the wait is unknown)."""
+        return None if self.retry_after is None else str(max(1, math.ceil(self.retry_after)))
+
+
+class QuotaExceededError(RateLimitError):
+    """A per-key quota (active batch jobs, queued lines) is used up; retry once earlier jobs finished (429)."""
+
+    error_code = "QUOTA_EXCEEDED"
 
 
 class InternalError(BatchSearchError):
@@ -159,6 +176,7 @@ ERROR_CLASSES: tuple[type[BatchSearchError], ...] = (
     ConflictError,
     PayloadTooLargeError,
     RateLimitError,
+    QuotaExceededError,
     InternalError,
     ServiceUnavailableError,
     SearchTimeoutError,

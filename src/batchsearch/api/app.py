@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from batchsearch.api.ratelimit import install_rate_limits
 from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
 from batchsearch.embeddings import build_embedder
@@ -20,6 +21,7 @@ from batchsearch.errors import (
     BatchSearchError,
     FieldProblem,
     InternalError,
+    RateLimitError,
     ServiceUnavailableError,
     ValidationError,
     error_for_status,
@@ -61,7 +63,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BatchSearchError)
     async def _domain_error(request: Request, exc: BatchSearchError) -> JSONResponse:
         exc.request_id = exc.request_id or getattr(request.state, "request_id", None)
-        headers = {"Retry-After": RETRY_AFTER_SECONDS} if exc.status_code == 503 else None
+        retry_after = exc.retry_after_header() if isinstance(exc, RateLimitError) else None
+        if exc.status_code == 503:
+            retry_after = RETRY_AFTER_SECONDS
+        headers = {"Retry-After": retry_after} if retry_after else None
         return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(sqlalchemy.exc.OperationalError)
@@ -143,5 +148,6 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     if isinstance(app.state.object_store, LocalObjectStore):  # S3 serves its own presigned URLs
         app.include_router(files.router, responses=ERROR_RESPONSES)
     app.include_router(contents.router, responses=ERROR_RESPONSES)
+    install_rate_limits(app, settings)
     app.add_middleware(RequestObserver, metrics=app.state.metrics)  # added last, so outermost: sees every answer
     return app

@@ -6,6 +6,8 @@ the same wherever it is shown. Nothing here reads a store or writes anything.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -15,6 +17,9 @@ from batchsearch.jobs.lines import Json, JsonObject
 from batchsearch.jobs.model import EXPIRED_UPLOAD_MESSAGE, UPLOAD_GRACE_SECONDS, Job
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
 
+
+SNAPSHOT_ID_PURPOSE = "snapshot ids"
+SNAPSHOT_ID_HEX = 20
 
 @dataclass(frozen=True)
 class QueueView:
@@ -33,6 +38,7 @@ class StatusContext:
     queue: QueueView
     retention_days: float
 
+    snapshot_key: bytes | None = None  # keys snapshot_id (SNAPSHOT_ID_PURPOSE of the signing secret)
 
 def as_seen(job: Job, now: datetime) -> Job:
     """The job as clients see it now: a job whose upload URL expired unused is failed (a worker sweep makes
@@ -61,7 +67,7 @@ def render_status(job: Job, ctx: StatusContext) -> JsonObject:
         "outcome": outcome(job),
         "lines_per_second": lines_per_second(job),
         "queue_position": ctx.queue.position if is_waiting(job, ctx.now) else None,
-        "snapshot_id": snapshot_id(job.snapshot_generation),
+        "snapshot_id": snapshot_id(job.snapshot_generation, ctx.snapshot_key),
         "priority": job.priority,
         "retries": job.retries,
         "webhook": webhook_doc(job),
@@ -120,9 +126,13 @@ def lines_per_second(job: Job) -> float | None:
     return None
 
 
-def snapshot_id(generation: int | None) -> str | None:
-    """The id of the index snapshot a job searches, as response metadata names it (Snapshot.id)."""
-    return None if generation is None else f"gen-{generation}"
+def snapshot_id(generation: int | None, key: bytes | None) -> str | None:
+    """The opaque id of the index snapshot a job searches: a keyed hash of the generation, so that equal ids
+    still mean the same snapshot but the id no longer counts the index changes other tenants make (None
+    without a key or before a worker pinned a generation)."""
+    if generation is None or key is None:
+        return None
+    return "snap-" + hmac.new(key, str(generation).encode(), hashlib.sha256).hexdigest()[:SNAPSHOT_ID_HEX]
 
 
 def files_expire_at(job: Job, retention_days: float) -> datetime | None:

@@ -27,6 +27,7 @@ _DATETIME_FIELDS = frozenset(
      "files_deleted_at", "webhook_next_at"}
 )
 _REMAINING = batch_jobs.c.lines_total - batch_jobs.c.checkpoint_line
+OWNERS_PER_CLAIM = 16  # owners a claim tries in turn before giving up (their jobs all taken by concurrent claims)
 
 
 def _job(row: Row[Any]) -> Job:
@@ -46,7 +47,8 @@ def _waiting(now: datetime) -> ColumnElement[bool]:
 
 
 def _ahead_of(job: Job) -> ColumnElement[bool]:
-    """Jobs a worker takes before `job`: higher priority, then older, then smaller id (the claim order)."""
+    """Jobs of its owner a worker takes before `job`: higher priority, then older, then smaller id (the claim
+    order within one owner; the store adds `c.owner == job.owner`)."""
     c = batch_jobs.c
     same_priority_older = and_(
         c.priority == job.priority,
@@ -232,7 +234,9 @@ class SqlJobStore:
             return conn.execute(stmt.values(**_columns(changes))).rowcount == 1
 
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
-        """Take the next queued job (highest priority, then oldest), or one whose lease expired, under a lease."""
+        """Take the next job of the owner most owed a worker (fewest running jobs, then served longest ago, then
+        waiting longest), queued or with an expired lease, under a lease. Priority and age order only an owner's
+        own jobs, so one owner's urgent jobs never overtake another owner's earlier ones."""
         check_transition(JobStatus.QUEUED, JobStatus.PROCESSING)
         c = batch_jobs.c
         claimable = or_(c.status == JobStatus.QUEUED.value,
@@ -244,6 +248,26 @@ class SqlJobStore:
             "started_at": func.coalesce(c.started_at, now),
             "attempts": c.attempts + 1,
         }
+        for owner in self._owners_in_turn(claimable, now):
+            job = self._claim_own(and_(claimable, c.owner == owner), values)
+            if job is not None:
+                return job
+        return None
+
+    def _owners_in_turn(self, claimable: ColumnElement[bool], now: datetime) -> list[str]:
+        """Owners with claimable jobs, the one most owed a worker first (a few: more claimers rarely race)."""
+        c, other = batch_jobs.c, batch_jobs.alias("served").c
+        running = select(func.count()).where(other.owner == c.owner, other.status == JobStatus.PROCESSING.value,
+                                             other.lease_expires_at > now).scalar_subquery()
+        last_served = select(func.max(other.started_at)).where(other.owner == c.owner).scalar_subquery()
+        stmt = (select(c.owner).where(claimable).group_by(c.owner)
+                .order_by(running, last_served.nulls_first(), func.min(c.created_at), c.owner).limit(OWNERS_PER_CLAIM))
+        with self._engine.connect() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def _claim_own(self, claimable: ColumnElement[bool], values: Mapping[str, object]) -> Job | None:
+        """Take the first job in one owner's claim order (highest priority, then oldest)."""
+        c = batch_jobs.c
         order = (c.priority.desc(), c.created_at, c.id)
         if self._is_postgresql:
             return self._take_unlocked_row(claimable, order, values)
@@ -309,17 +333,32 @@ class SqlJobStore:
             return conn.execute(stmt.values(**values)).rowcount == 1
 
     def queue_ahead(self, job: Job, now: datetime, detail: int) -> QueueAhead:
-        """The waiting jobs a worker takes before `job`: how many, the remaining lines of the first `detail`
-        in claim order, and the remaining lines of all of them."""
+        """The owner's own waiting jobs a worker takes before `job`: how many, the remaining lines of the first
+        `detail` in claim order, and the remaining lines of all of them plus a fair share for the other owners:
+        as much again for each other owner with waiting jobs (claims alternate between owners). Other owners'
+        queue lengths never enter the answer, only how many owners wait."""
         c = batch_jobs.c
-        where = and_(_waiting(now), _ahead_of(job), c.id != job.id)
+        where = and_(c.owner == job.owner, _waiting(now), _ahead_of(job), c.id != job.id)
         totals = select(func.count(), func.coalesce(func.sum(_remaining_lines()), 0)).where(where)
         order = (c.priority.desc(), c.created_at, c.id)
         first = select(_remaining_lines()).where(where).order_by(*order).limit(detail)
+        others = select(func.count(func.distinct(c.owner))).where(_waiting(now), c.owner != job.owner)
         with self._engine.connect() as conn:
             count, lines = conn.execute(totals).one()
             nearest = [int(n) for n in conn.execute(first).scalars()]
-        return QueueAhead(int(count), nearest, int(lines))
+            other_owners = int(conn.execute(others).scalar_one())
+        own_lines = int(lines) + max((job.lines_total or 0) - job.checkpoint_line, 0)
+        return QueueAhead(int(count), nearest, int(lines) + other_owners * own_lines)
+
+    def active_usage(self, owner: str) -> tuple[int, int]:
+        """The owner's active jobs (pending, queued or processing) and the input lines they have still to search."""
+        c = batch_jobs.c
+        active = [s.value for s in (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.PROCESSING)]
+        stmt = select(func.count(), func.coalesce(func.sum(_remaining_lines()), 0)).where(
+            c.owner == owner, c.status.in_(active))
+        with self._engine.connect() as conn:
+            jobs, lines = conn.execute(stmt).one()
+        return int(jobs), int(lines)
 
     def running_jobs(self, now: datetime) -> list[Job]:
         """Jobs a worker is running now (processing under a live lease): at most one per worker."""

@@ -65,6 +65,8 @@ batch_jobs = Table(
     Index("ix_batch_jobs_owner", "owner"),
     Index("ix_batch_jobs_owner_created", "owner", "created_at", "id"),
     Index("ix_batch_jobs_claim", "status", "priority", "created_at", "id"),
+    Index("ix_batch_jobs_owner_status", "owner", "status"),  # quotas, fair claims, own queue (v0003)
+    Index("ix_batch_jobs_owner_started", "owner", "started_at"),  # when fair claims last served an owner (v0003)
     Index("ux_batch_jobs_idempotency", "owner", "idempotency_key", unique=True),
 )
 

@@ -94,3 +94,48 @@ def test_line_problems_name_the_field_or_the_character_where_json_stopped() -> N
     assert line_problem(3, FieldProblem("query.text", "Field required")) == Problem(3, "query.text", "Field required")
     json_error = line_problem(4, FieldProblem("body", "JSON decode error", position=12))
     assert json_error == Problem(4, "body", "JSON decode error at character 12")
+
+
+DEEP_LINE = b'{"query": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+HUGE_LINE = b'{"query": {"text": "x", "max_chunks": ' + b"9" * 5000 + b"}}"
+NAN_LINE = b'{"query": {"text": "x", "filters": {"sentiment": {"ranges": [{"min": NaN}]}}}}'
+
+
+async def test_deep_huge_or_non_finite_lines_are_reported_by_line_and_field(api: AsgiBatches) -> None:
+    data = b"\n".join([b'{"query": {"text": "fine"}}', DEEP_LINE, HUGE_LINE, NAN_LINE]) + b"\n"
+    report = await validate(api, data)  # used to answer 500 (RecursionError, ValueError from int())
+    assert (report["lines_total"], report["lines_valid"]) == (4, 1)
+    assert [(p["line"], p["field"]) for p in report["problems"]] == [
+        (2, "body"), (3, "query.max_chunks"), (4, "query.filters.sentiment.ranges.0.min")]
+    assert "JSON nests deeper than 64 levels" in report["problems"][0]["message"]
+    assert "more than 100 digits" in report["problems"][1]["message"]
+    assert "finite number" in report["problems"][2]["message"]
+
+
+@pytest.mark.deployment("sqlite+file")
+async def test_deep_huge_or_non_finite_lines_become_400_error_lines_in_valid_json(api: AsgiBatches) -> None:
+    data = b"\n".join([DEEP_LINE, HUGE_LINE, NAN_LINE, b'{"query": {"text": "fine"}}']) + b"\n"
+    batch_id = await api.submit(data)
+    api.work()
+    status = await api.status(batch_id)
+    output = (await api.fetch(status["output_file_url"])).content
+    rows = [json.loads(line, parse_constant=pytest.fail) for line in output.splitlines()]  # no NaN in the file
+    assert [(r["line_number"], r["status"], r["code"]) for r in rows] == [
+        (1, "error", 400), (2, "error", 400), (3, "error", 400), (4, "success", 200)]
+    assert "query.max_chunks" in rows[1]["error"] and "sentiment.ranges.0.min" in rows[2]["error"]
+    assert status["request_counts"]["failed"] == 0 and status["request_counts"]["errored"] == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"priority": ' + b"9" * 5000 + b"}", "priority"),
+        (b'{"priority": 1e999}', "priority"),
+        (b'{"validate_first": NaN}', "validate_first"),
+        (b'{"options": ' + b"[" * 60_000 + b"}", "body"),
+    ],
+)
+async def test_create_bodies_with_huge_deep_or_non_finite_json_are_400(api: AsgiBatches, body: bytes, field: str) -> None:
+    response = await api.client.post("/v1/search/batches", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text  # the 5,000-digit priority used to answer 500
+    assert response.json()["errorCode"] == "VALIDATION_ERROR" and f"\n{field}\n" in response.json()["message"]

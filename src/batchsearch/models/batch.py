@@ -9,6 +9,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+from batchsearch import safejson
 from batchsearch.errors import ValidationError
 from batchsearch.models.search import pydantic_problems
 
@@ -38,11 +39,14 @@ class BatchCreateOptions(BaseModel):
 
 
 def parse_create_options(body: bytes) -> BatchCreateOptions:
-    """The options of a create body; an empty or non-object body means none (it used to be ignored)."""
+    """The options of a create body; an empty or non-object body means none (it used to be ignored), but JSON
+    nested too deep or holding a huge integer, NaN or Infinity is refused (400 naming the field)."""
     try:
-        payload: Any = json.loads(body) if body.strip() else {}
+        payload: Any = safejson.loads(body) if body.strip() else {}
     except (json.JSONDecodeError, UnicodeDecodeError):
         payload = {}
+    except safejson.JsonInputError as exc:
+        raise ValidationError.of(CREATE_TITLE, exc.field, exc.message) from exc
     if not isinstance(payload, dict):
         payload = {}
     try:

@@ -76,9 +76,9 @@ def test_corpus_generate_is_deterministic(sdk_index: Path, tmp_path: Path) -> No
 def test_keys_create(tmp_path: Path) -> None:
     plain = runner.invoke(app, ["keys", "create", "--name", "alice", "--data-dir", str(tmp_path)])
     assert plain.exit_code == 0 and plain.stdout.strip().startswith("bs_")
-    made = json.loads(runner.invoke(app, ["keys", "create", "--name", "ci", "--owner", "team", "--data-dir",
+    made = json.loads(runner.invoke(app, ["keys", "create", "--name", "ci", "--tenant", "team", "--data-dir",
                                           str(tmp_path), "--json"]).stdout)
-    assert made["owner"] == "team" and made["key"].startswith("bs_")
+    assert made["tenant"] == "team" and made["key"].startswith("bs_")
 
 
 def test_ingest_reports_documents_and_bad_lines(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ async def require_principal(
     request: Request,
     x_api_key: Annotated[str | None, Header(alias="X-API-KEY", description="Your API key.")] = None,
 ) -> Principal:
-    """Authenticate the X-API-KEY header (any case): 401 when missing, 403 when unknown."""
+    """Authenticate the X-API-KEY header (any case) on every request: 401 when missing, 403 when unknown or
+    revoked (no cache: a revoked key is refused from the next request on)."""
     if not x_api_key:
         raise AuthenticationError("Missing API key: send it in the X-API-KEY header")
     principal = get_key_store(request).get_principal(x_api_key.strip())

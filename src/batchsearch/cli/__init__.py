@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from batchsearch.cli import batch, local, search, server
+from batchsearch.cli import batch, keys, local, search, server
 from batchsearch.cli.batch import BatchView
 from batchsearch.cli.search import search_query
 
@@ -21,7 +21,7 @@ app.command()(server.serve)
 app.command()(server.worker)
 app.command()(local.demo)
 app.command()(search.search)
-app.add_typer(server.keys_app, name="keys")
+app.add_typer(keys.keys_app, name="keys")
 app.add_typer(batch.batch_app, name="batch")
 app.add_typer(search.kg_app, name="kg")
 app.add_typer(local.corpus_app, name="corpus")

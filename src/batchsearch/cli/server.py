@@ -1,8 +1,8 @@
-"""Commands that run or administer the service on this machine: serve, worker, keys, db, index."""
+"""Commands that run or administer the service on this machine: serve, worker, db, index."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -16,31 +16,12 @@ from batchsearch.cli.common import (
     user_errors,
 )
 
-keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="The service database: schema revisions (servers and workers also upgrade it at start).",
                      no_args_is_help=True)
 index_app = typer.Typer(help="The search index: garbage collection of a shared index's old generations.",
                         no_args_is_help=True)
-
-
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option("--name", help="A label for the key; also its owner unless --owner.")],
-    owner: Annotated[str | None, typer.Option("--owner", help="Owner (tenant) the key acts for.")] = None,
-    data_dir: DataDir = None,
-    json_out: JsonOut = False,
-) -> None:
-    """Create an API key and print it once (only its hash is stored)."""
-    from batchsearch.db import create_db_engine
-    from batchsearch.keys import KeyStore
-
-    url = settings_for(data_dir).resolved_database_url()
-    with database_errors(url):
-        principal, key = KeyStore(create_db_engine(url)).create(name, owner)
-    if json_out:
-        emit_json({"key": key, "id": principal.key_id, "name": name, "owner": principal.owner})
-    else:
-        print(key)
+LogFormatOption = Annotated[Literal["text", "json"] | None, typer.Option(
+    "--log-format", help="Log lines as text, or json: one object per line (default $BATCHSEARCH_LOG_FORMAT or text).")]
 
 
 def serve(
@@ -48,12 +29,15 @@ def serve(
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Batch worker processes to run beside the API (default 1).")] = None,
     data_dir: DataDir = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Run the HTTP API and its batch worker processes until Ctrl-C."""
     from batchsearch.api.app import create_app
     from batchsearch.jobs.supervisor import run_api_and_workers
+    from batchsearch.observability.logs import configure_logging
 
-    settings = settings_for(data_dir, host=host, port=port, workers=workers)
+    settings = settings_for(data_dir, host=host, port=port, workers=workers, log_format=log_format)
+    configure_logging(settings.log_format)
     with user_errors():
         api = create_app(settings)
     console.print(f"batchsearch listening on http://{settings.host}:{settings.port} with {settings.workers} "
@@ -64,11 +48,12 @@ def serve(
 def worker(
     workers: Annotated[int | None, typer.Option("--workers", help="Worker processes to run (default 1).")] = None,
     data_dir: DataDir = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Run batch worker processes without the API (more throughput beside a `serve --workers 0`)."""
     from batchsearch.jobs.supervisor import run_workers
 
-    settings = settings_for(data_dir, workers=workers)
+    settings = settings_for(data_dir, workers=workers, log_format=log_format)
     console.print(f"batchsearch: {settings.workers} batch worker(s) on {settings.data_dir}; Ctrl-C stops them")
     run_workers(settings, max(settings.workers, 1))
 

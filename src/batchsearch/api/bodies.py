@@ -17,8 +17,9 @@ from typing import IO, TypeVar
 
 import anyio.to_thread
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
-from batchsearch.errors import BatchSearchError, PayloadTooLargeError
+from batchsearch.errors import BatchSearchError, PayloadTooLargeError, ValidationError
 
 SPOOL_MEMORY_BYTES = 1024 * 1024  # bodies up to this size never touch the disk
 SPOOL_BATCH_BYTES = 1024 * 1024  # bytes gathered before one write to the spool file
@@ -31,6 +32,10 @@ OCTET_STREAM_BODY: dict[str, object] = {
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
+
+
+class ClientGoneError(ValidationError):
+    """The client closed the connection before its body ended (400 that nobody reads; nothing is logged)."""
 
 
 def too_large(what: str, limit: int) -> PayloadTooLargeError:
@@ -51,12 +56,15 @@ async def limited_chunks(request: Request, limit: int, what: str) -> AsyncIterat
     if declared is not None and declared > limit:
         raise too_large(what, limit)
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(what, limit)
-        if chunk:
-            yield chunk
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(what, limit)
+            if chunk:
+                yield chunk
+    except ClientDisconnect as exc:
+        raise ClientGoneError(f"The connection closed after {size} bytes, before the body ended") from exc
 
 
 async def read_limited(request: Request, limit: int, what: str) -> bytes:
@@ -153,6 +161,8 @@ async def stream_to(request: Request, receive: Callable[[Iterable[bytes], int], 
     try:
         try:
             await body.fill(limited_chunks(request, limit, what), check)
+        except ClientGoneError:  # an upload cut short is no reason to fail it: the client may send it again
+            raise
         except BatchSearchError as refusal:
             await anyio.to_thread.run_sync(receive, _refusing(refusal), 0)
             raise

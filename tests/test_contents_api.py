@@ -396,3 +396,52 @@ async def test_a_document_deleted_while_it_is_indexed_does_not_come_back(api: Ap
             await anyio.sleep(0.05)
     await anyio.to_thread.run_sync(service.close)  # waits for the running task to finish
     assert not await api.search_ids("Microsoft cloud revenue", api.alice, category=MY_FILES)
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "reason"),
+    [
+        ({"page": 2**62}, "query.page", "less than or equal to 1000000"),  # an OFFSET past 64 bits: used to be 500
+        ({"page": 10**30}, "query.page", "less than or equal to 1000000"),
+        ({"page": 0}, "query.page", "greater than or equal to 1"),
+        ({"page_size": 101}, "query.page_size", "less than or equal to 100"),
+        ({"file_name": "f" * 1025}, "query.file_name", "at most 1024 characters"),
+        ({"tags": ["t" * 201]}, "query.tags.0", "at most 200 characters"),
+        ({"tags": [f"t{i}" for i in range(101)]}, "query.tags", "at most 100 items"),
+    ],
+)
+async def test_list_params_out_of_bounds_are_400_naming_the_param(api: Api, params: dict[str, Any], field: str,
+                                                                  reason: str) -> None:
+    response = await api.client.get("/contents/v1/documents", params=params, headers=api.alice)
+    assert response.status_code == 400, response.text
+    assert f"\n{field}\n" in response.json()["message"] and reason in response.json()["message"]
+
+
+async def test_the_last_allowed_page_is_empty_not_an_error(api: Api) -> None:
+    response = await api.client.get("/contents/v1/documents", params={"page": contents.MAX_PAGE, "page_size": 100},
+                                    headers=api.alice)
+    assert response.status_code == 200 and response.json()["results"] == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "reason"),
+    [
+        ({"published_ts": "0001-01-01T00:00:00+05:00"}, "published_ts", "out of range once converted to UTC"),
+        ({"published_ts": "9999-12-31T23:30:00-05:00"}, "published_ts", "out of range once converted to UTC"),
+        ({"tags": ["t" * 201]}, "tags.0", "at most 200 characters"),
+        ({"tags": [f"t{i}" for i in range(101)]}, "tags", "at most 100 items"),
+    ],
+)
+async def test_create_fields_out_of_range_are_400_naming_the_field(api: Api, fields: dict[str, Any], field: str,
+                                                                   reason: str) -> None:
+    response = await api.client.post("/contents/v1/documents", headers=api.alice, json={"file_name": "a.txt", **fields})
+    assert response.status_code == 400, response.text  # the year-1 date at +05:00 used to answer 500
+    assert f"\n{field}\n" in response.json()["message"] and reason in response.json()["message"]
+
+
+async def test_update_tags_are_bounded(api: Api) -> None:
+    created = await api.create("a.txt")
+    for tags, field in (([f"t{i}" for i in range(101)], "tags"), (["t" * 201], "tags.0")):
+        response = await api.client.patch(f"/contents/v1/documents/{created['id']}", headers=api.alice,
+                                          json={"tags": tags})
+        assert response.status_code == 400 and f"\n{field}\n" in response.json()["message"], response.text

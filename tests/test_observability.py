@@ -5,8 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +27,7 @@ from batchsearch.config import Settings
 from batchsearch.observability.logs import configure_logging
 
 from batch_fakes import AsgiBatches, jsonl
-from batch_servers import BatchClient, Server, copy_index, query_lines
+from batch_servers import BatchClient, Server, copy_index, free_port, query_lines, settings_env
 from pg_server import missing_requirements, running_pg_cluster
 
 pytestmark = pytest.mark.anyio
@@ -288,3 +293,66 @@ def test_a_real_server_and_its_worker_log_json_and_expose_metrics(batch_index: P
     ran = [line for line in lines if line.get("event") == "job_ran" and line.get("batch_id") == batch_id]
     assert ran and ran[-1]["status"] == "completed"
     assert {line["process"] for line in ran}.isdisjoint({server.process.pid})  # written by the worker process
+
+
+# ---- the CLI option --------------------------------------------------------------------------------------
+
+def run_cli_until(args: list[str], data_dir: Path, port: int, wanted: Callable[[dict[str, Any]], bool],
+                  timeout: float = 120) -> list[dict[str, Any]]:
+    """Start `batchsearch ARGS` (env as the test servers get it), read its stderr until a JSON line satisfies
+    `wanted`, stop it with SIGTERM; the JSON lines it wrote."""
+    process = subprocess.Popen([sys.executable, "-m", "batchsearch.cli", *args], env=settings_env(data_dir, port),
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line.startswith("{"):
+                found.append(json.loads(line))
+                if wanted(found[-1]):
+                    break
+            assert time.monotonic() < deadline, "the wanted log line never came"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return found
+
+
+def poke_health(port: int) -> None:
+    """GET /healthz until the server on `port` answers (bounded: about two minutes)."""
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+
+
+def test_serve_log_format_json_writes_request_lines_as_json(tmp_path: Path) -> None:
+    port = free_port()
+    threading.Thread(target=poke_health, args=(port,), daemon=True).start()
+    lines = run_cli_until(["serve", "--workers", "0", "--log-format", "json"], tmp_path, port,
+                          lambda line: line.get("route") == "/healthz" and line.get("status") == 200)
+    assert lines[-1]["logger"] == "batchsearch.requests"
+    assert lines[-1]["method"] == "GET" and lines[-1]["level"] == "INFO" and lines[-1]["request_id"]
+
+
+def test_worker_log_format_json_reaches_the_pool_lines(tmp_path: Path) -> None:
+    lines = run_cli_until(["worker", "--workers", "1", "--log-format", "json"], tmp_path, free_port(),
+                          lambda line: line.get("logger") == "batchsearch.jobs.supervisor")
+    assert lines[-1]["message"].startswith("started worker process")
+
+
+def test_an_unknown_log_format_is_a_usage_error(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from batchsearch.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--log-format", "xml", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "Invalid value for '--log-format'" in result.output

@@ -14,6 +14,7 @@ from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
 from batchsearch.jobs import parts
 from batchsearch.jobs.service import BatchService
+from batchsearch.jobs.status import snapshot_id
 from batchsearch.jobs.worker import EngineLineSearcher, Worker
 
 from batchsearch.models.search import parse_search_request
@@ -79,7 +80,7 @@ def test_ingesting_while_a_batch_runs_changes_none_of_its_results(tmp_path: Path
     assert engine.store.current_generation() > pinned  # the ingest happened mid-batch
     done = service.backend.get(job.id)
     assert done is not None and done.snapshot_generation == pinned
-    assert service.status(done)["snapshot_id"] == f"gen-{pinned}"
+    assert service.status(done)["snapshot_id"] == snapshot_id(pinned, service.snapshot_key)
     rows = [json.loads(line) for line in output_of(service, job.id).splitlines()]
     queries = [parse_search_request(json.loads(line)).query for line in data.splitlines()]
     expected = engine.search_many(queries, owner="alice", snapshot=engine.store.open_generation(pinned))
@@ -102,7 +103,15 @@ def test_a_resumed_job_searches_the_generation_it_pinned(tmp_path: Path) -> None
     after = FakeSearcher(generation=8)  # the index moved on while the job was down
     run_until_idle(Worker(settings, service.backend, service.objects, after, clock=clock))
     assert set(before.generations) == {7} and set(after.generations) == {7}
-    assert service.status(service.backend.get(job.id))["snapshot_id"] == "gen-7"  # type: ignore[arg-type]
+    assert service.status(service.backend.get(job.id))["snapshot_id"] == snapshot_id(7, service.snapshot_key)  # type: ignore[arg-type]
+
+
+def test_snapshot_ids_are_opaque_and_do_not_count_generations(tmp_path: Path) -> None:
+    service = service_for(Settings(data_dir=tmp_path))
+    ids = [snapshot_id(generation, service.snapshot_key) for generation in (7, 8, 7)]
+    assert ids[0] == ids[2] != ids[1]  # equal ids still mean the same snapshot
+    assert all(i is not None and i.startswith("snap-") and "7" not in i[:5] and i != "gen-7" for i in ids)
+    assert snapshot_id(7, b"another deployment's key") != ids[0]  # a keyed hash: no table of ids reverses it
 
 
 def test_identical_queries_in_a_micro_batch_run_once(tmp_path: Path) -> None:

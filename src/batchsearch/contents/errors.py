@@ -1,6 +1,6 @@
 """Errors of the content API, in the product's one exception tree (see batchsearch.errors).
 
-The first two reach clients as HTTP bodies. The file errors are recorded on a content record that
+The first two reach clients as HTTP bodies. The file and processing errors are recorded on a content record that
 failed processing (`error_code`, `error`); each says what is wrong with the file in plain words.
 """
 
@@ -58,3 +58,27 @@ class EmptyTextError(ContentFileError):
     """The file holds no text to index (empty, whitespace only, or a scanned PDF without a text layer)."""
 
     error_code = "EMPTY_TEXT"
+
+
+class ProcessingTimeoutError(ContentFileError):
+    """Extracting and chunking the file took longer than content_max_seconds; its process was stopped."""
+
+    error_code = "PROCESSING_TIMEOUT"
+
+
+class ProcessingMemoryError(ContentFileError):
+    """Extracting and chunking the file needed more memory than content_max_memory_mb; its process was stopped."""
+
+    error_code = "PROCESSING_MEMORY_LIMIT"
+
+
+class ProcessingCrashedError(ContentFileError):
+    """The process that extracted and chunked the file stopped without an answer (for instance killed)."""
+
+    error_code = "PROCESSING_ERROR"
+
+
+class ProcessingAbandonedError(ContentFileError):
+    """The file was being processed each of the last few times the server stopped; it is not tried again."""
+
+    error_code = "PROCESSING_ABANDONED"

@@ -5,19 +5,25 @@ Lifecycle of a record: `create` -> pending (with a signed, expiring, single-use 
 (category `my_files`, the record's tag names as `tags`, private to the owner) and ingests it ->
 completed, or failed with an `error_code` and an `error` message that says what is wrong with the file.
 
-Processing runs off the request path on one background thread per service (a ThreadPoolExecutor with
-a single worker, inside the API process). One worker keeps the tasks of a document in order (its
-processing before the re-index a tag change asks for) and matches the index's single writer lock.
+Processing runs off the request path on `workers` daemon threads that take tasks from a FairQueue
+(round-robin by owner; a document's tasks in order, one at a time). The file's own work, extracting its
+text and choosing its chunks, runs in a child process per document under a time and a memory limit
+(contents.processing.Sandbox); annotation, embedding and the index write follow in the thread (the
+index and the knowledge graph are in this process). DELETE kills the document's child; `close()` kills
+every child and waits only a bounded time for index writes in progress.
 Tasks never raise: any failure becomes a failed record and a log line. Records left in `processing`
-by a stopped server are queued again by `resume()`, which the app calls at start-up.
+by a stopped server are queued again by `resume()`, which the app calls at start-up; each start of a
+document's processing is counted (a marker object beside its file), and one that was interrupted
+MAX_ATTEMPTS times is failed instead of being tried again at every start.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -26,14 +32,22 @@ from sqlalchemy import Engine
 
 from batchsearch.clock import Clock, utcnow
 from batchsearch.config import Settings
-from batchsearch.contents.errors import ContentFileError, ContentNotFoundError, InvalidTagsError
-from batchsearch.contents.extract import content_type_for, extract
+from batchsearch.contents.errors import (
+    ContentFileError,
+    ContentNotFoundError,
+    InvalidTagsError,
+    ProcessingAbandonedError,
+)
+from batchsearch.contents.extract import content_type_for
 from batchsearch.contents.model import ContentRecord, ContentStatus, Tag
+from batchsearch.contents.processing import PreparationCancelledError, PrepareJob, Sandbox, WordpieceCounter
+from batchsearch.contents.scheduler import FairQueue
 from batchsearch.contents.store import ContentStore, ListQuery
 from batchsearch.errors import ConflictError, PayloadTooLargeError
 from batchsearch.index.store import IndexStore
 from batchsearch.ingest.documents import DocumentIn
-from batchsearch.ingest.pipeline import Annotator, Ingestor, TokenizingEmbedder
+from batchsearch.ingest.chunking import TokenCounter
+from batchsearch.ingest.pipeline import Annotator, ChunkedDocument, Ingestor, TokenizingEmbedder
 from batchsearch.storage import signing
 from batchsearch.storage import open_object_store
 from batchsearch.storage.protocol import ObjectStore
@@ -46,6 +60,8 @@ MAX_TAG_CHARS = 200
 MAX_TAGS = 100
 MY_FILES_SOURCE = {"id": "MYFILE", "name": "My files", "rank": "RANK_1"}
 PROCESSING_ERROR = "PROCESSING_ERROR"
+MAX_ATTEMPTS = 3  # starts of one document's processing before one more start fails it instead
+CLOSE_TIMEOUT_SECONDS = 10.0  # how long close() waits for index writes in progress
 # what clients send when they do not know the type (curl --data-binary sends the form type)
 _GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/x-www-form-urlencoded"})
 
@@ -109,12 +125,17 @@ def clean_tag_names(names: Iterable[str]) -> list[str]:
     return cleaned
 
 
+Task = Callable[[str], None]
+
+
 class ContentService:
-    """The content operations behind the routes; owns the records, the files and the background worker."""
+    """The content operations behind the routes; owns the records, the files and the background workers."""
 
     def __init__(self, store: ContentStore, objects: ObjectStore, urls: UploadUrls, index: IndexStore,
                  embedder: TokenizingEmbedder, make_annotator: Callable[[], Annotator | None], *,
-                 upload_ttl_seconds: int, max_bytes: int = MAX_UPLOAD_BYTES, clock: Clock = utcnow) -> None:
+                 upload_ttl_seconds: int, max_bytes: int = MAX_UPLOAD_BYTES, clock: Clock = utcnow,
+                 workers: int = 2, max_seconds: float = 300.0, max_memory_mb: int | None = 1024,
+                 count_tokens: TokenCounter | None = None) -> None:
         self.store = store
         self.objects = objects
         self.urls = urls
@@ -124,7 +145,13 @@ class ContentService:
         self.upload_ttl_seconds = upload_ttl_seconds
         self.max_bytes = max_bytes
         self.clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contents")
+        self.count_tokens = count_tokens or WordpieceCounter()  # runs in the child processes: picklable
+        self.sandbox = Sandbox(max_seconds=max_seconds, max_memory_mb=max_memory_mb)
+        self._queue: FairQueue[Task] = FairQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"contents-{i}", daemon=True)
+                         for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Engine, *, index: IndexStore, embedder: TokenizingEmbedder,
@@ -133,7 +160,8 @@ class ContentService:
         secret = signing.purpose_key(settings.resolved_signing_secret(), signing.CONTENT_UPLOADS)
         urls = UploadUrls(settings.resolved_public_url(), secret)
         return cls(ContentStore(db), open_object_store(settings), urls, index, embedder, make_annotator,
-                   upload_ttl_seconds=settings.upload_url_ttl_seconds)
+                   upload_ttl_seconds=settings.upload_url_ttl_seconds, workers=settings.content_workers,
+                   max_seconds=settings.content_max_seconds, max_memory_mb=settings.content_max_memory_mb)
 
     # ---- records ---------------------------------------------------------------------------
     def create(self, owner: str, file_name: str, *, published_at: datetime | None = None,
@@ -173,13 +201,15 @@ class ContentService:
         self.store.update(record.id, changes, tag_ids)
         updated = self.store.fetch_owned(record.id, record.owner)
         if {t.name for t in updated.tags} != {t.name for t in record.tags} and updated.is_indexed:
-            self._submit(self._reindex, record.id)  # the search `tag` filter reads the indexed names
+            self._submit(self._reindex, record.id, record.owner)  # the search `tag` filter reads the indexed names
         return updated
 
     def delete(self, record: ContentRecord) -> None:
-        """Remove the record, its file, and the document from search."""
+        """Remove the record, its file, and the document from search; stop its processing."""
         if not self.store.delete(record.id):
             raise ContentNotFoundError()
+        self._queue.discard(record.id)
+        self.sandbox.cancel(record.id)
         # Whatever `record` says (it may be stale: an upload may have landed and been indexed since it was
         # read), remove every file and the document. An upload or task still running finds the record
         # gone when it finishes and removes its own file or document.
@@ -219,7 +249,7 @@ class ContentService:
         except (ConflictError, ContentNotFoundError):
             self.objects.delete(key)
             raise
-        self._submit(self.process, content_id)
+        self._submit(self.process, content_id, record.owner)
         return record
 
     def _refuse(self, content_id: str, exc: PayloadTooLargeError) -> None:
@@ -230,14 +260,17 @@ class ContentService:
         except (ConflictError, ContentNotFoundError):
             pass
 
-    # ---- processing (background thread) ----------------------------------------------------
+    # ---- processing (worker threads) -------------------------------------------------------
     def process(self, content_id: str) -> None:
         """Extract, annotate and index an uploaded file; completed or failed, never an exception."""
         record = self.store.get(content_id)
         if record is None or record.status is not ContentStatus.PROCESSING:
             return  # deleted, or already finished by an earlier run
         try:
+            self._count_attempt(record)
             document = self._document(record)
+        except PreparationCancelledError:
+            return  # deleted (nothing to record), or the server stops (it resumes at the next start)
         except ContentFileError as exc:
             self._finish(content_id, ContentStatus.FAILED, exc.error_code, exc.message)
             return
@@ -247,38 +280,77 @@ class ContentService:
 
     def resume(self) -> int:
         """Queue the records a stopped server left in processing; returns how many."""
-        ids = self.store.ids_with_status(ContentStatus.PROCESSING)
-        for content_id in ids:
-            self._submit(self.process, content_id)
-        return len(ids)
+        queued = 0
+        for content_id in self.store.ids_with_status(ContentStatus.PROCESSING):
+            record = self.store.get(content_id)
+            if record is not None:
+                self._submit(self.process, content_id, record.owner)
+                queued += 1
+        return queued
 
-    def close(self, *, wait: bool = True) -> None:
-        """Stop the worker; queued tasks are dropped (their records resume at the next start)."""
-        self._executor.shutdown(wait=wait, cancel_futures=True)
+    def close(self, *, wait: bool = True, timeout: float = CLOSE_TIMEOUT_SECONDS) -> None:
+        """Stop processing: queued tasks are dropped and running child processes killed (their records
+        resume at the next start); with `wait`, wait at most `timeout` seconds for index writes in progress."""
+        self._queue.close()
+        self.sandbox.close()
+        if wait:
+            deadline = time.monotonic() + timeout
+            for thread in self._threads:
+                if thread is not threading.current_thread():
+                    thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _work(self) -> None:
+        """One worker thread: tasks in turn until the queue closes."""
+        while (item := self._queue.get()) is not None:
+            content_id, task = item
+            try:
+                self._guarded(task, content_id)
+            finally:
+                self._queue.done(content_id)
 
     def _reindex(self, content_id: str) -> None:
         """Index a completed document again (its tags changed)."""
         record = self.store.get(content_id)
         if record is None or record.status is not ContentStatus.COMPLETED:
             return
-        self._ingestor(record.owner).ingest([self._document(record)])
+        try:
+            document = self._document(record)
+        except PreparationCancelledError:
+            return
+        self._ingestor(record.owner).ingest([document])
         if self.store.get(content_id) is None:
             self._unindex(content_id)  # deleted while it was being indexed
 
-    def _document(self, record: ContentRecord) -> DocumentIn:
-        """The search document of an uploaded file (ContentFileError when its text cannot be extracted)."""
+    def _count_attempt(self, record: ContentRecord) -> None:
+        """Mark one more start of the record's processing; ProcessingAbandonedError after MAX_ATTEMPTS."""
+        prefix = _object_prefix(record.id) + "attempts/"
+        started = len(self.objects.list_keys(prefix))
+        if started >= MAX_ATTEMPTS:
+            raise ProcessingAbandonedError(
+                f"Processing this file was interrupted {started} times (the server stopped while it ran); "
+                "it is not tried again: split it into smaller files and upload them again")
+        self.objects.put_stream(f"{prefix}{started + 1}", [b""])
+
+    def _document(self, record: ContentRecord) -> ChunkedDocument:
+        """The search document of an uploaded file, extracted and chunked in a child process (ContentFileError
+        when its text cannot be extracted or a limit was passed, PreparationCancelledError when stopped)."""
         assert record.object_key is not None and record.published_at is not None
-        extracted = extract(record.file_name, b"".join(self.objects.iter_bytes(record.object_key)))
-        return DocumentIn.model_validate({
+        job = PrepareJob(record.file_name, self.embedder.max_tokens, self.count_tokens)
+        prepared = self.sandbox.prepare(record.id, job, self.objects.iter_bytes(record.object_key))
+        current = self.store.get(record.id)  # the tags may have changed meanwhile
+        if current is None:
+            raise PreparationCancelledError()
+        document = DocumentIn.model_validate({
             "id": record.id,
-            "headline": extracted.title or record.file_name,
-            "text": extracted.text,
+            "headline": prepared.title or record.file_name,
+            "text": prepared.text,
             "timestamp": int(record.published_at.timestamp()),
             "source": MY_FILES_SOURCE,
-            "document_type": {"type": extracted.document_type or "NEWS", "subtype": extracted.document_subtype},
+            "document_type": {"type": prepared.document_type or "NEWS", "subtype": prepared.document_subtype},
             "category": "my_files",
-            "tags": [tag.name for tag in record.tags],
+            "tags": [tag.name for tag in current.tags],
         })
+        return ChunkedDocument(document, prepared.spans)
 
     def _ingestor(self, owner: str) -> Ingestor:
         return Ingestor(self.index, self.embedder, self.make_annotator(), owner=owner)
@@ -295,13 +367,11 @@ class ContentService:
             return False
         return True
 
-    def _submit(self, task: Callable[[str], None], content_id: str) -> None:
-        try:
-            self._executor.submit(self._guarded, task, content_id)
-        except RuntimeError:  # shutting down: resume() picks processing records up at the next start
-            log.warning("content worker stopped; %s of %s not run", task.__name__, content_id)
+    def _submit(self, task: Task, content_id: str, owner: str) -> None:
+        if not self._queue.put(owner, content_id, task):  # closed: resume() picks processing records up later
+            log.warning("content workers stopped; %s of %s not run", task.__name__, content_id)
 
-    def _guarded(self, task: Callable[[str], None], content_id: str) -> None:
+    def _guarded(self, task: Task, content_id: str) -> None:
         """Run a task; an unexpected error fails the record instead of escaping the thread."""
         try:
             task(content_id)

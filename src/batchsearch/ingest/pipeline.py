@@ -11,7 +11,7 @@ import numpy as np
 
 from batchsearch.index.records import ChunkRecord, Detection, DocumentRecord
 from batchsearch.index.store import IndexStore, Snapshot
-from batchsearch.ingest.chunking import Span, chunk_text
+from batchsearch.ingest.chunking import MAX_COUNT_CHARS, Span, TokenCounter, chunk_text
 from batchsearch.ingest.documents import DocumentIn, DocumentLineError, read_documents
 from batchsearch.models.search import normalise_topic
 
@@ -74,6 +74,20 @@ class IngestReport:
 Progress = Callable[[IngestReport], None]
 
 
+@dataclass(frozen=True)
+class ChunkedDocument:
+    """A document whose chunks were already chosen by `chunk_document` (e.g. in a worker process)."""
+
+    document: DocumentIn
+    spans: list[Span]
+
+
+def chunk_document(headline: str, text: str, max_tokens: int, count: TokenCounter) -> list[Span]:
+    """The chunks of a document's text, each fitting the model's window together with (part of) the headline."""
+    headline_tokens = count([headline[:MAX_COUNT_CHARS]])[0] if headline else 0
+    return chunk_text(text, max_tokens - 2 - min(headline_tokens, HEADLINE_TOKEN_CAP), count)
+
+
 class Ingestor:
     """Turns validated documents into indexed segments."""
 
@@ -88,12 +102,13 @@ class Ingestor:
         """Ingest a JSONL file; bad lines are reported and skipped, the rest is indexed."""
         return self.ingest(read_documents(path, fmt), progress)
 
-    def ingest(self, items: Iterable[DocumentIn | DocumentLineError], progress: Progress | None = None,
+    def ingest(self, items: Iterable[DocumentIn | ChunkedDocument | DocumentLineError],
+               progress: Progress | None = None,
                extra: Callable[[DocumentIn], dict[str, object]] | None = None) -> IngestReport:
         """Ingest documents (and pass through line errors) into as many segments as needed."""
         report = IngestReport()
         started = time.perf_counter()
-        pending: list[DocumentIn] = []
+        pending: list[DocumentIn | ChunkedDocument] = []
         pending_chars = 0
         segment: list[DocumentRecord] = []
         with self.store.writer_lock():
@@ -102,7 +117,7 @@ class Ingestor:
                     report.errors.append(item)
                     continue
                 pending.append(item)
-                pending_chars += len(item.text)
+                pending_chars += len(item.document.text if isinstance(item, ChunkedDocument) else item.text)
                 if pending_chars > EMBED_BATCH_CHUNKS * 1200:
                     self._add(pending, segment, report)
                     pending, pending_chars = [], 0
@@ -128,7 +143,8 @@ class Ingestor:
     def _publish(self, segment: list[DocumentRecord]) -> int:
         return self.store.publish(segment, self.embedder.dim).generation
 
-    def _add(self, docs: list[DocumentIn], segment: list[DocumentRecord], report: IngestReport) -> None:
+    def _add(self, docs: list[DocumentIn | ChunkedDocument], segment: list[DocumentRecord],
+             report: IngestReport) -> None:
         records = self._records(docs)
         segment.extend(records)
         report.documents += len(records)
@@ -141,7 +157,7 @@ class Ingestor:
             progress(report)
 
     # ---- one batch of documents ------------------------------------------------------------
-    def _records(self, docs: list[DocumentIn]) -> list[DocumentRecord]:
+    def _records(self, docs: list[DocumentIn | ChunkedDocument]) -> list[DocumentRecord]:
         if not docs:
             return []
         records = [self._document(doc) for doc in docs]
@@ -154,10 +170,12 @@ class Ingestor:
                 i += 1
         return records
 
-    def _document(self, doc: DocumentIn) -> DocumentRecord:
-        headline_tokens = self.embedder.count_tokens([doc.headline])[0] if doc.headline else 0
-        budget = self.embedder.max_tokens - 2 - min(headline_tokens, HEADLINE_TOKEN_CAP)
-        spans = chunk_text(doc.text, budget, self.embedder.count_tokens)
+    def _document(self, item: DocumentIn | ChunkedDocument) -> DocumentRecord:
+        if isinstance(item, ChunkedDocument):
+            doc, spans = item.document, item.spans
+        else:
+            doc = item
+            spans = chunk_document(doc.headline, doc.text, self.embedder.max_tokens, self.embedder.count_tokens)
         chunks = [ChunkRecord(cnum=s.cnum, text=doc.text[s.start : s.end], vector=np.zeros(0, np.float32))
                   for s in spans]
         head_entities, head_topics = self._annotate(doc, spans, chunks)

@@ -6,12 +6,15 @@ the stores get an engine whose tables are current.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from batchsearch.storage.local import PRIVATE_FILE_MODE, make_private_dir
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 POSTGRES_HINT = "pip install batchsearch[postgres]"
@@ -28,7 +31,7 @@ def create_db_engine(url: str) -> Engine:
 
 def engine_for(url: str) -> Engine:
     """An engine on the database at `url` as it is (no schema change): SQLite files get WAL mode, a busy
-    timeout and their folder; PostgreSQL sessions run in UTC."""
+    timeout and their folder, both private (the file holds webhook secrets); PostgreSQL sessions run in UTC."""
     dialect = make_url(url).get_backend_name()
     if dialect not in SUPPORTED_DIALECTS:
         raise ValueError(f"unsupported database {dialect!r} in {make_url(url)!r}: use sqlite:/// or "
@@ -38,7 +41,7 @@ def engine_for(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
     path = make_url(url).database
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(Path(path))
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -50,6 +53,19 @@ def engine_for(url: str) -> Engine:
         cur.close()
 
     return engine
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Make the SQLite file's folder (0700 when new) and the file itself PRIVATE_FILE_MODE before SQLite opens it:
+    SQLite creates its -wal and -shm files with the database file's mode, so they are private too. An existing
+    file is tightened as well (made by a version that left it world-readable)."""
+    make_private_dir(path.parent)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, PRIVATE_FILE_MODE)  # an empty file is an empty database
+    try:
+        if os.fstat(fd).st_mode & 0o777 != PRIVATE_FILE_MODE:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+    finally:
+        os.close(fd)
 
 
 def _use_wal(cur: sqlite3.Cursor, timeout: float = 30.0) -> None:

@@ -15,7 +15,14 @@ import numpy as np
 import tantivy
 
 from batchsearch.index.records import DocumentRecord
-from batchsearch.index.segment import SEGMENT_FORMAT_VERSION, VOCABS, build_schema, fsync_dir, save_csr
+from batchsearch.index.segment import (
+    SEGMENT_FORMAT_VERSION,
+    VOCABS,
+    build_schema,
+    fsync_dir,
+    save_csr,
+)
+from batchsearch.storage.local import make_private_dir
 
 _SPACE = re.compile(r"\s+")
 RANK_NUMBER = {"RANK_1": 1, "RANK_2": 2, "RANK_3": 3, "RANK_4": 4, "RANK_5": 5}
@@ -51,7 +58,7 @@ def build_segment(segments_dir: Path, docs: list[DocumentRecord], dim: int) -> s
     """Write `docs` as a new segment under `segments_dir`; returns the segment id."""
     seg_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
     tmp = segments_dir / f".{seg_id}.tmp"
-    tmp.mkdir(parents=True)
+    make_private_dir(tmp)
     try:
         meta = _write_columns(tmp, docs, dim)
         _write_lexical(tmp, docs)
@@ -181,5 +188,4 @@ def _write_lexical(folder: Path, docs: list[DocumentRecord]) -> None:
 
 
 def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return make_private_dir(path)

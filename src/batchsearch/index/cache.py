@@ -38,6 +38,7 @@ from batchsearch.index.objects import (
 )
 from batchsearch.index.segment import fsync_dir
 from batchsearch.index.store import check_manifest
+from batchsearch.storage.local import PRIVATE_DIR_MODE, make_private_dir
 
 log = logging.getLogger(__name__)
 _DOWNLOADING = ".download-"
@@ -98,13 +99,14 @@ class SegmentCache:
 
     def _fetch(self, segment_id: str, files_sha256: str) -> str | None:
         """Download a segment into a temporary folder and move it into place; the problem if a file is damaged."""
-        self.segments_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.segments_dir)
         tmp = self.segments_dir / f"{_DOWNLOADING}{segment_id}-{uuid.uuid4().hex[:8]}"
         try:
             listing = self._get(segment_key(segment_id, FILE_LIST))
             if sha256_bytes(listing) != files_sha256:
                 return f"the published {FILE_LIST} has another sha256 than the manifest records"
-            tmp.mkdir()
+            tmp.mkdir(mode=PRIVATE_DIR_MODE)
+            os.chmod(tmp, PRIVATE_DIR_MODE)
             (tmp / FILE_LIST).write_bytes(listing)
             files = decode_file_list(listing)
             problems = self.remote.download_all([(segment_key(segment_id, f.path), tmp / f.path, f) for f in files])
@@ -207,7 +209,7 @@ def _children(folder: Path) -> list[Path]:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a small file through a temporary name and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from batchsearch.errors import InternalError
+from batchsearch.storage.local import make_private_dir
 from batchsearch.storage.protocol import ObjectStore
 
 ROOT = "index"
@@ -160,7 +161,7 @@ class IndexObjects:
         differs from `expected`, else None."""
         digest = hashlib.sha256()
         size = 0
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(target.parent)
         with open(target, "wb") as out:
             for chunk in self.objects.iter_bytes(key):
                 digest.update(chunk)

@@ -42,6 +42,7 @@ from batchsearch.index.store import (
     deletes_after,
     last_version_only,
 )
+from batchsearch.storage.local import make_private_dir
 from batchsearch.storage.protocol import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class SharedIndexStore(IndexStore):
     def publish(self, docs: list[DocumentRecord], dim: int, removed_ids: Iterable[str] = ()) -> Snapshot:
         """Add `docs` as a new segment, replacing older versions of the same ids, for every host; call under
         writer_lock. Raises ConflictError when other hosts kept winning for publish_attempts tries."""
-        self.segments_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.segments_dir)
         added = self._upload_new_segment(last_version_only(docs), dim) if docs else None
         replaced = {d.id for d in docs} | set(removed_ids)
         for attempt in range(1, self._publish_attempts + 1):

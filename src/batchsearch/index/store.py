@@ -25,6 +25,7 @@ from filelock import FileLock
 from batchsearch.index.builder import build_segment
 from batchsearch.index.records import DocumentRecord
 from batchsearch.index.segment import Segment, fsync_dir
+from batchsearch.storage.local import make_private_dir
 
 MANIFEST_FORMAT_VERSION = 1
 
@@ -128,13 +129,13 @@ class IndexStore:
     # ---- writing -------------------------------------------------------------------------
     def writer_lock(self) -> FileLock:
         """The lock that serialises writers (ingest processes)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.root)
         return FileLock(str(self.root / "write.lock"))
 
     def publish(self, docs: list[DocumentRecord], dim: int, removed_ids: Iterable[str] = ()) -> Snapshot:
         """Add `docs` as a new segment, replacing older versions of the same ids; call under writer_lock."""
-        self.segments_dir.mkdir(parents=True, exist_ok=True)
-        self.manifests_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.segments_dir)
+        make_private_dir(self.manifests_dir)
         base = self.snapshot()
         replaced = {d.id for d in docs} | set(removed_ids)
         entries = [self._entry_with_deletes(view, replaced, base.generation + 1) for view in base.views]

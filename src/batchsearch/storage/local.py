@@ -15,6 +15,8 @@ from batchsearch.storage import signing
 CHUNK_BYTES = 1024 * 1024
 _KEY_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 _TMP_DIR = ".tmp"
+PRIVATE_DIR_MODE = 0o700  # the folders we create: only the service's user may list or enter them
+PRIVATE_FILE_MODE = 0o600  # the files we create: only the service's user may read them (jobs' queries and results)
 
 
 def check_key(key: str) -> str:
@@ -22,6 +24,38 @@ def check_key(key: str) -> str:
     if not _KEY_RE.match(key) or any(part in (".", "..", _TMP_DIR) for part in key.split("/")):
         raise ValidationError(f"Invalid object key: {key!r}")
     return key
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create `path` and its missing parents as PRIVATE_DIR_MODE folders whatever the umask; a folder that exists
+    already keeps its mode (it may be shared on purpose)."""
+    missing = []
+    folder = path
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue  # another process made it first
+        os.chmod(folder, PRIVATE_DIR_MODE)  # mkdir's mode goes through the umask
+    return path
+
+
+def open_private(path: Path, *, exclusive: bool = True) -> BinaryIO:
+    """Open a new file for writing with PRIVATE_FILE_MODE whatever the umask (created so, never readable by others
+    in between); with exclusive=False an existing file is truncated and its mode set too."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _fsync_dir(path: Path) -> None:
@@ -50,7 +84,7 @@ class LocalObjectStore:
         self.root = root
         self._base_url = base_url
         self._secret = secret
-        (root / _TMP_DIR).mkdir(parents=True, exist_ok=True)
+        make_private_dir(root / _TMP_DIR)
 
     def path(self, key: str) -> Path:
         """The file that holds `key`."""
@@ -62,7 +96,7 @@ class LocalObjectStore:
         tmp = self.root / _TMP_DIR / f"{uuid.uuid4().hex}.part"
         try:
             size = self._write(tmp, chunks, max_bytes)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(target.parent)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
@@ -72,7 +106,7 @@ class LocalObjectStore:
     def _write(self, tmp: Path, chunks: Iterable[bytes], max_bytes: int | None) -> int:
         """Write chunks to `tmp` and fsync it, enforcing `max_bytes` as the bytes arrive."""
         size = 0
-        with open(tmp, "wb") as out:
+        with open_private(tmp) as out:
             for chunk in chunks:
                 size += len(chunk)
                 if max_bytes is not None and size > max_bytes:

@@ -1,7 +1,7 @@
 """The queue of content tasks: round-robin by owner, one task per document at a time (pure, thread-safe).
 
 One tenant's 50 uploads must not delay another tenant's single upload behind all of them: the next task
-comes from the owner after the one served last, so each owner with waiting tasks gets one turn per round.
+comes from the waiting owner that was served least recently.
 A document's tasks (its processing, then a re-index its tag change asked for) run in the order they
 were queued and never two at once.
 """
@@ -9,17 +9,20 @@ were queued and never two at once.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
 class FairQueue(Generic[T]):
-    """Tasks keyed by content id and grouped by owner; `get` hands them out round-robin by owner."""
+    """Tasks keyed by content id and grouped by owner; `get` hands out the next task of the owner served
+    least recently (an owner new to the queue first), so every owner with waiting tasks gets one turn per round."""
 
     def __init__(self) -> None:
-        self._owners: OrderedDict[str, deque[tuple[str, T]]] = OrderedDict()  # in turn order
+        self._owners: dict[str, deque[tuple[str, T]]] = {}  # waiting tasks, owners in order of arrival
+        self._served: dict[str, int] = {}  # owner -> the turn it was last served in
+        self._turn = 0
         self._busy: set[str] = set()  # keys handed out and not yet done
         self._cond = threading.Condition()
         self._closed = False
@@ -75,16 +78,22 @@ class FairQueue(Generic[T]):
             return sum(len(tasks) for tasks in self._owners.values())
 
     def _pick(self) -> tuple[str, T] | None:
-        """The first runnable task of the first owner in turn that has one; that owner goes to the back."""
+        """The first runnable task of the owner served least recently that has one."""
+        best: tuple[int, str, int] | None = None
         for owner, tasks in self._owners.items():
-            for index, (key, task) in enumerate(tasks):
-                if key in self._busy:
-                    continue
-                del tasks[index]
-                if tasks:
-                    self._owners.move_to_end(owner)
-                else:
-                    del self._owners[owner]
-                self._busy.add(key)
-                return key, task
-        return None
+            index = next((i for i, (key, _) in enumerate(tasks) if key not in self._busy), None)
+            turn = self._served.get(owner, 0)
+            if index is not None and (best is None or turn < best[0]):
+                best = (turn, owner, index)
+        if best is None:
+            return None
+        _, owner, index = best
+        tasks = self._owners[owner]
+        key, task = tasks[index]
+        del tasks[index]
+        if not tasks:
+            del self._owners[owner]
+        self._turn += 1
+        self._served[owner] = self._turn
+        self._busy.add(key)
+        return key, task

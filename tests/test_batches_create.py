@@ -72,3 +72,25 @@ async def test_higher_priority_runs_first_fifo_within_a_priority(api: AsgiBatche
     assert started == [urgent, high1, high2, low1, low2]
     assert (await create(api, {"priority": 1.5})).status_code == 400
     assert (await create(api, {"priority": 5000})).status_code == 400
+
+
+async def chunked(data: bytes, piece: int = 1000):  # type: ignore[no-untyped-def]
+    """The body as an async stream: sent without Content-Length, as chunked transfer encoding."""
+    for start in range(0, len(data), piece):
+        yield data[start:start + piece]
+
+
+async def test_a_chunked_create_body_is_read_with_its_options(api: AsgiBatches) -> None:
+    body = b'{"priority": 7, "validate_first": true, "padding": "' + b"x" * 5000 + b'"}'
+    created = await api.client.post("/v1/search/batches", content=chunked(body))
+    assert created.status_code == 200, created.text
+    job = api.service.backend.get(created.json()["batch_id"])
+    assert job is not None and (job.priority, job.validate_first) == (7, True)
+
+
+async def test_a_create_body_over_64_kib_is_413_with_or_without_content_length(api: AsgiBatches) -> None:
+    body = b'{"priority": 1, "padding": "' + b"x" * (64 * 1024) + b'"}'
+    for content in (body, chunked(body, piece=16 * 1024)):
+        response = await api.client.post("/v1/search/batches", content=content)
+        assert response.status_code == 413, response.text
+        assert "65536" in response.json()["message"]

@@ -23,7 +23,7 @@ MIXED = b"\n".join([
 ]) + b"\n"
 
 
-BATCH_SETTINGS = {"batch_max_lines": 100}  # for the shared `api` fixture
+BATCH_SETTINGS = {"batch_max_lines": 100, "batch_max_bytes": 8 * 1024 * 1024}  # for the shared `api` fixture
 
 
 async def validate(api: AsgiBatches, content: bytes, content_type: str = "application/jsonl") -> dict:  # type: ignore[type-arg]
@@ -139,3 +139,25 @@ async def test_create_bodies_with_huge_deep_or_non_finite_json_are_400(api: Asgi
     response = await api.client.post("/v1/search/batches", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.text  # the 5,000-digit priority used to answer 500
     assert response.json()["errorCode"] == "VALIDATION_ERROR" and f"\n{field}\n" in response.json()["message"]
+
+
+async def chunked(data: bytes, piece: int = 64 * 1024):  # type: ignore[no-untyped-def]
+    """The body as an async stream: sent without Content-Length, as chunked transfer encoding."""
+    for start in range(0, len(data), piece):
+        yield data[start:start + piece]
+
+
+async def test_a_chunked_file_is_validated_as_it_streams(api: AsgiBatches) -> None:
+    data = b"".join(b'{"custom_id": "c%d", "query": {"text": "rates %d"}}\n' % (i, i) for i in range(60))
+    response = await api.client.post("/v1/search/batches/validate", content=chunked(data + MIXED, piece=1000))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["lines_total"], report["lines_valid"]) == (67, 62)
+    assert {p["line"] for p in report["problems"]} >= {63, 67}
+
+
+async def test_a_chunked_body_over_the_byte_limit_is_413_naming_the_limit(api: AsgiBatches) -> None:
+    limit = api.service.settings.batch_max_bytes
+    response = await api.client.post("/v1/search/batches/validate", content=chunked(b"x" * (limit + 1)))
+    assert response.status_code == 413, response.text
+    assert str(limit) in response.json()["message"]

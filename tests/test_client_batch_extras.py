@@ -117,6 +117,9 @@ def test_create_with_a_webhook_and_validate_first(fresh: batchsearch.Client) -> 
     assert fresh.batches.get(created["batch_id"])["webhook"]["url"] == "http://127.0.0.1:9/hook"
     with pytest.raises(batchsearch.ValidationError):
         fresh.batches.create(webhook_url="ftp://example.com/hook")
+    for broken in ("http://[::1", "http://user:pw@example.com/hook", "http://example.com:0/hook"):
+        with pytest.raises(batchsearch.ValidationError, match="webhook_url"):
+            fresh.batches.create(webhook_url=broken)
 
 
 def test_create_sends_only_the_options_given() -> None:

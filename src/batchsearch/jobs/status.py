@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -17,9 +18,9 @@ from batchsearch.jobs.lines import Json, JsonObject
 from batchsearch.jobs.model import EXPIRED_UPLOAD_MESSAGE, UPLOAD_GRACE_SECONDS, Job
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
 
-
 SNAPSHOT_ID_PURPOSE = "snapshot ids"
 SNAPSHOT_ID_HEX = 20
+
 
 @dataclass(frozen=True)
 class QueueView:
@@ -37,8 +38,8 @@ class StatusContext:
     output_file_url: str | None
     queue: QueueView
     retention_days: float
-
     snapshot_key: bytes | None = None  # keys snapshot_id (SNAPSHOT_ID_PURPOSE of the signing secret)
+
 
 def as_seen(job: Job, now: datetime) -> Job:
     """The job as clients see it now: a job whose upload URL expired unused is failed (a worker sweep makes
@@ -142,11 +143,40 @@ def files_expire_at(job: Job, retention_days: float) -> datetime | None:
     return job.completed_at + timedelta(days=retention_days)
 
 
+TIMED_OUT = "timed out"
+CONNECTION_FAILED = "connection failed"
+ADDRESS_NOT_ALLOWED = "address not allowed"
+INVALID_URL = "invalid URL"
+DELIVERY_FAILED = "delivery failed"
+DELIVERY_REASONS = frozenset({TIMED_OUT, CONNECTION_FAILED, ADDRESS_NOT_ALLOWED, INVALID_URL, DELIVERY_FAILED})
+SHOWN_DELIVERY_FIELDS = ("attempt", "at", "job_status", "status_code", "delivered")
+
+
 def webhook_doc(job: Job) -> JsonObject | None:
     """The job's webhook: URL, delivery state and every recorded attempt (None without a webhook)."""
     if job.webhook_url is None:
         return None
-    return {"url": job.webhook_url, "state": webhook_state(job), "deliveries": deliveries(job)}
+    shown = [public_delivery(d) for d in deliveries(job) if isinstance(d, Mapping)]
+    return {"url": job.webhook_url, "state": webhook_state(job), "deliveries": shown}
+
+
+def http_reason(status_code: int) -> str:
+    """The reason shown for a non-2xx answer: its status code only, never its body."""
+    return f"HTTP {status_code}"
+
+
+def public_delivery(attempt: Mapping[str, Json]) -> JsonObject:
+    """A recorded attempt as shown to the job's owner: the status code and a generic reason, never a response
+    body or an OS error text (attempts recorded before these rules may hold one: it is replaced here)."""
+    shown: JsonObject = {name: attempt.get(name) for name in SHOWN_DELIVERY_FIELDS}
+    code, error = attempt.get("status_code"), attempt.get("error")
+    if attempt.get("delivered") or error is None:
+        shown["error"] = None
+    elif error in DELIVERY_REASONS or (isinstance(code, int) and error == http_reason(code)):
+        shown["error"] = error
+    else:
+        shown["error"] = http_reason(code) if isinstance(code, int) else DELIVERY_FAILED
+    return shown
 
 
 def deliveries(job: Job) -> list[Json]:

@@ -28,6 +28,7 @@ from batchsearch.jobs.retention import purge_expired
 from batchsearch.jobs.runner import JobRunner, RunnerConfig
 from batchsearch.jobs.status import QueueView, StatusContext, render_status
 from batchsearch.jobs.store import SqlJobStore
+from batchsearch.jobs.webhook_targets import parse_networks
 from batchsearch.jobs.webhooks import WebhookDispatcher, WebhookPolicy
 from batchsearch.models.search import Query
 from batchsearch.observability.logs import configure_logging
@@ -289,6 +290,9 @@ def build_dispatcher(settings: Settings, backend: JobBackend, objects: ObjectSto
         max_backoff_seconds=settings.batch_webhook_max_backoff_seconds,
         give_up_after_seconds=settings.batch_webhook_give_up_seconds,
         timeout_seconds=settings.batch_webhook_timeout_seconds,
+        max_attempts=settings.batch_webhook_max_attempts,
+        concurrency=settings.batch_webhook_concurrency,
+        allowed_networks=parse_networks(settings.batch_webhook_allowed_networks),
     )
     return WebhookDispatcher(backend, render, policy, clock)
 

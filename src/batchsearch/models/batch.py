@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_
 
 from batchsearch import safejson
 from batchsearch.errors import ValidationError
+from batchsearch.jobs.webhook_targets import InvalidTargetError, parse_target
 from batchsearch.models.search import pydantic_problems
 
 MAX_URL_LENGTH = 2048
@@ -32,9 +33,13 @@ class BatchCreateOptions(BaseModel):
 
     @field_validator("webhook_url")
     @classmethod
-    def _http_only(cls, value: str | None) -> str | None:
-        if value is not None and not value.lower().startswith(("http://", "https://")):
-            raise ValueError("webhook_url must be an http:// or https:// URL")
+    def _valid_target(cls, value: str | None) -> str | None:
+        """A plain http(s) URL with a host (its address is checked at every delivery)."""
+        if value is not None:
+            try:
+                parse_target(value)
+            except InvalidTargetError as exc:
+                raise ValueError(f"webhook_url {exc}") from exc
         return value
 
 

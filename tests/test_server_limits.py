@@ -28,19 +28,12 @@ def status_with_header(url: str, size: int) -> int | None:
         return None
 
 
-NEEDS_SUPERVISOR = pytest.mark.xfail(
-    strict=True, reason="jobs/supervisor.py must pass uvicorn http='h11' and "
-    "h11_max_incomplete_event_size=settings.max_request_header_bytes (uvicorn's httptools parser has no bound)")
-
-
-@NEEDS_SUPERVISOR
 def test_a_1_mb_header_is_refused_and_headers_under_the_limit_pass(server: Server) -> None:
     assert status_with_header(server.base_url, 32 * 1024) == 200  # above h11's own 16 KiB default, under 64 KiB
     assert status_with_header(server.base_url, 1024 * 1024) in (400, 431, None)
     assert httpx.get(f"{server.base_url}/healthz", timeout=30).status_code == 200  # the server still serves
 
 
-@NEEDS_SUPERVISOR
 def test_the_header_limit_follows_the_setting(tmp_path: Path) -> None:
     running = Server(tmp_path, workers=0, max_request_header_bytes=4096)
     try:  # h11 checks the bound whenever a read leaves the head incomplete: past it by up to one read (64 KiB)

@@ -114,7 +114,9 @@ def run_api_and_workers(app: ASGIApp, settings: Settings, searcher_factory: Sear
         pool.start()
     try:
         # log_config=None: uvicorn's own lines go through our handler, in the configured format
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)
+        # h11 bounds the request line plus headers (httptools has no bound): beyond it, 400 and the connection closed
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", log_config=None, http="h11",
+                    h11_max_incomplete_event_size=settings.max_request_header_bytes)
     finally:
         if pool is not None:
             pool.stop()

@@ -121,8 +121,6 @@ def test_a_revoked_key_is_refused_on_its_next_request_and_its_jobs_stay(server: 
     assert other.status_code == 200 and other.json()["batch_id"] == batch_id  # the tenant's job stays
 
 
-@pytest.mark.xfail(strict=True, reason="Idempotency-Key is scoped per tenant (owner) in jobs/store.py and "
-                   "api/routes/batches.py, README says per API key: needs a change outside tests/keys")
 def test_two_keys_of_one_tenant_with_the_same_idempotency_key_get_two_jobs(server: Server) -> None:
     keys = [cli_key(server, "--name", name, "--tenant", "acme")["key"] for name in ("ci", "ops")]
     ids = []

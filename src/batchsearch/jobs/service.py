@@ -7,6 +7,8 @@ Reads (status, list, results) never write anything.
 
 from __future__ import annotations
 
+import hashlib
+
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -57,6 +59,12 @@ class QuotaBackend(JobBackend, Protocol):
         ...
 
 
+def scoped_idempotency_key(key_id: str, key: str) -> str:
+    """What is stored for an Idempotency-Key sent with API key `key_id`: unique per key, within the column's 255
+    characters whatever the client's key."""
+    return f"{key_id}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
 class BatchService:
     """The batch operations behind the routes; owns the job backend and the object store."""
 
@@ -82,8 +90,13 @@ class BatchService:
         webhook_url: str | None = None,
         idempotency_key: str | None = None,
         request_hash: str | None = None,
+        key_id: str | None = None,
     ) -> CreatedBatch:
-        """A pending job and its presigned upload URL; the same Idempotency-Key gives back the same job."""
+        """A pending job and its presigned upload URL; the same Idempotency-Key sent with the same API key
+        (`key_id`) gives back the same job (keys are scoped per API key, so two keys of one tenant never
+        collide)."""
+        if idempotency_key is not None and key_id is not None:
+            idempotency_key = scoped_idempotency_key(key_id, idempotency_key)
         if idempotency_key is not None:
             existing = self._idempotent_job(owner, idempotency_key, request_hash)
             if existing is not None:
@@ -142,11 +155,11 @@ class BatchService:
             window = timedelta(seconds=self.settings.batch_idempotency_ttl_seconds)
             if job.created_at + window > self.clock():
                 if job.request_hash != request_hash:
-                    raise ConflictError(f"Idempotency-Key {key!r} was already used with a different request body")
+                    raise ConflictError("This Idempotency-Key was already used with a different request body")
                 return job
             if self.backend.update_fields(job.id, job.status, {"idempotency_key": None}):  # expired: free the key
                 return None
-        raise ConflictError(f"Batch job with Idempotency-Key {key!r} kept changing; retry")
+        raise ConflictError("The batch job of this Idempotency-Key kept changing; retry")
 
     def fetch_owned(self, job_id: str, owner: str) -> Job:
         """The owner's job; NotFoundError when missing or someone else's."""

@@ -84,6 +84,7 @@ async def create_batch(request: Request, principal: CurrentPrincipal, service: B
             webhook_url=options.webhook_url,
             idempotency_key=key,
             request_hash=options_hash(options) if key else None,
+            key_id=principal.key_id,
         )
     )
     answer: JsonObject = {"batch_id": created.job.id, "presigned_url": created.presigned_url}

@@ -119,11 +119,14 @@ class Sandbox:
         ours, theirs = self._context.Pipe()
         process = self._context.Process(target=_child_main, args=(theirs, job, self.max_memory_mb), daemon=True,
                                         name=f"batchsearch-content-{content_id}")
+        if self._closed:
+            raise PreparationCancelledError()
+        process.start()  # outside the lock: the first start also starts the fork server
         with self._lock:
-            if self._closed:
-                raise PreparationCancelledError()
-            process.start()
             self._running[content_id] = process
+            if self._closed:  # close() ran while it started
+                self._reasons[content_id] = _CANCELLED
+                process.kill()
         theirs.close()
         timer = threading.Timer(self.max_seconds, self._kill, (content_id, _TIMEOUT))
         timer.daemon = True

@@ -323,7 +323,7 @@ class ContentService:
 
     def _count_attempt(self, record: ContentRecord) -> None:
         """Mark one more start of the record's processing; ProcessingAbandonedError after MAX_ATTEMPTS."""
-        prefix = _object_prefix(record.id) + "attempts/"
+        prefix = _object_prefix(record.id) + "attempt-"
         started = len(self.objects.list_keys(prefix))
         if started >= MAX_ATTEMPTS:
             raise ProcessingAbandonedError(

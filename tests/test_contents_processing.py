@@ -27,6 +27,7 @@ from batchsearch.embeddings import MiniLMEmbedder
 from batchsearch.index.store import IndexStore
 from batchsearch.ingest.annotators import DefaultAnnotator
 from batchsearch.storage import open_object_store
+from batch_servers import DEPLOYMENTS, deployment_settings
 
 STALL_MARK = "STALLFOREVER"
 WAIT_SECONDS = 120.0  # a bound on waits for the machine being slow, never an assertion about speed
@@ -54,8 +55,8 @@ def embedder() -> MiniLMEmbedder:
 class Contents:
     """ContentServices on one data folder (a new one stands for a restart), and helpers to upload and wait."""
 
-    def __init__(self, data_dir: Path, embedder: MiniLMEmbedder) -> None:
-        self.settings = Settings(data_dir=data_dir, public_url="http://test")
+    def __init__(self, data_dir: Path, embedder: MiniLMEmbedder, settings: dict[str, object]) -> None:
+        self.settings = Settings(data_dir=data_dir, public_url="http://test", **settings)
         self.store = ContentStore(create_db_engine(self.settings.resolved_database_url()))
         self.objects = open_object_store(self.settings)
         self.index = IndexStore(data_dir / "index")
@@ -110,8 +111,14 @@ def wait_running(service: ContentService, content_id: str) -> None:
 
 
 @pytest.fixture
-def contents(tmp_path: Path, embedder: MiniLMEmbedder) -> Iterator[Contents]:
-    made = Contents(tmp_path, embedder)
+def contents(tmp_path: Path, embedder: MiniLMEmbedder, request: pytest.FixtureRequest,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Contents]:
+    """Services on SQLite and local files; a test parametrized indirectly with DEPLOYMENTS also runs on real
+    PostgreSQL and S3 servers."""
+    settings, env = deployment_settings(getattr(request, "param", "sqlite+file"), request)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    made = Contents(tmp_path, embedder, settings)
     yield made
     for service in made.services:
         service.close(timeout=30)
@@ -144,6 +151,7 @@ def test_time_and_memory_limits_fail_the_document_and_spare_other_tenants(conten
     assert service.sandbox.running() == set()
 
 
+@pytest.mark.parametrize("contents", DEPLOYMENTS, indirect=True)
 def test_delete_kills_the_running_document_and_indexes_nothing(contents: Contents) -> None:
     service = contents.service(workers=1)
     stuck = contents.upload(service, "alice", STUCK)
@@ -176,6 +184,7 @@ def test_close_with_a_stuck_document_returns_and_it_resumes_at_the_next_start(co
     assert contents.live_ids() == {stuck}
 
 
+@pytest.mark.parametrize("contents", DEPLOYMENTS, indirect=True)
 def test_a_document_interrupted_at_every_start_is_given_up(contents: Contents) -> None:
     service = contents.service(workers=1)
     stuck = contents.upload(service, "alice", STUCK)

@@ -107,8 +107,8 @@ class AsgiBatches:
     def __init__(self, settings: Settings, searcher: Any = None) -> None:
         self.app = build_app(settings)
         self.service: BatchService = self.app.state.batches
-        self.key = self.app.state.keys.create("alice")[1]
-        self.other = self.app.state.keys.create("bob")[1]
+        self.key = self.app.state.keys.create("alice", "alice")[1]
+        self.other = self.app.state.keys.create("bob", "bob")[1]
         self.searcher = searcher or FakeSearcher()
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test",
                                         headers={"X-API-KEY": self.key}, timeout=60)

@@ -112,9 +112,11 @@ def test_create_with_priority_and_an_idempotency_key_returns_the_same_batch(fres
 
 
 def test_create_with_a_webhook_and_validate_first(fresh: batchsearch.Client) -> None:
-    created = fresh.batches.create(webhook_url="http://127.0.0.1:9/hook", validate_first=True)
+    created = fresh.batches.create(webhook_url="https://hooks.example.com/batch", validate_first=True)
     assert created["webhook_secret"]
-    assert fresh.batches.get(created["batch_id"])["webhook"]["url"] == "http://127.0.0.1:9/hook"
+    assert fresh.batches.get(created["batch_id"])["webhook"]["url"] == "https://hooks.example.com/batch"
+    with pytest.raises(batchsearch.ValidationError, match="webhook_url"):  # no allowlist on this server
+        fresh.batches.create(webhook_url="http://127.0.0.1:9/hook")
     with pytest.raises(batchsearch.ValidationError):
         fresh.batches.create(webhook_url="ftp://example.com/hook")
     for broken in ("http://[::1", "http://user:pw@example.com/hook", "http://example.com:0/hook"):

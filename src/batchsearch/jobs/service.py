@@ -24,8 +24,9 @@ from batchsearch.errors import (
     InternalError,
     NotFoundError,
     QuotaExceededError,
+    ValidationError,
 )
-from batchsearch.jobs import parts, webhooks
+from batchsearch.jobs import parts, webhook_targets, webhooks
 from batchsearch.jobs.intake import InputLimits, Intake
 from batchsearch.jobs.lines import JsonObject
 from batchsearch.jobs.model import Job, JobBackend, LineCounts
@@ -35,6 +36,7 @@ from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
 from batchsearch.jobs.status import SNAPSHOT_ID_PURPOSE, QueueView, StatusContext, render_status
 from batchsearch.jobs.store import SqlJobStore
 from batchsearch.jobs.validation import ValidationReport
+from batchsearch.models.batch import CREATE_TITLE
 from batchsearch.storage import open_object_store
 from batchsearch.storage.protocol import ObjectStore
 from batchsearch.storage.signing import purpose_key
@@ -101,6 +103,8 @@ class BatchService:
             existing = self._idempotent_job(owner, idempotency_key, request_hash)
             if existing is not None:
                 return CreatedBatch(existing, self._upload_url(existing))
+        if webhook_url is not None:
+            self._check_webhook_address(webhook_url)
         self._check_active_jobs(owner)
         now = self.clock()
         job_id = str(uuid.uuid4())
@@ -119,6 +123,19 @@ class BatchService:
                 raise
             job = existing
         return CreatedBatch(job, self._upload_url(job))
+
+    def _check_webhook_address(self, url: str) -> None:
+        """400 for a webhook URL whose host is an IP literal (or localhost) no delivery may reach; names that
+        resolve are checked again at every delivery."""
+        try:
+            target = webhook_targets.parse_target(url)
+        except webhook_targets.InvalidTargetError as exc:
+            raise ValidationError.of(CREATE_TITLE, "webhook_url", f"webhook_url {exc}") from exc
+        allowed = webhook_targets.parse_networks(self.settings.batch_webhook_allowed_networks)
+        local = target.host == "localhost" or target.host.endswith(".localhost")
+        if (target.ip is not None and not webhook_targets.is_allowed(target.ip, allowed)) or (local and not allowed):
+            raise ValidationError.of(CREATE_TITLE, "webhook_url", "Address not allowed: webhooks go to public "
+                                     "addresses unless batch_webhook_allowed_networks lists the network")
 
     def _check_active_jobs(self, owner: str) -> None:
         """429 when the owner already has quota_active_jobs jobs pending, queued or processing."""

@@ -235,3 +235,37 @@ def test_fair_queue_serves_owners_in_turn_and_a_document_one_task_at_a_time() ->
     assert queue.discard("a10") == 1 and queue.waiting() == 46
     queue.close()
     assert queue.get() is None and not queue.put("bob", "b1", "process")
+
+
+def test_a_long_index_stage_of_one_tenant_leaves_a_worker_for_the_others(contents: Contents) -> None:
+    """Regression (issue 12): annotation and embedding ran under the index's writer lock, so one long document
+    held up every other tenant's; and one tenant's documents could take every worker."""
+    gate, entered = threading.Event(), threading.Event()
+
+    class SlowForAlice(DefaultAnnotator):
+        def entities(self, text: str) -> list[Any]:
+            if "Alice" in text:
+                entered.set()
+                gate.wait(WAIT_SECONDS)  # a document that takes long to annotate or embed
+            return super().entities(text)
+
+    service = contents.service(workers=2, make_annotator=lambda: SlowForAlice(None))
+    alice = [contents.upload(service, "alice", f"Alice's long report, part {i}.".encode()) for i in range(2)]
+    wait_for(entered.is_set, "alice's first document to be annotated")
+    bob = contents.upload(service, "bob", b"Bob's short note on rates.")
+    assert contents.wait(bob).status is ContentStatus.COMPLETED
+    assert [contents.store.get(i).status for i in alice] == [ContentStatus.PROCESSING] * 2
+    gate.set()
+    assert [contents.wait(i).status for i in alice] == [ContentStatus.COMPLETED] * 2
+    assert contents.live_ids() == {bob, *alice}
+
+
+def test_fair_queue_limits_the_tasks_of_one_owner_at_once() -> None:
+    queue: FairQueue[str] = FairQueue(max_per_owner=1)
+    for key in ("a0", "a1"):
+        queue.put("alice", key, "process")
+    queue.put("bob", "b0", "process")
+    assert [queue.get(), queue.get()] == [("a0", "process"), ("b0", "process")]
+    assert queue.waiting() == 1  # a1 waits until alice's running task is done
+    queue.done("a0")
+    assert queue.get() == ("a1", "process")

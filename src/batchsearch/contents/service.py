@@ -6,10 +6,11 @@ Lifecycle of a record: `create` -> pending (with a signed, expiring, single-use 
 completed, or failed with an `error_code` and an `error` message that says what is wrong with the file.
 
 Processing runs off the request path on `workers` daemon threads that take tasks from a FairQueue
-(round-robin by owner; a document's tasks in order, one at a time). The file's own work, extracting its
-text and choosing its chunks, runs in a child process per document under a time and a memory limit
-(contents.processing.Sandbox); annotation, embedding and the index write follow in the thread (the
-index and the knowledge graph are in this process). DELETE kills the document's child; `close()` kills
+(round-robin by owner, one owner on at most `workers - 1` of them; a document's tasks in order, one at a
+time). The file's own work, extracting its text and choosing its chunks, runs in a child process per
+document under a time and a memory limit (contents.processing.Sandbox); annotation and embedding follow
+in the thread, outside the index's writer lock, and only the publish takes the lock (the index and the
+knowledge graph are in this process). DELETE kills the document's child; `close()` kills
 every child and waits only a bounded time for index writes in progress.
 Tasks never raise: any failure becomes a failed record and a log line. Records left in `processing`
 by a stopped server are queued again by `resume()`, which the app calls at start-up; each start of a
@@ -147,7 +148,8 @@ class ContentService:
         self.clock = clock
         self.count_tokens = count_tokens or WordpieceCounter()  # runs in the child processes: picklable
         self.sandbox = Sandbox(max_seconds=max_seconds, max_memory_mb=max_memory_mb)
-        self._queue: FairQueue[Task] = FairQueue()
+        # one owner may use all workers but one: another tenant's upload always finds a worker
+        self._queue: FairQueue[Task] = FairQueue(max_per_owner=max(1, workers - 1))
         self._threads = [threading.Thread(target=self._work, name=f"contents-{i}", daemon=True)
                          for i in range(workers)]
         for thread in self._threads:
@@ -274,7 +276,7 @@ class ContentService:
         except ContentFileError as exc:
             self._finish(content_id, ContentStatus.FAILED, exc.error_code, exc.message)
             return
-        self._ingestor(record.owner).ingest([document])
+        self._index(record.owner, document)
         if not self._finish(content_id, ContentStatus.COMPLETED, None, None):
             self._unindex(content_id)  # deleted while it was being indexed
 
@@ -317,7 +319,7 @@ class ContentService:
             document = self._document(record)
         except PreparationCancelledError:
             return
-        self._ingestor(record.owner).ingest([document])
+        self._index(record.owner, document)
         if self.store.get(content_id) is None:
             self._unindex(content_id)  # deleted while it was being indexed
 
@@ -351,6 +353,12 @@ class ContentService:
             "tags": [tag.name for tag in current.tags],
         })
         return ChunkedDocument(document, prepared.spans)
+
+    def _index(self, owner: str, document: ChunkedDocument) -> None:
+        """Annotate and embed outside the index's writer lock (a long document holds up no other worker),
+        then publish."""
+        ingestor = self._ingestor(owner)
+        ingestor.publish(ingestor.build([document]))
 
     def _ingestor(self, owner: str) -> Ingestor:
         return Ingestor(self.index, self.embedder, self.make_annotator(), owner=owner)

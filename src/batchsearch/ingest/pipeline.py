@@ -135,6 +135,15 @@ class Ingestor:
             progress(report)
         return report
 
+    def build(self, items: list[DocumentIn | ChunkedDocument]) -> list[DocumentRecord]:
+        """Chunk, annotate and embed documents without the writer lock (several callers may build at once)."""
+        return self._records(items)
+
+    def publish(self, records: list[DocumentRecord]) -> int:
+        """Publish built documents as one segment under the writer lock; returns the new generation."""
+        with self.store.writer_lock():
+            return self._publish(records)
+
     def delete(self, ids: set[str]) -> Snapshot:
         """Remove documents from search (a new generation without them)."""
         with self.store.writer_lock():

@@ -3,12 +3,14 @@ real files and the real encoder: the time and memory limits fail the document an
 kills the document's process, close() returns while a document is stuck, interrupted documents resume (and
 are given up after MAX_ATTEMPTS starts), and the queue serves owners in turn.
 
-A stuck document is injected through the token counter (it runs in the child process): it sleeps on a text
-that holds STALL_MARK, and counts words otherwise.
+Faults are injected through the token counter (it runs in the child process): it sleeps on a text that
+holds STALL_MARK, raises on RAISE_MARK, kills its own process on DIE_MARK, and counts words otherwise.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,16 +31,22 @@ from batchsearch.ingest.annotators import DefaultAnnotator
 from batchsearch.storage import open_object_store
 from batch_servers import DEPLOYMENTS, deployment_settings
 
-STALL_MARK = "STALLFOREVER"
+STALL_MARK, RAISE_MARK, DIE_MARK = "STALLFOREVER", "RAISEINCHILD", "DIEINCHILD"
 WAIT_SECONDS = 120.0  # a bound on waits for the machine being slow, never an assertion about speed
 
 
 class StallingCounter:
-    """Words per text; a text holding STALL_MARK never finishes counting (a document that hangs its process)."""
+    """Words per text; a text holding STALL_MARK never finishes counting (a document that hangs its process),
+    RAISE_MARK raises (a bug), DIE_MARK kills the process (a crash)."""
 
     def __call__(self, texts: Sequence[str]) -> list[int]:
-        if any(STALL_MARK in text for text in texts):
+        joined = " ".join(texts)
+        if STALL_MARK in joined:
             time.sleep(3600)
+        if RAISE_MARK in joined:
+            raise RuntimeError("counter exploded")
+        if DIE_MARK in joined:
+            os.kill(os.getpid(), signal.SIGKILL)
         return count_words(texts)
 
 
@@ -269,3 +277,17 @@ def test_fair_queue_limits_the_tasks_of_one_owner_at_once() -> None:
     assert queue.waiting() == 1  # a1 waits until alice's running task is done
     queue.done("a0")
     assert queue.get() == ("a1", "process")
+
+
+def test_a_crash_in_the_child_fails_the_document_and_the_next_one_completes(contents: Contents) -> None:
+    service = contents.service(workers=1)
+    raised = contents.upload(service, "alice", f"Notes. {RAISE_MARK} here.".encode())
+    died = contents.upload(service, "alice", f"Notes. {DIE_MARK} here.".encode())
+    fine = contents.upload(service, "alice", b"Notes that index fine.")
+    first, second = contents.wait(raised), contents.wait(died)
+    assert (first.status, first.error_code) == (ContentStatus.FAILED, "PROCESSING_ERROR")
+    assert "RuntimeError" in (first.error or "")
+    assert (second.status, second.error_code) == (ContentStatus.FAILED, "PROCESSING_ERROR")
+    assert f"exit status -{int(signal.SIGKILL)}" in (second.error or "")
+    assert contents.wait(fine).status is ContentStatus.COMPLETED
+    assert contents.live_ids() == {fine}

@@ -14,7 +14,7 @@ from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
 from batchsearch.jobs import parts
 from batchsearch.jobs.service import BatchService
-from batchsearch.jobs.status import snapshot_id
+from batchsearch.index.snapshot_ids import snapshot_id
 from batchsearch.jobs.worker import EngineLineSearcher, Worker
 
 from batchsearch.models.search import parse_search_request
@@ -85,7 +85,7 @@ def test_ingesting_while_a_batch_runs_changes_none_of_its_results(tmp_path: Path
     queries = [parse_search_request(json.loads(line)).query for line in data.splitlines()]
     expected = engine.search_many(queries, owner="alice", snapshot=engine.store.open_generation(pinned))
     latest = engine.search_many(queries, owner="alice")
-    assert all(r["response"]["metadata"]["snapshot_id"] == f"gen-{pinned}" for r in rows)
+    assert all(r["response"]["metadata"]["snapshot_id"] == snapshot_id(pinned, service.snapshot_key) for r in rows)
     assert [volatile_free(r["response"]) for r in rows] == [volatile_free(e, approx=True) for e in expected]  # type: ignore[arg-type]
     assert [volatile_free(r["response"]) for r in rows] != [volatile_free(e, approx=True) for e in latest]  # type: ignore[arg-type]
 

@@ -26,6 +26,7 @@ from batchsearch.errors import (
     ValidationError,
     error_for_status,
 )
+from batchsearch.index.snapshot_ids import snapshot_key
 from batchsearch.keys import KeyStore
 from batchsearch.models.search import SEARCH_REQUEST_TITLE
 from batchsearch.observability.metrics import ApiMetrics, QueueCollector, RequestObserver, meter_index_publishes
@@ -117,8 +118,9 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     app.state.settings = settings
     app.state.db = create_db_engine(settings.resolved_database_url())
     app.state.keys = KeyStore(app.state.db)
-    app.state.engine = engine or SearchEngine.open(settings.data_dir, embedder=build_embedder(settings),
-                                                   fusion=settings.fusion)
+    app.state.engine = engine or SearchEngine.open(
+        settings.data_dir, embedder=build_embedder(settings), fusion=settings.fusion,
+        snapshot_key=snapshot_key(settings.resolved_signing_secret()))
     app.state.search_limiter = anyio.CapacityLimiter(settings.search_threads)
     app.state.kg = KnowledgeGraph.open_or_build(settings.data_dir / "kg")
     app.state.batches = BatchService.from_settings(settings, app.state.db)

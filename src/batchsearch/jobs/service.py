@@ -33,13 +33,13 @@ from batchsearch.jobs.model import Job, JobBackend, LineCounts
 from batchsearch.jobs.progress import ProgressReader
 from batchsearch.jobs.retention import delete_job_files
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
-from batchsearch.jobs.status import SNAPSHOT_ID_PURPOSE, QueueView, StatusContext, render_status
+from batchsearch.index.snapshot_ids import snapshot_key
+from batchsearch.jobs.status import QueueView, StatusContext, render_status
 from batchsearch.jobs.store import SqlJobStore
 from batchsearch.jobs.validation import ValidationReport
 from batchsearch.models.batch import CREATE_TITLE
 from batchsearch.storage import open_object_store
 from batchsearch.storage.protocol import ObjectStore
-from batchsearch.storage.signing import purpose_key
 
 CANCELLABLE = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.PROCESSING)
 QUOTA_RETRY_SECONDS = 30.0  # Retry-After of a quota 429: jobs finish at their own pace, so a polite guess
@@ -76,7 +76,7 @@ class BatchService:
         self.objects = objects
         self.clock = clock
         self.limits = InputLimits(settings.batch_max_bytes, settings.batch_max_lines)
-        self.snapshot_key = purpose_key(settings.resolved_signing_secret(), SNAPSHOT_ID_PURPOSE)
+        self.snapshot_key = snapshot_key(settings.resolved_signing_secret())
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> BatchService:

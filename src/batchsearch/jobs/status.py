@@ -14,12 +14,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from batchsearch.clock import iso
+from batchsearch.index.snapshot_ids import snapshot_id
 from batchsearch.jobs.lines import Json, JsonObject
 from batchsearch.jobs.model import EXPIRED_UPLOAD_MESSAGE, UPLOAD_GRACE_SECONDS, Job
 from batchsearch.jobs.states import JobStatus, is_terminal, wire_status
 
-SNAPSHOT_ID_PURPOSE = "snapshot ids"
-SNAPSHOT_ID_HEX = 20
 
 
 @dataclass(frozen=True)
@@ -125,15 +124,6 @@ def lines_per_second(job: Job) -> float | None:
         seconds = (job.completed_at - job.started_at).total_seconds()
         return round(job.counts.done / seconds, 3) if seconds > 0 else None
     return None
-
-
-def snapshot_id(generation: int | None, key: bytes | None) -> str | None:
-    """The opaque id of the index snapshot a job searches: a keyed hash of the generation, so that equal ids
-    still mean the same snapshot but the id no longer counts the index changes other tenants make (None
-    without a key or before a worker pinned a generation)."""
-    if generation is None or key is None:
-        return None
-    return "snap-" + hmac.new(key, str(generation).encode(), hashlib.sha256).hexdigest()[:SNAPSHOT_ID_HEX]
 
 
 def files_expire_at(job: Job, retention_days: float) -> datetime | None:

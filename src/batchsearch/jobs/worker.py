@@ -20,6 +20,7 @@ from batchsearch.db import create_db_engine
 from batchsearch.errors import ServiceUnavailableError
 from batchsearch.jobs import parts
 from batchsearch.jobs.execute import LineSearcher, MicroBatchExecutor
+from batchsearch.index.snapshot_ids import snapshot_key
 from batchsearch.jobs.finalize import Finalizer
 from batchsearch.jobs.intake import InputLimits, Intake
 from batchsearch.jobs.lines import JsonObject, Outcome
@@ -77,7 +78,9 @@ def open_engine_searcher(settings: Settings) -> LineSearcher:
     from batchsearch.embeddings import build_embedder
     from batchsearch.search.engine import SearchEngine
 
-    return EngineLineSearcher(SearchEngine(index_store(settings), build_embedder(settings), fusion=settings.fusion))
+    engine = SearchEngine(index_store(settings), build_embedder(settings), fusion=settings.fusion,
+                          snapshot_key=snapshot_key(settings.resolved_signing_secret()))
+    return EngineLineSearcher(engine)
 
 
 def new_worker_id() -> str:
@@ -280,10 +283,12 @@ def is_outage(exc: BaseException) -> bool:
 def build_dispatcher(settings: Settings, backend: JobBackend, objects: ObjectStore, clock: Clock) -> WebhookDispatcher:
     """The webhook dispatcher of a worker: status documents rendered as GET /v1/search/batches/{id} shows them."""
 
+    key = snapshot_key(settings.resolved_signing_secret())
+
     def render(job: Job) -> JsonObject:
         now = clock()
         url = parts.download_url(objects, job, now, settings.download_url_ttl_seconds)
-        return render_status(job, StatusContext(now, url, QueueView(), settings.batch_retention_days))
+        return render_status(job, StatusContext(now, url, QueueView(), settings.batch_retention_days, key))
 
     policy = WebhookPolicy(
         backoff_seconds=settings.batch_webhook_backoff_seconds,

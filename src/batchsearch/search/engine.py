@@ -21,6 +21,8 @@ import numpy as np
 
 from batchsearch.embeddings import Embedder
 from batchsearch.errors import BatchSearchError, InternalError
+from batchsearch.index.snapshot_ids import snapshot_id
+from batchsearch.index.snapshot_ids import snapshot_key as key_of_secret
 from batchsearch.index.store import IndexStore, Snapshot
 from batchsearch.models.search import Query
 from batchsearch.search import ranking
@@ -61,8 +63,12 @@ class _Candidates:
 class SearchEngine:
     """Hybrid search over an index folder, with an embedder for query texts."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, *, fusion: str = "rrf") -> None:
+    def __init__(self, store: IndexStore, embedder: Embedder, *, fusion: str = "rrf",
+                 snapshot_key: bytes | None = None) -> None:
+        """`snapshot_key` makes metadata.snapshot_id opaque (index.snapshot_ids); without it the id names the
+        generation, as an embedded single-user index may."""
         self.store = store
+        self.snapshot_key = snapshot_key
         self.embedder = embedder
         self.fusion = fusion
         self.lexical = Lexical()
@@ -70,7 +76,8 @@ class SearchEngine:
         self._lexical_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lexical")
 
     @classmethod
-    def open(cls, data_dir: Path, *, embedder: Embedder | None = None, fusion: str = "rrf") -> SearchEngine:
+    def open(cls, data_dir: Path, *, embedder: Embedder | None = None, fusion: str = "rrf",
+             snapshot_key: bytes | None = None) -> SearchEngine:
         """An engine over the index of `data_dir` (shared through the object store when BATCHSEARCH_OBJECT_STORE_URL
         is set); without an embedder, the one BATCHSEARCH_EMBED_* ask for."""
         from batchsearch.config import Settings
@@ -81,11 +88,16 @@ class SearchEngine:
             from batchsearch.embeddings import build_embedder
 
             embedder = build_embedder(settings)
-        return cls(open_index_store(settings), embedder, fusion=fusion)
+        key = snapshot_key if snapshot_key is not None else key_of_secret(settings.resolved_signing_secret())
+        return cls(open_index_store(settings), embedder, fusion=fusion, snapshot_key=key)
 
     def snapshot(self) -> Snapshot:
         """The newest published snapshot."""
         return self.store.snapshot()
+
+    def shown_snapshot_id(self, snap: Snapshot) -> str:
+        """The snapshot id responses carry: opaque with a snapshot key, else the generation's own id."""
+        return snapshot_id(snap.generation, self.snapshot_key) or snap.id
 
     # ---- public API ------------------------------------------------------------------------
     def search(self, query: Query, *, owner: str | None = None, snapshot: Snapshot | None = None,
@@ -276,7 +288,7 @@ class SearchEngine:
                 "detections": seg.detections(row),
             })
         metadata: dict[str, Any] = {"request_id": request_id, "timestamp": datetime.now(UTC).isoformat(),
-                                    "snapshot_id": snap.id}
+                                    "snapshot_id": self.shown_snapshot_id(snap)}
         if plan.audit:
             metadata["audit"] = {"queries": [plan.query.model_dump(mode="json", by_alias=True, exclude_none=True)]}
         return {"results": results, "metadata": metadata, "usage": {"api_query_units": ranking.query_units(len(keys))}}

@@ -165,13 +165,7 @@ class Sandbox:
         return True
 
     def _result(self, answer: tuple[Any, ...] | None, reason: str | None, exitcode: int | None) -> Prepared:
-        """The child's answer, or the error that says why there is none."""
-        if reason == _TIMEOUT:
-            raise ProcessingTimeoutError(
-                f"Processing this file took longer than the limit of {self.max_seconds:g} seconds; "
-                "split it into smaller files and upload them again")
-        if reason == _CANCELLED:
-            raise PreparationCancelledError()
+        """The child's answer (it wins over a kill that came after it), or the error that says why there is none."""
         if answer is not None and answer[0] == "ok":
             prepared: Prepared = answer[1]
             return prepared
@@ -181,6 +175,12 @@ class Sandbox:
         if answer is not None:  # "crash": a bug, not the file's fault; the traceback is the child's
             log.error("content processing failed in the child process:\n%s", answer[2])
             raise ProcessingCrashedError(f"Processing failed unexpectedly ({answer[1]}); upload the file again")
+        if reason == _TIMEOUT:
+            raise ProcessingTimeoutError(
+                f"Processing this file took longer than the limit of {self.max_seconds:g} seconds; "
+                "split it into smaller files and upload them again")
+        if reason == _CANCELLED:
+            raise PreparationCancelledError()
         if self.max_memory_mb is not None and exitcode in (MEMORY_EXIT, -signal.SIGABRT):
             raise ProcessingMemoryError(
                 f"Processing this file needed more than the limit of {self.max_memory_mb} MiB of memory; "

@@ -52,6 +52,20 @@ async def test_a_file_larger_than_the_lines_left_is_refused_while_streaming(api:
     assert (await api.status(created["batch_id"]))["status"] == "failed"
 
 
+@pytest.mark.deployment("postgresql+s3")
+async def test_inputs_uploaded_straight_to_s3_wait_for_room_under_the_lines_quota(api: AsgiBatches) -> None:
+    first = await api.submit(jsonl(20))  # the worker's intake sweep takes S3 uploads in (api.put runs one)
+    too_big = await api.submit(jsonl(6))  # 5 lines left: the sweep fails it with the quota's message
+    fits = await api.submit(jsonl(5))
+    waits = await api.submit(jsonl(1))  # no room left: it stays pending, its input kept
+    shown = [await api.status(b) for b in (first, too_big, fits, waits)]
+    assert [(s["status"], s["phase"]) for s in shown] == [
+        ("pending", "queued"), ("failed", "done"), ("pending", "queued"), ("pending", "awaiting_upload")]
+    assert "quota_queued_lines" in shown[1]["error"]
+    api.work()  # the earlier jobs finish, so the sweep takes the waiting input in and it runs
+    assert (await api.status(waits))["status"] == "completed"
+
+
 @pytest.fixture
 async def limited(tmp_path: Path) -> AsyncIterator[AsgiBatches]:
     settings = Settings(data_dir=tmp_path, public_url="http://test", rate_poll_per_second=0.001, rate_poll_burst=2,

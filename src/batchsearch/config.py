@@ -126,9 +126,9 @@ class Settings(BaseSettings):
 
     # --- quotas (per API key, answered with 429 and Retry-After) ---
     quota_active_jobs: int = Field(
-        200, ge=1, description="Batch jobs one API key may have pending, queued or processing at once.")
+        200, ge=1, description="Batch jobs one tenant (all its API keys) may have pending, queued or processing at once.")
     quota_queued_lines: int = Field(
-        2_000_000, ge=1, description="Input lines one API key may have waiting or running in batch jobs at once.")
+        2_000_000, ge=1, description="Input lines one tenant (all its API keys) may have waiting or running in batch jobs at once.")
     rate_search_per_second: float = Field(
         50.0, gt=0, description="Sustained search requests per second per API key (each API process).")
     rate_search_burst: int = Field(100, ge=1, description="Search requests one API key may send in a burst.")

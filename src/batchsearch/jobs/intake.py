@@ -26,12 +26,20 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 20
 
 
+def queued_lines_message(quota: int, advice: str) -> str:
+    """The message of the queued-lines quota (a 429 to an uploader, the error of a job taken in by a sweep)."""
+    return (f"Quota exceeded: quota_queued_lines allows {quota} input lines waiting or running in batch jobs per "
+            f"tenant; {advice}")
+
+
 @dataclass(frozen=True)
 class InputLimits:
-    """The largest batch file accepted, in bytes and in lines."""
+    """The largest batch file accepted, in bytes and in lines, and the lines one owner may have queued (None: no
+    quota)."""
 
     max_bytes: int
     max_lines: int
+    max_queued_lines: int | None = None
 
     def inspector(self) -> InputInspector:
         """A whole-file checker with these limits."""
@@ -85,7 +93,11 @@ class Intake:
         return taken
 
     def _take_stored(self, job: Job, key: str) -> bool:
-        """Check an input already in the store and queue (or fail) its job."""
+        """Check an input already in the store and queue (or fail) its job; a job whose owner has no room left
+        under the queued-lines quota stays pending until earlier jobs finish (False)."""
+        room = self._line_room(job)
+        if room is not None and room <= 0:
+            return False
         inspector = self._limits.inspector()
         try:
             for chunk in self._objects.iter_bytes(key):
@@ -94,12 +106,23 @@ class Intake:
         except BatchSearchError as exc:
             self.fail(job, exc.message)
             return True
+        if room is not None and stats.lines > room:
+            assert self._limits.max_queued_lines is not None
+            advice = f"this file has more than the {room} lines left, so the job failed: create it again later"
+            self.fail(job, queued_lines_message(self._limits.max_queued_lines, advice))
+            return True
         try:
             self.accept(job, key, stats)
         except ValidationError:  # validate_first: the job failed with the problems
             pass
         log.info("took in the input of batch job %s (%d lines)", job.id, stats.lines)
         return True
+
+    def _line_room(self, job: Job) -> int | None:
+        """The lines the job's owner may still queue under the quota (None: no quota)."""
+        if self._limits.max_queued_lines is None:
+            return None
+        return self._limits.max_queued_lines - self._backend.active_usage(job.owner)[1]
 
     def accept(self, job: Job, key: str, stats: InputStats) -> Job:
         """Queue a job whose input at `key` passed the whole-file checks (validating every line first for

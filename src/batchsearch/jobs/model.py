@@ -220,6 +220,10 @@ class JobQueue(Protocol):
         """The waiting jobs a worker takes before `job` (see QueueAhead)."""
         ...
 
+    def active_usage(self, owner: str) -> tuple[int, int]:
+        """The owner's active jobs (pending, queued or processing) and the input lines they have still to search."""
+        ...
+
     def running_jobs(self, now: datetime) -> list[Job]:
         """Jobs a worker is running now (processing under a live lease): at most one per worker."""
         ...

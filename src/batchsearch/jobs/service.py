@@ -27,7 +27,7 @@ from batchsearch.errors import (
     ValidationError,
 )
 from batchsearch.jobs import parts, webhook_targets, webhooks
-from batchsearch.jobs.intake import InputLimits, Intake
+from batchsearch.jobs.intake import InputLimits, Intake, queued_lines_message
 from batchsearch.jobs.lines import JsonObject
 from batchsearch.jobs.model import Job, JobBackend, LineCounts
 from batchsearch.jobs.progress import ProgressReader
@@ -53,14 +53,6 @@ class CreatedBatch:
     presigned_url: str
 
 
-class QuotaBackend(JobBackend, Protocol):
-    """The job backend with the per-owner usage quotas are checked against."""
-
-    def active_usage(self, owner: str) -> tuple[int, int]:
-        """The owner's active jobs (pending, queued or processing) and the input lines they have still to search."""
-        ...
-
-
 def scoped_idempotency_key(key_id: str, key: str) -> str:
     """What is stored for an Idempotency-Key sent with API key `key_id`: unique per key, within the column's 255
     characters whatever the client's key."""
@@ -70,12 +62,12 @@ def scoped_idempotency_key(key_id: str, key: str) -> str:
 class BatchService:
     """The batch operations behind the routes; owns the job backend and the object store."""
 
-    def __init__(self, settings: Settings, backend: QuotaBackend, objects: ObjectStore, clock: Clock = utcnow) -> None:
+    def __init__(self, settings: Settings, backend: JobBackend, objects: ObjectStore, clock: Clock = utcnow) -> None:
         self.settings = settings
         self.backend = backend
         self.objects = objects
         self.clock = clock
-        self.limits = InputLimits(settings.batch_max_bytes, settings.batch_max_lines)
+        self.limits = InputLimits(settings.batch_max_bytes, settings.batch_max_lines, settings.quota_queued_lines)
         self.snapshot_key = snapshot_key(settings.resolved_signing_secret())
 
     @classmethod
@@ -143,7 +135,7 @@ class BatchService:
         if jobs >= self.settings.quota_active_jobs:
             raise QuotaExceededError(
                 f"Quota exceeded: quota_active_jobs allows {self.settings.quota_active_jobs} pending, queued or "
-                f"processing batch jobs per API key; wait for some to finish or cancel them", retry_after=QUOTA_RETRY_SECONDS)
+                f"processing batch jobs per tenant; wait for some to finish or cancel them", retry_after=QUOTA_RETRY_SECONDS)
 
     def _check_queued_lines(self, job: Job) -> int:
         """The lines the owner may still queue (quota_queued_lines less the lines of its active jobs); 429 at 0."""
@@ -156,8 +148,7 @@ class BatchService:
 
     def _lines_message(self, advice: str) -> str:
         """The 429 message of the queued-lines quota."""
-        return (f"Quota exceeded: quota_queued_lines allows {self.settings.quota_queued_lines} input lines waiting "
-                f"or running in batch jobs per API key; {advice}")
+        return queued_lines_message(self.settings.quota_queued_lines, advice)
 
     def _upload_url(self, job: Job) -> str:
         """The job's presigned upload URL (the same URL every time: it signs the same key and expiry)."""

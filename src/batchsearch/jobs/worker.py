@@ -166,7 +166,8 @@ class Worker:
         self._heartbeat = Heartbeat(backend, self.id, settings, clock, parent_pid)
         self._heartbeat.rate = lambda: self._runner.lines_per_s
         self._finalizer = Finalizer(backend, objects, self.id, settings.lease_seconds, clock)
-        self._intake = Intake(backend, objects, InputLimits(settings.batch_max_bytes, settings.batch_max_lines), clock)
+        limits = InputLimits(settings.batch_max_bytes, settings.batch_max_lines, settings.quota_queued_lines)
+        self._intake = Intake(backend, objects, limits, clock)
         self._next_sweep = 0.0
         self.webhooks = build_dispatcher(settings, backend, objects, clock)
 

@@ -17,6 +17,8 @@ import httpx
 import psutil
 import pytest
 
+from batchsearch.api.bodies import JSON_BODY_LIMIT
+
 from batch_servers import Server, copy_index
 
 MiB = 1024 * 1024
@@ -203,6 +205,21 @@ def test_chunked_create_body_over_the_limit_is_413_without_buffering(open_server
     assert status == 413, body
     assert "65536" in json.loads(body)["message"]
     assert rss.growth < size // 4, f"server RSS grew by {rss.growth} bytes for a {size}-byte body"
+
+
+@pytest.mark.parametrize("path", ["/v1/search", "/v1/knowledge-graph/companies", "/contents/v1/documents"])
+def test_chunked_json_bodies_over_the_limit_are_413_without_buffering(open_server: Server, path: str) -> None:
+    client = api(open_server, f"m1-json{path.replace('/', '-')}")
+    size = 64 * MiB
+    status, _, body, rss = over_limit(open_server, f"{open_server.base_url}{path}", size,
+                                      {"X-API-KEY": client.headers["X-API-KEY"], "Content-Type": "application/json"},
+                                      method="POST")
+    assert status == 413, body
+    assert str(JSON_BODY_LIMIT) in json.loads(body)["message"]
+    assert rss.growth < size // 4, f"server RSS grew by {rss.growth} bytes for a {size}-byte body"
+    declared = client.post(path, content=b" " * (JSON_BODY_LIMIT + 1), headers={"Content-Type": "application/json"})
+    assert declared.status_code == 413, declared.text
+    assert client.post("/v1/search", json={"query": {"text": "revenue", "max_chunks": 1}}).status_code == 200
 
 
 def test_chunked_batch_upload_over_the_limit_is_413_and_fails_the_job(open_server: Server) -> None:

@@ -12,7 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
+from batchsearch.api.bodies import JSON_BODY_LIMIT
 from batchsearch.api.ratelimit import install_rate_limits
 from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
@@ -88,7 +90,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # the framework's own errors (unparseable body, unknown route, wrong method) in the same shape
-        err = error_for_status(exc.status_code, str(exc.detail), request_id=getattr(request.state, "request_id", None))
+        detail = str(exc.detail)
+        if exc.status_code == 413 and isinstance(limit := request.scope.get(MAX_BODY_SIZE_SCOPE_KEY), int):
+            detail = f"Request body is larger than the limit of {limit} bytes"  # the framework's body limit
+        err = error_for_status(exc.status_code, detail, request_id=getattr(request.state, "request_id", None))
         body = {**err.to_body(), "statusCode": exc.status_code}
         if err.status_code != exc.status_code:  # a status without its own class (405, 415)
             body["errorCode"] = f"HTTP_{exc.status_code}"
@@ -114,6 +119,7 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
         version="0.1.0",
         description="Hybrid search over financial documents, with asynchronous Batch Search. "
         "Wire-compatible with the Bigdata.com Search API.",
+        max_body_size=JSON_BODY_LIMIT,  # JSON bodies are read whole: bounded as they arrive (streamed routes: their own)
     )
     app.state.settings = settings
     app.state.db = create_db_engine(settings.resolved_database_url())

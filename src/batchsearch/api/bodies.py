@@ -24,6 +24,11 @@ from batchsearch.errors import BatchSearchError, PayloadTooLargeError, Validatio
 SPOOL_MEMORY_BYTES = 1024 * 1024  # bodies up to this size never touch the disk
 SPOOL_BATCH_BYTES = 1024 * 1024  # bytes gathered before one write to the spool file
 READ_CHUNK_BYTES = 1024 * 1024
+# every body the framework reads whole (JSON: search, knowledge graph, contents) stops at this (413 as the bytes
+# arrive); a search request at every list cap fits well under it. Routes that stream their body under a limit
+# of their own set STREAMED_BODY instead.
+JSON_BODY_LIMIT = 4 * 1024 * 1024
+STREAMED_BODY = 2**62
 T = TypeVar("T")
 
 OCTET_STREAM_BODY: dict[str, object] = {

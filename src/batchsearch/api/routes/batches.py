@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from batchsearch.api.bodies import SpooledBody, read_limited, spooled_body
+from batchsearch.api.bodies import STREAMED_BODY, SpooledBody, read_limited, spooled_body
 from batchsearch.api.deps import CurrentPrincipal
 from batchsearch.api.upload_gates import upload_gates
 from batchsearch.errors import ValidationError
@@ -93,7 +93,7 @@ async def create_batch(request: Request, principal: CurrentPrincipal, service: B
     return answer
 
 
-@router.post("/validate", summary="Validate a batch file", response_model=ValidationResult,
+@router.post("/validate", summary="Validate a batch file", response_model=ValidationResult, max_body_size=STREAMED_BODY,
              openapi_extra=VALIDATE_BODY)
 async def validate_batch(request: Request, principal: CurrentPrincipal, service: Batches) -> JsonObject:
     """Check a .jsonl file sent as the body, or `{"batch_id": ...}` (an uploaded job's input), line by line.

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from batchsearch import clock
-from batchsearch.api.bodies import OCTET_STREAM_BODY, stream_to
+from batchsearch.api.bodies import OCTET_STREAM_BODY, STREAMED_BODY, stream_to
 from batchsearch.api.deps import CurrentPrincipal
 from batchsearch.api.upload_gates import upload_gates
 from batchsearch.contents.errors import ContentNotFoundError
@@ -191,6 +191,7 @@ def create_content(body: ContentCreate, principal: CurrentPrincipal, service: Co
 
 
 @router.put(UPLOAD_PATH + "{content_id}", summary="Upload a file to its signed URL", status_code=200,
+            max_body_size=STREAMED_BODY,
             openapi_extra=OCTET_STREAM_BODY)
 async def upload_content(request: Request, service: Contents,
                          content_id: Annotated[str, Depends(verified_upload)]) -> Response:

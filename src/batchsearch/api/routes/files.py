@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from batchsearch.api.bodies import OCTET_STREAM_BODY, stream_to
+from batchsearch.api.bodies import OCTET_STREAM_BODY, STREAMED_BODY, stream_to
 from batchsearch.api.upload_gates import upload_gates
 from batchsearch.jobs.service import BatchService
 from batchsearch.storage.local import LocalObjectStore
@@ -32,7 +32,8 @@ def _verified(method: str) -> object:
     return Depends(check)
 
 
-@router.put("/files/{key:path}", summary="Upload to a signed URL", status_code=200, openapi_extra=OCTET_STREAM_BODY)
+@router.put("/files/{key:path}", summary="Upload to a signed URL", status_code=200, openapi_extra=OCTET_STREAM_BODY,
+            max_body_size=STREAMED_BODY)
 async def put_file(request: Request, key: Annotated[str, _verified("PUT")]) -> Response:
     """Stream the body into the object store; a batch input upload queues its job.
 

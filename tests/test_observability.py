@@ -192,9 +192,14 @@ async def test_json_logs_carry_request_id_key_name_and_batch_id(api: AsgiBatches
     assert {line["route"] for line in requests} >= {"/v1/search/batches", "/files/{key:path}"}
 
     transitions = [line for line in lines if line.get("batch_id") == batch_id and "event" in line]
-    assert [(line["event"], line["status"]) for line in transitions] == [("job_claimed", "processing"),
-                                                                       ("job_ran", "completed")]
+    assert [(line["event"], line["status"]) for line in transitions] == [
+        ("job_created", "pending"), ("job_uploaded", "queued"), ("job_claimed", "processing"),
+        ("job_ran", "completed")]
     assert transitions[-1]["lines_done"] == 3 and transitions[-1]["worker_id"]
+    cancelled = (await api.client.post("/v1/search/batches")).json()["batch_id"]
+    assert (await api.client.post(f"/v1/search/batches/{cancelled}/cancel")).status_code == 200
+    events = [line["event"] for line in json_lines(log_lines) if line.get("batch_id") == cancelled and "event" in line]
+    assert events == ["job_created", "job_cancelled"]
 
 
 def test_text_logs_show_the_context_after_the_message() -> None:

@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 20
 
 
+def log_change(job: Job, event: str) -> None:
+    """One log line of a job's state change made on the control plane (structured fields for JSON logs)."""
+    log.info("batch job %s: %s (%s)", job.id, event.removeprefix("job_"), job.status.value,
+             extra={"batch_id": job.id, "event": event, "status": job.status.value})
+
+
 def queued_lines_message(quota: int, advice: str) -> str:
     """The message of the queued-lines quota (a 429 to an uploader, the error of a job taken in by a sweep)."""
     return (f"Quota exceeded: quota_queued_lines allows {quota} input lines waiting or running in batch jobs per "
@@ -140,16 +146,19 @@ class Intake:
     def fail(self, job: Job, message: str) -> None:
         """Fail a job whose uploaded file is unusable (unless it left pending meanwhile)."""
         try:
-            self._backend.transition(job.id, JobStatus.PENDING, JobStatus.FAILED,
-                                     {"error": message, "completed_at": self._clock()})
+            failed = self._backend.transition(job.id, JobStatus.PENDING, JobStatus.FAILED,
+                                              {"error": message, "completed_at": self._clock()})
         except ConflictError:
-            pass
+            return
+        log_change(failed, "job_upload_refused")
 
     def _transition(self, job: Job, key: str, new: JobStatus, changes: dict[str, object]) -> Job:
         """Leave pending; a stored copy nobody will read is removed when another request won."""
         try:
-            return self._backend.transition(job.id, JobStatus.PENDING, new, changes)
+            moved = self._backend.transition(job.id, JobStatus.PENDING, new, changes)
         except ConflictError:
             if key != parts.upload_key(job.id):
                 self._objects.delete(key)
             raise
+        log_change(moved, "job_uploaded" if new is JobStatus.QUEUED else "job_upload_refused")
+        return moved

@@ -27,7 +27,7 @@ from batchsearch.errors import (
     ValidationError,
 )
 from batchsearch.jobs import parts, webhook_targets, webhooks
-from batchsearch.jobs.intake import InputLimits, Intake, queued_lines_message
+from batchsearch.jobs.intake import InputLimits, Intake, log_change, queued_lines_message
 from batchsearch.jobs.lines import JsonObject
 from batchsearch.jobs.model import Job, JobBackend, LineCounts
 from batchsearch.jobs.progress import ProgressReader
@@ -114,6 +114,8 @@ class BatchService:
             if existing is None:
                 raise
             job = existing
+        else:
+            log_change(job, "job_created")
         return CreatedBatch(job, self._upload_url(job))
 
     def _check_webhook_address(self, url: str) -> None:
@@ -225,9 +227,12 @@ class BatchService:
             if job.status not in CANCELLABLE:
                 raise ConflictError(f"Batch job {job.id} is already {wire_status(job.status)}")
             try:
-                return self.backend.transition(job.id, job.status, JobStatus.CANCELLED, {"completed_at": self.clock()})
+                cancelled = self.backend.transition(job.id, job.status, JobStatus.CANCELLED, {"completed_at": self.clock()})
             except ConflictError:
                 job = self.backend.get(job.id) or job
+                continue
+            log_change(cancelled, "job_cancelled")
+            return cancelled
         raise ConflictError(f"Batch job {job.id} changed status while being cancelled; retry")
 
     def results(self, job: Job, from_line: int) -> tuple[int, Iterator[bytes]]:
@@ -268,6 +273,7 @@ class BatchService:
         delete_job_files(self.objects, job.id)
         if not self.backend.delete(job.id, job.status):  # the status check also covers output_pending
             raise ConflictError(f"Batch job {job.id} changed status while being deleted; retry")
+        log_change(job, "job_deleted")
 
     def retry(self, job: Job) -> Job:
         """Queue a completed job again to re-run its timeout and exception lines, merged into its output in place."""
@@ -289,7 +295,9 @@ class BatchService:
             "webhook_pending": False,  # the next terminal state is notified
             **LineCounts().columns(),
         }
-        return self.backend.transition(job.id, JobStatus.COMPLETED, JobStatus.QUEUED, changes)
+        retried = self.backend.transition(job.id, JobStatus.COMPLETED, JobStatus.QUEUED, changes)
+        log_change(retried, "job_retried")
+        return retried
 
     def progress(self, now: datetime) -> ProgressReader:
         """A reader of queue views at `now`, shared by the jobs of one request."""

@@ -107,3 +107,13 @@ def test_literals_are_checked_without_dns_and_names_through_the_real_resolver() 
         checked_addresses(parse_target("http://localhost/"), (), resolve_host)
     loopback = {ipaddress.ip_address(a) for a in resolve_host("localhost", 80)}
     assert loopback and all(a.is_loopback for a in loopback)
+
+
+def test_a_bad_allowlist_entry_is_refused_when_settings_load() -> None:
+    import pydantic
+
+    from batchsearch.config import Settings
+
+    assert Settings(batch_webhook_allowed_networks=["10.0.0.0/8", "::1"]).batch_webhook_allowed_networks
+    with pytest.raises(pydantic.ValidationError, match="batch_webhook_allowed_networks"):
+        Settings(batch_webhook_allowed_networks=["localhost"])

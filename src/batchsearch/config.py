@@ -5,11 +5,12 @@ Build it only in entrypoints (CLI, app factory callers) and pass it down explici
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -114,7 +115,8 @@ class Settings(BaseSettings):
     content_max_seconds: float = Field(
         300.0, gt=0, description="Longest one document may take to extract and chunk before it is failed.")
     content_max_memory_mb: int = Field(
-        1024, ge=64, description="Memory one document's extraction process may use before it is failed, in MiB.")
+        1024, ge=64, description="Memory (address space) one document's extraction process may grow by before it "
+        "is failed, in MiB.")
 
     # --- uploads and HTTP limits ---
     upload_max_concurrent_per_key: int = Field(
@@ -140,6 +142,17 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="Log lines as text, or json (one object per line, with request id, key name, batch id).")
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at GET /metrics.")
+
+    @field_validator("batch_webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        """Every allowlisted network is a CIDR network (refused at start, not at the first delivery)."""
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a CIDR network such as 10.0.0.0/8 or 127.0.0.1/32") from exc
+        return values
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside data_dir."""

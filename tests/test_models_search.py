@@ -315,3 +315,14 @@ def test_caps_leave_room_for_every_real_request() -> None:
 def test_a_list_over_its_cap_is_refused_before_its_items_are_checked() -> None:
     message = _error(_query(filters={"keyword": {"any_of": [LONG] * 100_000}}))
     assert message.startswith("1 validation error for PublicSearchRequest\nquery.filters.keyword.any_of\n")
+
+
+def test_a_request_with_many_bad_items_gets_a_short_message_naming_the_first_fields() -> None:
+    from batchsearch.errors import MAX_RENDERED_PROBLEMS, ValidationError
+
+    keywords = ["k" * 20_000] * 500  # 500 overlong keywords: each a problem, none echoed back whole
+    with pytest.raises(ValidationError) as caught:
+        parse_search_request({"query": {"text": "x", "filters": {"keyword": {"any_of": keywords}}}})
+    message = caught.value.message
+    assert len(message) < 10_000, len(message)
+    assert "keyword" in message and f"and {len(caught.value.problems) - MAX_RENDERED_PROBLEMS} more" in message

@@ -53,12 +53,23 @@ class FieldProblem:
         return str(self.position) if self.position is not None else self.field
 
 
+MAX_RENDERED_PROBLEMS = 20  # a message names this many problems, then says how many more there are
+MAX_PROBLEM_TEXT = 300  # characters of one problem's field or reason (a 20 KB keyword is not echoed back)
+
+
 def render_problems(title: str, problems: Sequence[FieldProblem]) -> str:
-    """The one wire text of validation problems: `N validation error(s) for Title\nfield\n  reason...`."""
+    """The one wire text of validation problems: `N validation error(s) for Title\nfield\n  reason...`, the
+    first MAX_RENDERED_PROBLEMS of them, each cut to MAX_PROBLEM_TEXT characters."""
     count = len(problems)
     lines = [f"{count} validation error{'s' if count != 1 else ''} for {title}"]
-    lines += [f"{problem.location}\n  {problem.message}" for problem in problems]
+    lines += [f"{_cut(problem.location)}\n  {_cut(problem.message)}" for problem in problems[:MAX_RENDERED_PROBLEMS]]
+    if count > MAX_RENDERED_PROBLEMS:
+        lines.append(f"... and {count - MAX_RENDERED_PROBLEMS} more")
     return "\n".join(lines)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_PROBLEM_TEXT else text[: MAX_PROBLEM_TEXT - 3] + "..."
 
 
 class ValidationError(BatchSearchError):

@@ -86,7 +86,7 @@ async def test_identifier_lookups_in_bulk(client: httpx.AsyncClient) -> None:
     results = response.json()["results"]
     assert results["US5949181045"]["name"] == "Microsoft"
     assert results["US0378331005"]["name"] == "Apple Inc."
-    assert results["XX0000000000"] is None
+    assert results["XX0000000000"] == {}  # an object for every value, so clients can .get() on each
     response = await client.post("/v1/knowledge-graph/companies/listing", json={"values": ["XNAS:AAPL"]})
     assert response.json()["results"]["XNAS:AAPL"]["name"] == "Apple Inc."
     too_many = await client.post("/v1/knowledge-graph/companies/isin", json={"values": ["X"] * 501})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from batchsearch.errors import ValidationError
-from batchsearch.kg import EntityCategory, KnowledgeGraph, load_entities, load_sources
+from batchsearch.kg import EntityCategory, KnowledgeGraph, RowProblem, load_entities, load_sources
 
 
 @pytest.fixture
@@ -35,12 +35,12 @@ def test_jsonl_bad_rows_are_reported_and_the_rest_loads(graph: KnowledgeGraph, t
     ])
     report = load_entities(graph, path)
     assert report.loaded == 3
-    assert [row for row, _message in report.errors] == [2, 3, 5, 6]
-    messages = dict(report.errors)
-    assert "isins" in messages[2] and "not a valid ISIN" in messages[2]
-    assert "invalid JSON" in messages[3]
-    assert messages[5] == "name: required"
-    assert messages[6] == "unknown field: colour"
+    assert [problem.row for problem in report.errors] == [2, 3, 5, 6]
+    problems = {problem.row: problem for problem in report.errors}
+    assert problems[2].field == "isins" and "not a valid ISIN" in problems[2].reason
+    assert problems[3].field is None and "invalid JSON" in problems[3].reason
+    assert str(problems[5]) == "row 5: name: required"
+    assert (problems[6].field, problems[6].reason) == ("colour", "unknown field")
     acme = graph.find_companies("Acme Widgets")[0]
     assert (acme.country, acme.tickers, acme.extra["key"]) == ("US", ("ACMW",), "company:isin:US0378331005")
     assert acme.type == "PUBLIC"
@@ -62,8 +62,8 @@ def test_csv_lists_use_pipes_and_rows_count_from_the_header(graph: KnowledgeGrap
     report = load_entities(graph, path)
     assert report.loaded == 2
     assert report.errors == [
-        (3, "country: 'Atlantis' is not an ISO 3166 alpha-2 code or a known country name"),
-        (4, "popularity: 'notanumber' is not a number"),
+        RowProblem(3, "country", "'Atlantis' is not an ISO 3166 alpha-2 code or a known country name"),
+        RowProblem(4, "popularity", "'notanumber' is not a number"),
     ]
     acme = graph.find_companies("Acme")[0]
     assert acme.aliases == ("Acme", "Acme Co") and acme.tickers == ("ACMW", "ACM") and acme.popularity == 2.5
@@ -83,7 +83,7 @@ def test_loading_the_same_file_twice_updates_the_same_entities(graph: KnowledgeG
 def test_explicit_ids_are_validated(graph: KnowledgeGraph, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "e.jsonl", [{"id": "ABC123", "name": "Fixed"}, {"id": "abc", "name": "Bad"}])
     report = load_entities(graph, path)
-    assert report.loaded == 1 and report.errors[0][0] == 2 and report.errors[0][1].startswith("id:")
+    assert report.loaded == 1 and (report.errors[0].row, report.errors[0].field) == (2, "id")
     assert graph.fetch_entity("ABC123").name == "Fixed"
 
 
@@ -99,7 +99,7 @@ def test_sources_load_with_defaults_and_errors(graph: KnowledgeGraph, tmp_path: 
     )
     report = load_sources(graph, path)
     assert report.loaded == 2
-    assert [row for row, _ in report.errors] == [4, 5]
+    assert [(p.row, p.field) for p in report.errors] == [(4, "rank"), (5, "categories")]
     blog = graph.find_sources("Plain Blog")[0]
     assert (blog.rank, blog.categories) == ("RANK_3", ("news",))
 
@@ -111,3 +111,20 @@ def test_streams_need_a_format_and_unknown_formats_are_refused(graph: KnowledgeG
         load_entities(graph, tmp_path / "entities.xml")
     with pytest.raises(ValidationError):
         load_entities(graph, io.StringIO(""))
+
+
+def test_company_types_codes_derived_from_isins_and_ids_in_file_order(graph: KnowledgeGraph, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "e.jsonl", [
+        {"name": "Maple Widgets", "isins": ["CA82509L1076"], "country": "CA"},
+        {"name": "Thames Gears", "isins": ["GB0002634946"], "country": "GB", "sedols": ["1234567"]},
+        {"name": "Mutual Co", "type": "mutual"},
+        {"name": "Quiet Holdings", "type": "private"},
+    ])
+    report = load_entities(graph, path)
+    assert [(p.row, p.field) for p in report.errors] == [(3, "type")]
+    maple, thames, quiet = (graph.fetch_entity(i) for i in report.ids)
+    assert [e.name for e in (maple, thames, quiet)] == ["Maple Widgets", "Thames Gears", "Quiet Holdings"]
+    assert maple.cusips == ("82509L107",) and thames.sedols == ("1234567", "0263494")
+    assert graph.find_by_identifier("cusip", ["82509l107"])["82509l107"] == maple
+    assert graph.find_by_identifier("sedol", ["0263494"])["0263494"] == thames
+    assert graph.find_companies(types=["PRIVATE"]) == [quiet]

@@ -181,3 +181,28 @@ def test_detector_is_rebuilt_after_additions(fresh: KnowledgeGraph) -> None:
     entity = Entity(id="ZYX123", name="Zyxwv Robotics", category=EntityCategory.COMPANIES)
     fresh.add_entities([entity])
     assert [d.id for d in fresh.detector().detect("Zyxwv Robotics grew.")] == ["ZYX123"]
+
+
+def test_another_process_additions_are_taken_in_without_reopening(fresh: KnowledgeGraph) -> None:
+    server_side = KnowledgeGraph.open(fresh.folder)  # as the API holds it while `kg load` runs elsewhere
+    assert server_side.detector().detect("Qopraz Labs grew.") == []
+    qopraz = Entity(id="QOP123", name="Qopraz Labs", category=EntityCategory.COMPANIES, type="PRIVATE")
+    fresh.add_entities([qopraz])
+    fresh.add_sources([Source(id="SRC123", name="Qopraz Wire", rank="RANK_2")])
+    assert [d.id for d in server_side.detector().detect("Qopraz Labs grew.")] == ["QOP123"]  # detector() refreshes
+    assert server_side.find_companies("Qopraz", types=["PRIVATE"]) == [qopraz]
+    assert server_side.get_source("SRC123") is not None
+    assert server_side.refresh() is False  # nothing new since
+    # a line still being written is left for later, then taken in once complete
+    line = json.dumps({"id": "HALF01", "name": "Half Written Co", "category": "companies"})
+    with (fresh.folder / USER_ENTITIES).open("a", encoding="utf-8") as handle:
+        handle.write(line[:20])
+        handle.flush()
+        assert server_side.refresh() is False and server_side.get_entity("HALF01") is None
+        handle.write(line[20:] + "\n")
+    assert server_side.refresh() is True and server_side.fetch_entity("HALF01").name == "Half Written Co"
+    # the server's own additions after that keep both sides' entities
+    server_side.add_entities([Entity(id="SRV001", name="Server Added", category=EntityCategory.ORGANIZATIONS)])
+    reopened = KnowledgeGraph.open(fresh.folder)
+    assert {"QOP123", "HALF01", "SRV001"} <= set(reopened.entities_by_ids(["QOP123", "HALF01", "SRV001"]))
+    assert server_side.refresh() is False

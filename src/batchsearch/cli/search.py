@@ -1,8 +1,9 @@
-"""Lookups against a running server: search and the knowledge graph's companies."""
+"""Search and the knowledge graph: lookups against a running server, and `kg load` into the data folder."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -10,15 +11,23 @@ from rich.table import Table
 
 from batchsearch.cli.common import (
     ApiKey,
+    DataDir,
     JsonOut,
     Url,
     client_for,
+    console,
     emit_json,
+    settings_for,
     stdout,
     user_errors,
 )
 
-kg_app = typer.Typer(help="Look up entity ids in the knowledge graph of a running server.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from batchsearch.kg import KnowledgeGraph, LoadReport
+
+kg_app = typer.Typer(help="The knowledge graph: look up entity ids on a running server, load your own entities.",
+                     no_args_is_help=True)
+_SHOWN_ROWS = 50
 
 
 def search(
@@ -107,3 +116,52 @@ def kg_companies(
                  ", ".join(company.get("listing_values") or [])[:40])
         table.add_row(*(escape(str(cell or "")) for cell in cells))
     stdout.print(table)
+
+
+@kg_app.command("load")
+def kg_load(
+    path: Annotated[Path, typer.Argument(help="CSV or JSONL file, one entity (or source) per row.", dir_okay=False)],
+    sources: Annotated[bool, typer.Option("--sources", help="The rows are sources (publishers), not entities.")] = False,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from the file name).")] = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Add your own companies (public or private), people, products or organisations to the data folder's graph.
+
+    Ids are stable: loading the same row again updates the same entity. Bad rows are reported by row number
+    and field; the rest loads. Ingest documents afterwards so detection and entity filters cover the new ones.
+    """
+    from batchsearch.kg import KnowledgeGraph, load_entities, load_sources
+
+    settings = settings_for(data_dir)
+    with user_errors():
+        graph = KnowledgeGraph.open_or_build(settings.data_dir / "kg")
+        report = (load_sources if sources else load_entities)(graph, path, fmt)
+    rows = _loaded_rows(graph, report, sources)
+    if json_out:
+        emit_json({"loaded": report.loaded, "graph": str(graph.folder), "sources" if sources else "entities": rows,
+                   "errors": [{"row": e.row, "field": e.field, "message": e.reason} for e in report.errors]})
+        return
+    for problem in report.errors[:_SHOWN_ROWS]:
+        console.print(f"[yellow]skipped[/yellow] {escape(str(problem))}")
+    if len(report.errors) > _SHOWN_ROWS:
+        console.print(f"... and {len(report.errors) - _SHOWN_ROWS} more bad rows (all of them with --json)")
+    if rows:
+        table = Table(*rows[0].keys())
+        for row in rows[:_SHOWN_ROWS]:
+            table.add_row(*(escape(str(cell or "")) for cell in row.values()))
+        stdout.print(table)
+    what = "sources" if sources else "entities"
+    stdout.print(f"loaded {report.loaded} {what} into {graph.folder}; {len(report.errors)} bad rows", markup=False)
+    if report.loaded and not sources:
+        stdout.print("ingest documents now (`batchsearch ingest FILE`) so their mentions of these entities are "
+                     "detected; a running server sees the new entities without a restart", markup=False)
+
+
+def _loaded_rows(graph: KnowledgeGraph, report: LoadReport, sources: bool) -> list[dict[str, Any]]:
+    """id, name and kind of every record the load added or updated, in file order."""
+    if sources:
+        return [{"id": s.id, "name": s.name, "rank": s.rank}
+                for s in (graph.get_source(i) for i in report.ids) if s is not None]
+    return [{"id": e.id, "name": e.name, "category": e.category.value, "type": e.type}
+            for e in graph.entities_by_ids(report.ids).values()]

@@ -2,7 +2,7 @@
 
 from batchsearch.kg.detect import Detection, EntityDetector, company_surface_forms
 from batchsearch.kg.ids import entity_id, source_id
-from batchsearch.kg.loaders import LoadReport, load_entities, load_sources
+from batchsearch.kg.loaders import LoadReport, RowProblem, load_entities, load_sources
 from batchsearch.kg.model import SOURCE_RANKS, Entity, EntityCategory, Source
 from batchsearch.kg.store import KnowledgeGraph
 
@@ -14,6 +14,7 @@ __all__ = [
     "EntityDetector",
     "KnowledgeGraph",
     "LoadReport",
+    "RowProblem",
     "Source",
     "company_surface_forms",
     "entity_id",

@@ -24,6 +24,7 @@ from batchsearch.kg.ids import (
     region_key,
     sector_key,
 )
+from batchsearch.kg.lookup import codes_from_isins
 from batchsearch.kg.model import Entity, EntityCategory
 from batchsearch.kg.names import clean_company_name, company_aliases, match_key, parse_key_people, strip_legal_suffixes
 from batchsearch.kg.sectors import SECTORS, classify
@@ -256,13 +257,6 @@ def _primary_isin(company: _Company) -> str | None:
     return candidates[0] if candidates else None
 
 
-def _derived_codes(isins: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """CUSIPs are embedded in US/CA ISINs and SEDOLs in GB00 ISINs."""
-    cusips = tuple(dict.fromkeys(isin[2:11] for isin in isins if isin[:2] in ("US", "CA")))
-    sedols = tuple(dict.fromkeys(isin[4:11] for isin in isins if isin.startswith("GB00")))
-    return cusips, sedols
-
-
 def _webpage(company: _Company) -> str | None:
     site = (company.metadata.get("website") or "").strip().split()[0:1]
     if not site or "." not in site[0]:
@@ -321,7 +315,7 @@ def _company_entity(builder: _Builder, company: _Company, place_names: set[str],
                     label_frequency: Counter[str]) -> Entity:
     sector, industry = classify(company.industries, label_frequency)
     tickers, listings = _tickers_and_listings(company)
-    cusips, sedols = _derived_codes(company.isins)
+    cusips, sedols = codes_from_isins(company.isins)
     aliases = list(company_aliases(company.name, reserved=place_names))
     _extend_unique(aliases, EXTRA_ALIASES.get(company.name, ()))
     webpage = _webpage(company)

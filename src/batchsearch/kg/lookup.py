@@ -39,6 +39,14 @@ def normalise_listing(value: str) -> str:
     return f"{EXCHANGE_MICS.get(exchange, exchange)}:{ticker.strip()}"
 
 
+def codes_from_isins(isins: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(CUSIPs, SEDOLs) embedded in ISINs: characters 3-11 of US and CA ISINs, 5-11 of GB00 ISINs."""
+    upper = [isin.strip().upper() for isin in isins]
+    cusips = tuple(dict.fromkeys(isin[2:11] for isin in upper if isin[:2] in ("US", "CA") and len(isin) == 12))
+    sedols = tuple(dict.fromkeys(isin[4:11] for isin in upper if isin.startswith("GB00") and len(isin) == 12))
+    return cusips, sedols
+
+
 def _host(url: str | None) -> str | None:
     if not url:
         return None
@@ -59,7 +67,8 @@ def _company_keys(entity: Entity) -> _CompanyKeys:
     forms = (entity.name, *entity.aliases)
     keys = tuple(dict.fromkeys(
         key for form in forms for key in (match_key(form), match_key(strip_legal_suffixes(form))) if key))
-    identifiers = {*entity.isins, *entity.cusips, *entity.sedols, *entity.tickers, *entity.listings}
+    identifiers = {*entity.isins, *entity.cusips, *entity.sedols, *entity.tickers, *entity.listings,
+                   *(code for codes in codes_from_isins(entity.isins) for code in codes)}
     return _CompanyKeys(entity, keys, frozenset(w for k in keys for w in k.split()),
                         frozenset(i.upper() for i in identifiers), _host(entity.webpage))
 
@@ -73,10 +82,12 @@ class CompanyIndex:
         self._by_identifier: dict[str, dict[str, list[Entity]]] = {kind: {} for kind in IDENTIFIER_KINDS}
         for row in self._rows:  # most popular first, so the first entity per value is the best
             entity = row.entity
-            for kind, values in (("isin", entity.isins), ("cusip", entity.cusips), ("sedol", entity.sedols),
+            cusips, sedols = codes_from_isins(entity.isins)  # also for graphs stored before codes were derived
+            for kind, values in (("isin", entity.isins), ("cusip", (*entity.cusips, *cusips)),
+                                 ("sedol", (*entity.sedols, *sedols)),
                                  ("listing", entity.listings), ("ticker", entity.tickers)):
-                for value in values:
-                    self._by_identifier[kind].setdefault(value.upper(), []).append(entity)
+                for value in dict.fromkeys(v.upper() for v in values):
+                    self._by_identifier[kind].setdefault(value, []).append(entity)
         self._key_owners: dict[str, list[int]] = {}
         for position, row in enumerate(self._rows):
             for key in row.keys:

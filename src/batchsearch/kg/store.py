@@ -9,7 +9,9 @@ Folder layout (format version 1):
     user_sources.jsonl     sources added with add_sources, appended; a later line wins
 
 Rebuilding the default graph rewrites only the first three files, so user data survives it.
-Another process's additions become visible when the graph is opened again.
+Lines another process appends to the user files (`batchsearch kg load` beside a running server) are
+taken in by refresh(), which the API's knowledge-graph routes and detector() call: no restart needed.
+Removing user lines, or rebuilding the default graph, takes effect when the graph is opened again.
 """
 
 from __future__ import annotations
@@ -57,6 +59,20 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
+def _read_tail(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """The complete JSON lines of `path` after byte `offset`, and the offset just past the last of them."""
+    try:
+        if path.stat().st_size <= offset:
+            return [], offset
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1  # a line still being written is left for the next call
+    return [json.loads(line) for line in data[:end].splitlines() if line.strip()], offset + end
+
+
 def _write_atomic(path: Path, lines: Iterable[dict[str, Any]]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as handle:
@@ -79,6 +95,7 @@ class KnowledgeGraph:
         self._keys: dict[str, str] = {}
         self._source_keys: dict[str, str] = {}
         self._detector: EntityDetector | None = None
+        self._offsets = {USER_ENTITIES: 0, USER_SOURCES: 0}  # bytes of the user files already taken in
         self._put_entities(entities)
         self._put_sources(sources)
         self._reindex()
@@ -97,11 +114,13 @@ class KnowledgeGraph:
                 f"Knowledge graph in {folder} has format version {manifest.get('format_version')}, "
                 f"this version reads {FORMAT_VERSION}: rebuild it"
             )
-        entities = [entity_from_json(row) for name in (BASE_ENTITIES, USER_ENTITIES)
-                    for row in _read_jsonl(folder / name)]
-        sources = [source_from_json(row) for name in (BASE_SOURCES, USER_SOURCES)
-                   for row in _read_jsonl(folder / name)]
-        return cls(folder, entities, sources)
+        user_entities, entities_end = _read_tail(folder / USER_ENTITIES, 0)
+        user_sources, sources_end = _read_tail(folder / USER_SOURCES, 0)
+        entities = [entity_from_json(row) for row in (*_read_jsonl(folder / BASE_ENTITIES), *user_entities)]
+        sources = [source_from_json(row) for row in (*_read_jsonl(folder / BASE_SOURCES), *user_sources)]
+        graph = cls(folder, entities, sources)
+        graph._offsets = {USER_ENTITIES: entities_end, USER_SOURCES: sources_end}
+        return graph
 
     @classmethod
     def build_default(cls, folder: Path | str) -> KnowledgeGraph:
@@ -240,7 +259,9 @@ class KnowledgeGraph:
                 raise ValidationError(f"Entity id {entity.id!r} is not 6 uppercase letters or digits")
         with self._lock, FileLock(str(self.folder / ".lock")):
             self.folder.mkdir(parents=True, exist_ok=True)
-            _append_jsonl(self.folder / USER_ENTITIES, (entity_to_json(e) for e in batch))
+            self._take_appended()  # first what others added, so ours win and the offsets stay right
+            self._offsets[USER_ENTITIES] = _append_jsonl(self.folder / USER_ENTITIES,
+                                                         (entity_to_json(e) for e in batch))
             self._put_entities(batch)
             self._reindex()
         return batch
@@ -255,10 +276,17 @@ class KnowledgeGraph:
                 raise ValidationError(f"Source rank {source.rank!r} is not one of {', '.join(SOURCE_RANKS)}")
         with self._lock, FileLock(str(self.folder / ".lock")):
             self.folder.mkdir(parents=True, exist_ok=True)
-            _append_jsonl(self.folder / USER_SOURCES, (source_to_json(s) for s in batch))
+            self._take_appended()
+            self._offsets[USER_SOURCES] = _append_jsonl(self.folder / USER_SOURCES,
+                                                        (source_to_json(s) for s in batch))
             self._put_sources(batch)
             self._reindex()
         return batch
+
+    def refresh(self) -> bool:
+        """Take in the entities and sources other processes appended since; True when there were any."""
+        with self._lock:
+            return self._take_appended()
 
     # --- detection -------------------------------------------------------------------------
 
@@ -266,6 +294,7 @@ class KnowledgeGraph:
         """An entity detector over the current entities (built once, rebuilt after additions)."""
         from batchsearch.kg.detect import EntityDetector
 
+        self.refresh()
         detector = self._detector
         if detector is None:
             detector = EntityDetector(self._ordered)
@@ -284,6 +313,17 @@ class KnowledgeGraph:
         for source in sources:
             self._sources[source.id] = source
             self._source_keys[source_key(source.name)] = source.id
+
+    def _take_appended(self) -> bool:
+        """Read the user files past what this graph holds; call with self._lock held."""
+        entities, self._offsets[USER_ENTITIES] = _read_tail(self.folder / USER_ENTITIES, self._offsets[USER_ENTITIES])
+        sources, self._offsets[USER_SOURCES] = _read_tail(self.folder / USER_SOURCES, self._offsets[USER_SOURCES])
+        if not entities and not sources:
+            return False
+        self._put_entities(entity_from_json(row) for row in entities)
+        self._put_sources(source_from_json(row) for row in sources)
+        self._reindex()
+        return True
 
     def _reindex(self) -> None:
         """Recompute the derived views; each is swapped in whole, so readers never see half of one."""
@@ -305,9 +345,11 @@ class _Union:
         return item in self._first or item in self._second
 
 
-def _append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+def _append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Append the rows as JSON lines; returns the file's size after them."""
     with path.open("a", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+        return os.fstat(handle.fileno()).st_size

@@ -72,10 +72,19 @@ class FindSourcesRequest(BaseModel):
         return self
 
 
+class IdentifierResults(BaseModel):
+    """Every input value mapped to its company, `{}` when it resolves to none."""
+
+    results: dict[str, dict[str, Any]] = Field(
+        ..., description="One entry per input value: a Company object, or {} when the value is unknown.")
+    metadata: dict[str, str] = Field(..., description="request_id and timestamp.")
+
+
 def _graph(request: Request) -> KnowledgeGraph:
     graph: KnowledgeGraph | None = getattr(request.app.state, "kg", None)
     if graph is None:
         raise ServiceUnavailableError("The knowledge graph is not loaded")
+    graph.refresh()  # entities `batchsearch kg load` appended while the server runs
     return graph
 
 
@@ -107,12 +116,17 @@ def get_company(kind: IdentifierKind, value: Annotated[str, Path(min_length=1)],
     return company_to_wire(entity)
 
 
-@router.post("/v1/knowledge-graph/companies/{kind}", summary="Find companies by identifiers")
+@router.post("/v1/knowledge-graph/companies/{kind}", summary="Find companies by identifiers",
+             response_model=IdentifierResults)
 def find_by_identifiers(kind: IdentifierKind, body: IdentifierValuesRequest, request: Request,
                         principal: CurrentPrincipal) -> dict[str, Any]:
-    """Each identifier mapped to its company, or null when unknown (up to 500 values)."""
+    """Each identifier mapped to its company, or to `{}` when unknown (up to 500 values).
+
+    Every input value gets an entry, so a client may call `.get()` on each one. CUSIPs resolve for every
+    company with a US or Canadian ISIN (characters 3-11), SEDOLs for every GB00 ISIN.
+    """
     found = _graph(request).find_by_identifier(kind, body.values)
-    results = {value: (company_to_wire(e) if e is not None else None) for value, e in found.items()}
+    results = {value: (company_to_wire(e) if e is not None else {}) for value, e in found.items()}
     return {"results": results, "metadata": _metadata(request)}
 
 

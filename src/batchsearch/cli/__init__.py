@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from batchsearch.cli import batch, keys, local, search, server
+from batchsearch.cli import analytics, batch, keys, local, search, server
 from batchsearch.cli.batch import BatchView
 from batchsearch.cli.search import search_query
 
@@ -21,9 +21,12 @@ app.command()(server.serve)
 app.command()(server.worker)
 app.command()(local.demo)
 app.command()(search.search)
+app.command()(analytics.volume)
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(batch.batch_app, name="batch")
 app.add_typer(search.kg_app, name="kg")
+app.add_typer(analytics.co_mentions_app, name="co-mentions")
+app.add_typer(analytics.documents_app, name="documents")
 app.add_typer(local.corpus_app, name="corpus")
 app.add_typer(server.db_app, name="db")
 app.add_typer(server.index_app, name="index")

@@ -31,8 +31,10 @@ from batchsearch.client._shared import (
     content_length,
     create_body,
     create_headers,
+    analytics_body,
     criteria,
     decoded,
+    document_url,
     error_from_response,
     id_chunks,
     is_terminal,
@@ -51,6 +53,8 @@ from batchsearch.errors import PermissionDeniedError
 
 T = TypeVar("T")
 KG_PATH = "/v1/knowledge-graph"
+CO_MENTIONS_PATH = "/v1/search/co-mentions"
+DOCUMENTS_PATH = "/v1/documents"
 
 
 # --- steps: the IO a flow asks its client to do ----------------------------------------------
@@ -183,6 +187,22 @@ class Flows:
     def search(self, query: dict[str, Any], include_audit: bool) -> Flow[dict[str, Any]]:
         """`POST /v1/search`."""
         return self._call("POST", "/v1/search", json=search_body(query, include_audit))
+
+    # --- analytics and documents ---
+
+    def volume(self, query: dict[str, Any]) -> Flow[dict[str, Any]]:
+        """`POST /v1/search/volume`."""
+        return self._call("POST", "/v1/search/volume", json=analytics_body(query))
+
+    def co_mentions(self, kind: str, query: dict[str, Any], limit: int | None) -> Flow[dict[str, Any]]:
+        """`POST /v1/search/co-mentions/{entities|topics}`."""
+        return self._call("POST", f"{CO_MENTIONS_PATH}/{kind}", json=analytics_body(query, limit))
+
+    def document(self, document_id: str) -> Flow[Any]:
+        """`GET /v1/documents/{id}`, then the annotated JSON at the signed URL it names (no API key)."""
+        answer = yield from self._call("GET", f"{DOCUMENTS_PATH}/{quote(document_id, safe='')}")
+        response = yield from send(Send("GET", document_url(answer)), self._retry)
+        return decoded(response)
 
     # --- batches ---
 

@@ -145,6 +145,24 @@ def search_body(query: dict[str, Any], include_audit: bool) -> dict[str, Any]:
     return body
 
 
+def analytics_body(query: dict[str, Any], limit: int | None = None) -> dict[str, Any]:
+    """The body of `POST /v1/search/volume` and `.../co-mentions/*`: the query object, and the limit when given."""
+    if not isinstance(query, dict):
+        raise TypeError("query must be a dict: the `query` object of the Search API")
+    body: dict[str, Any] = {"query": query}
+    if limit is not None:
+        body["limit"] = limit
+    return body
+
+
+def document_url(answer: Any) -> str:
+    """The signed URL in a `GET /v1/documents/{id}` answer; InternalError when there is none."""
+    url = answer.get("url") if isinstance(answer, dict) else None
+    if not isinstance(url, str) or not url:
+        raise InternalError("the document answer has no `url` to fetch the annotated document from")
+    return url
+
+
 def create_body(*, priority: int | None, webhook_url: str | None,
                 validate_first: bool | None) -> dict[str, Any] | None:
     """The body of `POST /v1/search/batches` with only the options given; None (no body) when there are none."""

@@ -43,6 +43,8 @@ class AsyncClient(BaseClient):
                                        headers={"User-Agent": shared.user_agent()})
         self.batches = AsyncBatches(self)
         self.kg = AsyncKnowledgeGraphAPI(self)
+        self.co_mentions = AsyncCoMentions(self)
+        self.documents = AsyncDocuments(self)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -58,6 +60,10 @@ class AsyncClient(BaseClient):
     async def search(self, query: dict[str, Any], *, include_audit: bool = False) -> dict[str, Any]:
         """`POST /v1/search`: the response (`results`, `metadata`, `usage`) for one `query` object."""
         return await self._run(self._flows.search(query, include_audit))
+
+    async def volume(self, query: dict[str, Any]) -> dict[str, Any]:
+        """`POST /v1/search/volume`: daily `volume` and `total` counts of the chunks matching one `query` object."""
+        return await self._run(self._flows.volume(query))
 
     async def _run(self, flow: Flow[T]) -> T:
         """Drive a shared flow: await each step's IO and send back its result until the flow returns."""
@@ -213,3 +219,29 @@ class AsyncKnowledgeGraphAPI:
     async def sectors(self) -> list[str]:
         """The sector names the `sectors` criterion accepts."""
         return await self._run(self._flows.sectors())
+
+
+class AsyncCoMentions:
+    """Co-mentioned entities and topics, awaited."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._run, self._flows = client._run, client._flows
+
+    async def entities(self, query: dict[str, Any], *, limit: int | None = None) -> dict[str, Any]:
+        """`POST /v1/search/co-mentions/entities`: the response; `results` holds a list per entity category."""
+        return await self._run(self._flows.co_mentions("entities", query, limit))
+
+    async def topics(self, query: dict[str, Any], *, limit: int | None = None) -> dict[str, Any]:
+        """`POST /v1/search/co-mentions/topics`: the response; `results.topics` is the ranked list."""
+        return await self._run(self._flows.co_mentions("topics", query, limit))
+
+
+class AsyncDocuments:
+    """Whole documents of the corpus by id, awaited."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._run, self._flows = client._run, client._flows
+
+    async def get(self, document_id: str) -> Any:
+        """`GET /v1/documents/{id}`, then the annotated document JSON its signed `url` serves."""
+        return await self._run(self._flows.document(document_id))

@@ -1,4 +1,4 @@
-"""The synchronous SDK: `Client` with `.search()`, `.batches` and `.kg`, doing the shared flows' IO by blocking."""
+"""The synchronous SDK: `Client` with `.search()`, `.volume()`, `.batches`, `.kg`, `.co_mentions` and `.documents`, doing the shared flows' IO by blocking."""
 
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ class Client(BaseClient):
         self._http = httpx.Client(timeout=timeout, transport=transport, headers={"User-Agent": shared.user_agent()})
         self.batches = Batches(self)
         self.kg = KnowledgeGraphAPI(self)
+        self.co_mentions = CoMentions(self)
+        self.documents = Documents(self)
 
     def __enter__(self) -> Client:
         return self
@@ -63,6 +65,10 @@ class Client(BaseClient):
     def search(self, query: dict[str, Any], *, include_audit: bool = False) -> dict[str, Any]:
         """`POST /v1/search`: the response (`results`, `metadata`, `usage`) for one `query` object."""
         return self._run(self._flows.search(query, include_audit))
+
+    def volume(self, query: dict[str, Any]) -> dict[str, Any]:
+        """`POST /v1/search/volume`: daily `volume` and `total` counts of the chunks matching one `query` object."""
+        return self._run(self._flows.volume(query))
 
     def _run(self, flow: Flow[T]) -> T:
         """Drive a shared flow: do each step's IO and send back its result until the flow returns."""
@@ -223,3 +229,29 @@ class KnowledgeGraphAPI:
     def sectors(self) -> list[str]:
         """The sector names the `sectors` criterion accepts."""
         return self._run(self._flows.sectors())
+
+
+class CoMentions:
+    """Entities and topics mentioned in the chunks a query matches, most mentioned first."""
+
+    def __init__(self, client: Client) -> None:
+        self._run, self._flows = client._run, client._flows
+
+    def entities(self, query: dict[str, Any], *, limit: int | None = None) -> dict[str, Any]:
+        """`POST /v1/search/co-mentions/entities`: the response; `results` holds a list per entity category."""
+        return self._run(self._flows.co_mentions("entities", query, limit))
+
+    def topics(self, query: dict[str, Any], *, limit: int | None = None) -> dict[str, Any]:
+        """`POST /v1/search/co-mentions/topics`: the response; `results.topics` is the ranked list."""
+        return self._run(self._flows.co_mentions("topics", query, limit))
+
+
+class Documents:
+    """Whole documents of the corpus by id."""
+
+    def __init__(self, client: Client) -> None:
+        self._run, self._flows = client._run, client._flows
+
+    def get(self, document_id: str) -> Any:
+        """`GET /v1/documents/{id}`, then the annotated document JSON its signed `url` serves."""
+        return self._run(self._flows.document(document_id))

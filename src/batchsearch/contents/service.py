@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 UPLOAD_PATH = "/contents/v1/uploads/"
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+DOWNLOAD_TTL_SECONDS = 86_400  # original-file URLs live about a day, as the vendor's do (spec section 6)
 MAX_TAG_CHARS = 200
 MAX_TAGS = 100
 MY_FILES_SOURCE = {"id": "MYFILE", "name": "My files", "rank": "RANK_1"}
@@ -134,7 +135,8 @@ class ContentService:
 
     def __init__(self, store: ContentStore, objects: ObjectStore, urls: UploadUrls, index: IndexStore,
                  embedder: TokenizingEmbedder, make_annotator: Callable[[], Annotator | None], *,
-                 upload_ttl_seconds: int, max_bytes: int = MAX_UPLOAD_BYTES, clock: Clock = utcnow,
+                 upload_ttl_seconds: int, download_ttl_seconds: int = DOWNLOAD_TTL_SECONDS,
+                 max_bytes: int = MAX_UPLOAD_BYTES, clock: Clock = utcnow,
                  workers: int = 2, max_seconds: float = 300.0, max_memory_mb: int | None = 1024,
                  count_tokens: TokenCounter | None = None) -> None:
         self.store = store
@@ -144,6 +146,7 @@ class ContentService:
         self.embedder = embedder
         self.make_annotator = make_annotator  # called per task, so entities added to the graph are detected
         self.upload_ttl_seconds = upload_ttl_seconds
+        self.download_ttl_seconds = download_ttl_seconds
         self.max_bytes = max_bytes
         self.clock = clock
         self.count_tokens = count_tokens or WordpieceCounter()  # runs in the child processes: picklable
@@ -162,7 +165,8 @@ class ContentService:
         secret = signing.purpose_key(settings.resolved_signing_secret(), signing.CONTENT_UPLOADS)
         urls = UploadUrls(settings.resolved_public_url(), secret)
         return cls(ContentStore(db), open_object_store(settings), urls, index, embedder, make_annotator,
-                   upload_ttl_seconds=settings.upload_url_ttl_seconds, workers=settings.content_workers,
+                   upload_ttl_seconds=settings.upload_url_ttl_seconds,
+                   download_ttl_seconds=settings.download_url_ttl_seconds, workers=settings.content_workers,
                    max_seconds=settings.content_max_seconds, max_memory_mb=settings.content_max_memory_mb)
 
     # ---- records ---------------------------------------------------------------------------
@@ -187,6 +191,14 @@ class ContentService:
     def list_records(self, owner: str, query: ListQuery) -> tuple[list[ContentRecord], int]:
         """One page of the owner's records and how many match in all."""
         return self.store.list_records(owner, query)
+
+    def original_url(self, record: ContentRecord) -> str:
+        """A presigned GET URL of the uploaded file (ConflictError while no file has arrived)."""
+        if record.object_key is None:
+            raise ConflictError(f"Document {record.id} has no file yet ({record.status.value}): "
+                                "PUT the file to its upload URL first")
+        expires = int((self.clock() + timedelta(seconds=self.download_ttl_seconds)).timestamp())
+        return self.objects.presign("GET", record.object_key, expires)
 
     def update(self, record: ContentRecord, *, tag_ids: Sequence[str] | None = None,
                share_with_org: bool | None = None) -> ContentRecord:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    false,
     func,
     insert,
     or_,
@@ -78,6 +79,9 @@ content_tag_links = Table(
 
 SortBy = Literal["created_at", "updated_at", "file_name", "raw_size", "content_type", "status"]
 SortOrder = Literal["asc", "desc"]
+Origin = Literal["file_upload", "email"]
+Ownership = Literal["all", "owned", "shared"]
+FILE_UPLOAD = "file_upload"  # the request_origin of every record: files come only through upload slots
 _CHANGEABLE = frozenset({"updated_at", "published_at", "raw_size", "content_type", "share_with_org", "object_key",
                          "error_code", "error"})
 _DATETIMES = ("created_at", "updated_at", "published_at")
@@ -91,6 +95,9 @@ class ListQuery:
     page_size: int = 50
     file_name: str | None = None  # case-insensitive substring
     tags: tuple[str, ...] = ()  # tag ids or names; a record matches if it has any of them
+    origin: Origin | None = None  # every record is a file upload: "email" matches none
+    from_date: datetime | None = None  # created at or after
+    ownership: Ownership = "all"  # no tenant shares with another: "shared" matches none
     sort_by: SortBy = "created_at"
     sort_order: SortOrder = "desc"
 
@@ -162,6 +169,10 @@ class ContentStore:
     def list_records(self, owner: str, query: ListQuery) -> tuple[list[ContentRecord], int]:
         """One page of the owner's records and the total that match the filters."""
         where = [contents.c.owner == owner]
+        if (query.origin not in (None, FILE_UPLOAD)) or query.ownership == "shared":
+            where.append(false())
+        if query.from_date is not None:
+            where.append(contents.c.created_at >= query.from_date.astimezone(UTC))
         if query.file_name:
             where.append(func.lower(contents.c.file_name).contains(query.file_name.lower(), autoescape=True))
         if query.tags:

@@ -8,7 +8,8 @@ each chunk, in chunk order, line by line:
   * two or more consecutive lines with "|"-separated or tab-separated cells form a TABLE block, with `rows`
     (Markdown separator lines such as "|---|---|" are dropped);
   * a line that starts with "#", or a short line without closing punctuation (at most 100 characters and 12 words)
-    that is a paragraph of its own (lines between blank lines) or leads into a list or table, is a HEADING;
+    that is a paragraph of its own (lines between blank lines) or leads into a list or table (then it may end with
+    ":"), is a HEADING;
   * everything else is TEXT, one block per paragraph.
 Every block names its chunk (`cnum`) and its character span in that chunk's text (`start`, `end`: the same
 offsets as the chunk's detections). A paragraph cut by a chunk boundary gives one block in each chunk.
@@ -115,7 +116,8 @@ def _runs(paragraph: list[Line]) -> Iterator[tuple[str, list[Line]]]:
         if kind == TABLE and len(lines) < 2:
             kind = TEXT
         introduces = i + 1 < len(runs) and runs[i + 1][0] in (TABLE, LIST_ORDERED, LIST_UNORDERED)
-        if kind == TEXT and len(lines) == 1 and (len(paragraph) == 1 or introduces) and _is_heading_like(lines[0][2]):
+        if kind == TEXT and len(lines) == 1 and (len(paragraph) == 1 or introduces) and _is_heading_like(
+                lines[0][2].rstrip(":") if introduces else lines[0][2]):
             kind = HEADING
         yield kind, lines
 
@@ -139,7 +141,7 @@ def _block(chunk: IndexedChunk, kind: str, lines: list[Line]) -> dict[str, Any]:
     start, end = lines[0][0], lines[-1][1]
     block: dict[str, Any] = {"type": kind, "cnum": chunk.cnum, "start": start, "end": end}
     if kind == HEADING:
-        block["text"] = _MARKDOWN_HEADING.sub("", lines[0][2]).strip()
+        block["text"] = _MARKDOWN_HEADING.sub("", lines[0][2]).strip().rstrip(":")
     elif kind == TEXT:
         block["text"] = " ".join(line[2].strip() for line in lines)
     elif kind == TABLE:

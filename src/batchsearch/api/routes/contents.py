@@ -12,16 +12,20 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from batchsearch import clock
 from batchsearch.api.bodies import OCTET_STREAM_BODY, STREAMED_BODY, stream_to
 from batchsearch.api.deps import CurrentPrincipal
+from batchsearch.api.routes.documents import AnnotatedDocument, fetch_visible_document, signed_document_url
 from batchsearch.api.upload_gates import upload_gates
 from batchsearch.contents.errors import ContentNotFoundError
-from batchsearch.contents.model import ContentRecord
+from batchsearch.contents.model import ContentRecord, ContentStatus
 from batchsearch.contents.service import UPLOAD_PATH, ContentService
-from batchsearch.contents.store import ListQuery, SortBy, SortOrder
+from batchsearch.contents.store import ListQuery, Origin, Ownership, SortBy, SortOrder
+from batchsearch.documents import annotated_document
+from batchsearch.errors import ConflictError, ValidationError
 from batchsearch.models.search import check_utc_range, parse_timestamp
 
 router = APIRouter(tags=["Content"])
@@ -130,6 +134,18 @@ class ContentList(BaseModel):
     total: int
 
 
+class ContentOriginal(BaseModel):
+    """A presigned GET URL of the file as uploaded (no API key; expires after download_url_ttl_seconds)."""
+
+    url: str
+
+
+class ContentAnnotated(AnnotatedDocument):
+    """The annotated JSON of a processed file, and a signed URL that serves the same JSON without an API key."""
+
+    url: str
+
+
 class ContentUpdate(BaseModel):
     """New tags (ids of existing tags; replaces the set) and/or the sharing flag."""
 
@@ -153,6 +169,16 @@ def wire_record(record: ContentRecord) -> dict[str, Any]:
         "file_metadata": None, "tags": [{"id": t.id, "name": t.name} for t in record.tags],
         "status": record.status.value, "request_origin": "file_upload",
     }
+
+
+def _from_date(value: str | None) -> datetime | None:
+    """The list's from_date (naive values are UTC); 400 naming the parameter when it is no ISO 8601 time."""
+    if not value:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise ValidationError.of("request", "from_date", str(exc)) from exc
 
 
 # ---- dependencies ----------------------------------------------------------------------------
@@ -222,10 +248,15 @@ def list_contents(
                                                 description="Tag ids or names (repeatable; any of them).")] = None,
     sort_by: Annotated[SortBy, Query(description="Column to sort by.")] = "created_at",
     sort_order: Annotated[SortOrder, Query(description="asc or desc.")] = "desc",
+    origin: Annotated[Origin | None, Query(description="file_upload (every record) or email (none).")] = None,
+    from_date: Annotated[str | None, Query(max_length=64,
+                                           description="Records created at or after this ISO 8601 date or time.")] = None,
+    ownership: Annotated[Ownership, Query(description="all, owned (both: your records) or shared (none).")] = "all",
 ) -> dict[str, Any]:
     """The caller's records, newest first unless asked otherwise."""
     query = ListQuery(page=page, page_size=page_size, file_name=file_name or None, tags=tuple(tags or ()),
-                      sort_by=sort_by, sort_order=sort_order)
+                      sort_by=sort_by, sort_order=sort_order, origin=origin, from_date=_from_date(from_date),
+                      ownership=ownership)
     records, total = service.list_records(principal.owner, query)
     return {"results": [wire_record(r) for r in records], "page": page, "page_size": page_size, "total": total}
 
@@ -234,6 +265,24 @@ def list_contents(
 def get_content(record: OwnedContent) -> dict[str, Any]:
     """The record; `status` tells where processing is, `error_code` and `error` why it failed."""
     return wire_record(record)
+
+
+@router.get(DOCUMENTS + "/{content_id}/original", summary="Get a URL to the original file",
+            response_model=ContentOriginal)
+def get_original(record: OwnedContent, service: Contents) -> dict[str, str]:
+    """A presigned GET URL of the file as uploaded; 409 while the file has not arrived."""
+    return {"url": service.original_url(record)}
+
+
+@router.get(DOCUMENTS + "/{content_id}/annotated", summary="Get the annotated document", response_model=ContentAnnotated)
+async def get_annotated(record: OwnedContent, request: Request) -> JSONResponse:
+    """The annotated JSON of a completed file (as GET /v1/documents/{id} serves it) and a signed URL to it; 409
+    until processing completed."""
+    if record.status is not ContentStatus.COMPLETED:
+        raise ConflictError(f"Document {record.id} is {record.status.value}: the annotated document exists once "
+                            "processing completed")
+    document = await fetch_visible_document(request, record.id, record.owner)
+    return JSONResponse({"url": signed_document_url(request, record.id), **annotated_document(document)})
 
 
 @router.patch(DOCUMENTS + "/{content_id}", summary="Update tags or sharing", response_model=ContentDocument)

@@ -23,7 +23,7 @@ router = APIRouter(tags=["Subscription"])
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
-class Counter(BaseModel):
+class Allowance(BaseModel):
     """What was used, and the limit (null: none)."""
 
     used: float
@@ -51,10 +51,10 @@ class Quotas(BaseModel):
 
     subscription_type: Literal["quota"] = Field(description="Always quota: limits, no prepaid credits.")
     period: Period
-    api_query_units: Counter = Field(description="Query units spent in the period (returned chunks / 10); no limit.")
-    searches: Counter = Field(description="Searches and successful batch lines in the period; no limit.")
-    quota_active_jobs: Counter = Field(description="Batch jobs pending, queued or processing now.")
-    quota_queued_lines: Counter = Field(description="Input lines waiting or running in batch jobs now.")
+    api_query_units: Allowance = Field(description="Query units spent in the period (returned chunks / 10); no limit.")
+    searches: Allowance = Field(description="Searches and successful batch lines in the period; no limit.")
+    quota_active_jobs: Allowance = Field(description="Batch jobs pending, queued or processing now.")
+    quota_queued_lines: Allowance = Field(description="Input lines waiting or running in batch jobs now.")
     rate_search: RateLimit
     rate_poll: RateLimit
     upload_max_concurrent_per_key: int

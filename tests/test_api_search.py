@@ -125,6 +125,20 @@ async def test_lowercase_header_and_audit(client: httpx.AsyncClient, alice: dict
     assert audited["max_chunks"] == 20 and audited["filters"]["sentiment"]["ranges"][0]["max"] == -0.01
 
 
+async def test_top_level_max_chunks_and_ranking_params_apply_and_the_query_field_wins(
+        client: httpx.AsyncClient, alice: dict[str, str]) -> None:
+    query = {"text": "bank loans revenue growth", "auto_enrich_filters": False}
+    ranking = {"reranker": {"enabled": True, "threshold": 0.0}, "content_diversification": {"enabled": False}}
+    top = await client.post("/v1/search", json={"query": query, "max_chunks": 3, "ranking_params": ranking,
+                                                "include_audit": True}, headers=alice)
+    assert top.status_code == 200, top.text
+    assert assert_search_response(top.json()) == 3
+    [audited] = top.json()["metadata"]["audit"]["queries"]
+    assert audited["max_chunks"] == 3 and audited["ranking_params"]["reranker"] == {"enabled": True, "threshold": 0.0}
+    inner = await client.post("/v1/search", json={"query": {**query, "max_chunks": 5}, "max_chunks": 3}, headers=alice)
+    assert assert_search_response(inner.json()) == 5
+
+
 async def test_filter_only_and_empty_results(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
     resp = await client.post("/v1/search", json={"query": {"filters": {"chunk": {"from": 2, "to": 2}}, "max_chunks": 7}},
                              headers=alice)
@@ -198,7 +212,13 @@ BAD: list[tuple[Any, str, str]] = [
      "query.filters.reporting_periods.0.fiscal_quarter", "less than or equal to 4"),
     (_q(filters={"document_type": {"values": [{"type": "TRANSCRIPT", "subtypes": ["SEC_10_K"]}]}}),
      "query.filters.document_type.values.0", "Unknown subtype"),
-    ({"query": {"text": "bank"}, "search_mode": "smart"}, "search_mode", "Smart search mode is not available"),
+    ({"query": {"text": "bank", "filters": {"entity": {"any_of": ["228D42"]}}}, "search_mode": "smart"},
+     "query.filters.entity", "Search filter not supported in smart search mode. They will be defined automatically. "
+     "Please remove them from the request."),
+    ({"query": {"text": "bank"}, "ranking_params": {"reranker": {"enabled": True}}, "search_mode": "smart"},
+     "ranking_params", "Search filter not supported in smart search mode"),
+    ({"query": {"text": "bank"}, "search_mode": "slow"}, "search_mode", "'fast' or 'smart'"),
+    ({"query": {"text": "bank"}, "max_chunks": 1001}, "max_chunks", "Input should be less than or equal to 1000"),
     ({"query": {}}, "query", "Give a `text`, at least one filter, or both"),
     ({}, "query", "Field required"),
     ([], "body", "valid dictionary"),

@@ -13,6 +13,7 @@ from batchsearch.models.search import (
     MAX_ITEMS,
     MAX_PERIODS,
     MAX_TERM_LENGTH,
+    SMART_MODE_MESSAGE,
     Query,
     normalise_topic,
     parse_search_request,
@@ -79,6 +80,35 @@ def test_defaults() -> None:
     assert q.ranking_params.content_diversification.enabled is True
     assert q.ranking_params.reranker is None
     assert q.filters.model_fields_set == set()
+
+
+def test_auto_enrich_filters_defaults_to_true_as_on_bigdata() -> None:
+    assert parse_search_request({"query": {"text": "x"}}).query.auto_enrich_filters is True
+    assert parse_search_request(EXAMPLE_A).query.auto_enrich_filters is False
+
+
+def test_top_level_max_chunks_and_ranking_params_are_taken_when_the_query_has_none() -> None:
+    q = parse_search_request({"query": {"text": "x"}, "max_chunks": 7,
+                              "ranking_params": {"freshness_boost": 0, "reranker": {"threshold": 0.5}}}).query
+    assert q.max_chunks == 7 and q.ranking_params.freshness_boost == 0
+    assert q.ranking_params.reranker is not None and q.ranking_params.reranker.threshold == 0.5
+    assert {"max_chunks", "ranking_params"} <= q.model_fields_set
+
+
+def test_the_field_inside_query_wins_over_the_top_level_one() -> None:
+    q = parse_search_request({"query": {"text": "x", "max_chunks": 3, "ranking_params": {"source_boost": 2}},
+                              "max_chunks": 7, "ranking_params": {"source_boost": 5}}).query
+    assert q.max_chunks == 3 and q.ranking_params.source_boost == 2
+
+
+def test_smart_mode_takes_timestamp_and_source_and_the_query_carries_the_mode() -> None:
+    req = parse_search_request({"search_mode": "smart", "include_audit": True, "query": {
+        "text": "Microsoft cloud revenue", "filters": {"timestamp": {"start": "2025-01-01"},
+                                                       "source": {"values": ["D4B903"]}}}})
+    assert req.search_mode == "smart" and req.query.search_mode == "smart" and req.query.include_audit is True
+    fast = parse_search_request({"query": {"text": "x"}}).query
+    assert fast.search_mode == "fast" and fast.include_audit is False
+    assert fast.model_copy().search_mode == "fast" and req.query.model_copy().search_mode == "smart"
 
 
 def test_filter_only_query_is_accepted() -> None:
@@ -158,7 +188,11 @@ def _query(**query: Any) -> dict[str, Any]:
 BAD: list[tuple[Any, str, str]] = [
     (_query(filters={"entities": {"any_of": ["228D42"]}}), "query.filters.entities", "Extra inputs are not permitted"),
     (_query(filters={"entity": {"any_of": ["228D42"], "mode": "x"}}), "query.filters.entity.mode", "Extra inputs"),
-    ({"query": {"text": "x"}, "max_chunks": 5}, "max_chunks", "Extra inputs are not permitted"),
+    ({"query": {"text": "x"}, "max_chunks": 0}, "max_chunks", "greater than or equal to 1"),
+    ({"query": {"text": "x"}, "max_chunks": "5"}, "max_chunks", "valid integer"),
+    ({"query": {"text": "x"}, "ranking_params": {"source_boost": 11}}, "ranking_params.source_boost",
+     "less than or equal to 10"),
+    ({"query": {"text": "x"}, "ranking_params": {"boost": 1}}, "ranking_params.boost", "Extra inputs"),
     (_query(max_chunks=0), "query.max_chunks", "greater than or equal to 1"),
     (_query(max_chunks=1001), "query.max_chunks", "Input should be less than or equal to 1000"),
     (_query(max_chunks="ten"), "query.max_chunks", "valid integer"),
@@ -195,7 +229,13 @@ BAD: list[tuple[Any, str, str]] = [
     ({"query": {"text": "   "}}, "query", "Give a `text`"),
     ({"query": "cloud"}, "query", "valid dictionary"),
     ({}, "query", "Field required"),
-    ({"query": {"text": "x"}, "search_mode": "smart"}, "search_mode", "Smart search mode is not available"),
+    ({"query": {"text": "x", "filters": {"entity": {"any_of": ["228D42"]}}}, "search_mode": "smart"},
+     "query.filters.entity", SMART_MODE_MESSAGE),
+    ({"query": {"text": "x", "filters": {"keyword": {"any_of": ["y"]}}}, "search_mode": "smart"},
+     "query.filters.keyword", "Search filter not supported in smart search mode"),
+    ({"query": {"text": "x", "ranking_params": {}}, "search_mode": "smart"}, "query.ranking_params", SMART_MODE_MESSAGE),
+    ({"query": {"text": "x"}, "ranking_params": {"source_boost": 2}, "search_mode": "smart"}, "ranking_params",
+     SMART_MODE_MESSAGE),
     ({"query": {"text": "x"}, "search_mode": "slow"}, "search_mode", "'fast'"),
     ({"query": {"text": "x"}, "include_audit": "true"}, "include_audit", "valid boolean"),
     (_query(auto_enrich_filters="false"), "query.auto_enrich_filters", "valid boolean"),

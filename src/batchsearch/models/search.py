@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, field_validator, model_validator
 
 from batchsearch.errors import FieldProblem, ValidationError
 
@@ -39,6 +39,9 @@ CATEGORIES = (
 )
 SENTIMENT_LABELS = ("positive", "negative", "neutral")
 SEARCH_REQUEST_TITLE = "PublicSearchRequest"  # the name validation messages give a search body
+SMART_FILTERS = ("timestamp", "source")  # the only filters a caller may set in smart mode (spec 4.1)
+SMART_MODE_MESSAGE = ("Search filter not supported in smart search mode. They will be defined automatically. "
+                      "Please remove them from the request.")  # Bigdata's own words (spec 4.1)
 
 StrictNumber = Annotated[float, pydantic.Strict(False), Field()]
 Term = Annotated[str, Field(max_length=MAX_TERM_LENGTH)]
@@ -288,15 +291,26 @@ class Query(_Model):
     filters: Filters = Field(default_factory=Filters)
     ranking_params: RankingParams = Field(default_factory=lambda: RankingParams.model_validate({}))
     max_chunks: int = Field(10, ge=1, le=1000)
-    auto_enrich_filters: StrictBool = False
+    auto_enrich_filters: StrictBool = Field(
+        True, description="Add the entities the knowledge graph detects in `text` to the entity filter (unless the "
+        "query filters by entity already); `include_audit` shows the query actually run.")
     external_search: ExternalSearch | None = None
+    # The request's search_mode and include_audit, kept with the query so a batch line that keeps only its
+    # query still runs as its request asked (set by SearchRequest; not part of the wire object).
+    _search_mode: str = PrivateAttr("fast")
+    _include_audit: bool = PrivateAttr(False)
 
-    @field_validator("max_chunks", mode="before")
-    @classmethod
-    def _int(cls, value: Any) -> Any:
-        if isinstance(value, bool | str) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError("Input should be a valid integer")
-        return value
+    _int = field_validator("max_chunks", mode="before")(classmethod(lambda cls, v: _no_fraction(v)))
+
+    @property
+    def search_mode(self) -> str:
+        """"fast" or "smart": the mode of the request this query came in."""
+        return self._search_mode
+
+    @property
+    def include_audit(self) -> bool:
+        """Whether the request asked for metadata.audit."""
+        return self._include_audit
 
     @model_validator(mode="after")
     def _something(self) -> Query:
@@ -311,16 +325,62 @@ class Query(_Model):
 class SearchRequest(_Model):
     """The body of `POST /v1/search`."""
 
-    search_mode: Literal["fast"] = "fast"
+    search_mode: Literal["fast", "smart"] = Field(
+        "fast", description="fast: the caller sets filters and ranking; smart: the server plans the query (detected "
+        "entities and reporting periods, dates from phrases such as \"last quarter\"), runs one sub-query each and "
+        "fuses them. Smart mode takes only the timestamp and source filters.")
     query: Query
     include_audit: StrictBool = False
+    max_chunks: int | None = Field(
+        None, ge=1, le=1000, description="Accepted here too, as some clients send it; `query.max_chunks` wins.")
+    ranking_params: RankingParams | None = Field(
+        None, description="Accepted here too, as some clients send it; `query.ranking_params` wins.")
 
-    @field_validator("search_mode", mode="before")
-    @classmethod
-    def _fast_only(cls, value: Any) -> Any:
-        if value == "smart":
-            raise ValueError("Smart search mode is not available; use \"fast\"")
-        return value
+    _int = field_validator("max_chunks", mode="before")(classmethod(lambda cls, v: _no_fraction(v)))
+
+    @model_validator(mode="after")
+    def _settle(self) -> SearchRequest:
+        """Top-level max_chunks / ranking_params fill the query's when it has none; the query carries the mode."""
+        update: dict[str, Any] = {}
+        if self.max_chunks is not None and "max_chunks" not in self.query.model_fields_set:
+            update["max_chunks"] = self.max_chunks
+        if self.ranking_params is not None and "ranking_params" not in self.query.model_fields_set:
+            update["ranking_params"] = self.ranking_params
+        if update:
+            fields_set = self.query.model_fields_set | set(update)
+            self.query = self.query.model_copy(update=update)
+            self.query.__pydantic_fields_set__ = fields_set
+        self.query._search_mode = self.search_mode
+        self.query._include_audit = self.include_audit
+        return self
+
+
+def smart_mode_problems(request: SearchRequest) -> list[FieldProblem]:
+    """The fields a smart-mode request may not set (every filter but timestamp and source, ranking_params)."""
+    if request.search_mode != "smart":
+        return []
+    problems = [FieldProblem(f"query.filters.{name}", SMART_MODE_MESSAGE)
+                for name in Filters.model_fields if name not in SMART_FILTERS and getattr(request.query.filters, name)
+                is not None]
+    if request.ranking_params is not None:
+        problems.append(FieldProblem("ranking_params", SMART_MODE_MESSAGE))
+    elif "ranking_params" in request.query.model_fields_set:
+        problems.append(FieldProblem("query.ranking_params", SMART_MODE_MESSAGE))
+    return problems
+
+
+def check_search_mode(request: SearchRequest) -> SearchRequest:
+    """`request` when its mode allows what it sets; ValidationError naming the first refused field otherwise."""
+    problems = smart_mode_problems(request)
+    if problems:
+        raise ValidationError(problems=problems, title=SEARCH_REQUEST_TITLE)
+    return request
+
+
+def _no_fraction(value: Any) -> Any:
+    if isinstance(value, bool | str) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError("Input should be a valid integer")
+    return value
 
 
 def normalise_topic(value: str) -> str:
@@ -370,6 +430,7 @@ def parse_search_request(payload: Any) -> SearchRequest:
     if not isinstance(payload, dict):
         raise ValidationError.of(SEARCH_REQUEST_TITLE, "body", "Input should be a JSON object")
     try:
-        return SearchRequest.model_validate(payload)
+        request = SearchRequest.model_validate(payload)
     except pydantic.ValidationError as exc:
         raise ValidationError(problems=pydantic_problems(exc), title=SEARCH_REQUEST_TITLE) from exc
+    return check_search_mode(request)

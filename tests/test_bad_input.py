@@ -103,6 +103,10 @@ METRICS = ("GET", "/metrics")
 
 KEYED = [SEARCH, BATCHES, LIST, VALIDATE, BATCH, CANCEL, RESULTS, RETRY, DOCS, DOC_CREATE, DOC, DOC_PATCH,
          DOC_DELETE, TAGS, TAG_CREATE, COMPANIES, SECTORS, BY_KIND, COMPANY, ENTITIES, SOURCES, DELETE_BATCH]
+VOLUME = ("POST", "/v1/search/volume")
+CO_ENTITIES = ("POST", "/v1/search/co-mentions/entities")
+CO_TOPICS = ("POST", "/v1/search/co-mentions/topics")
+KEYED += [VOLUME, CO_ENTITIES, CO_TOPICS]
 EXAMPLE_PATHS = {"{batch_id}": "{batch_id}", "{content_id}": "{content_id}", "{kind}": "isin",
                  "{value}": "US0378331005"}
 
@@ -261,6 +265,31 @@ def body_cases() -> list[Case]:
         Case("junk params", READY, "/readyz", 200, key=None, params={"a": "\x00"}),
         Case("junk params", METRICS, "/metrics", 200, key=None, params={"name[]": "x" * 1000}),
         Case("unknown route", HEALTH, "/v1/nope", 404),
+        # POST /v1/search/volume and /v1/search/co-mentions/{entities,topics}
+        j(VOLUME, "malformed JSON", "/v1/search/volume", b'{"query": ', 400),
+        j(VOLUME, "deep nesting", "/v1/search/volume", DEEP, 400),
+        j(VOLUME, "NaN sentiment", "/v1/search/volume", b'{"query": {"filters": {"sentiment": {"ranges": [{"min": NaN}]}}}}',
+          400),
+        Case("no query", VOLUME, "/v1/search/volume", 400, json_body={}),
+        Case("max_chunks (search only)", VOLUME, "/v1/search/volume", 400, json_body={"query": {"max_chunks": 5}}),
+        Case("overlong text", VOLUME, "/v1/search/volume", 400, json_body={"query": {"text": "x" * 10_001}}),
+        Case("too many entities", VOLUME, "/v1/search/volume", 400,
+             json_body={"query": {"filters": {"entity": {"any_of": ["228D42"] * 501}}}}),
+        Case("year 1 at +05:00", VOLUME, "/v1/search/volume", 400,
+             json_body={"query": {"filters": {"timestamp": {"end": "0001-01-01T00:00:00+05:00"}}}}),
+        Case("wrong method", VOLUME, "/v1/search/volume", 405, method="GET"),
+        j(CO_ENTITIES, "5,000-digit limit", "/v1/search/co-mentions/entities", b'{"query": {}, "limit": ' + HUGE_INT + b"}",
+          400),
+        Case("limit 1001", CO_ENTITIES, "/v1/search/co-mentions/entities", 400, json_body={"query": {}, "limit": 1001}),
+        Case("limit as a string", CO_ENTITIES, "/v1/search/co-mentions/entities", 400,
+             json_body={"query": {}, "limit": "10"}),
+        Case("unknown entity category", CO_ENTITIES, "/v1/search/co-mentions/entities", 400,
+             json_body={"query": {"entity_categories": ["planets"]}}),
+        Case("body is a list", CO_ENTITIES, "/v1/search/co-mentions/entities", 400, json_body=[1, 2]),
+        j(CO_TOPICS, "not UTF-8", "/v1/search/co-mentions/topics", b'{"query": {"text": "\xff\xfe"}}', 400),
+        Case("query limit 0", CO_TOPICS, "/v1/search/co-mentions/topics", 400, json_body={"query": {"limit": 0}}),
+        Case("huge chunk range", CO_TOPICS, "/v1/search/co-mentions/topics", None,
+             json_body={"query": {"filters": {"chunk": {"from": 1, "to": 2**70}}}}),
     ]
 
 

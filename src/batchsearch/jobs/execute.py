@@ -7,9 +7,10 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
+from datetime import datetime
 from typing import Protocol, TypeVar
 
-from batchsearch.errors import InternalError, SearchTimeoutError
+from batchsearch.errors import BatchSearchError, InternalError, SearchTimeoutError
 from batchsearch.jobs.lines import (
     EXCEPTION_MESSAGE,
     TIMEOUT_MESSAGE,
@@ -22,6 +23,7 @@ from batchsearch.jobs.lines import (
     parse_line,
 )
 from batchsearch.models.search import Query
+from batchsearch.search.planner import Detector, plan_search, run_plans
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,8 +42,30 @@ class LineSearcher(Protocol):
 
 
 def query_key(query: Query) -> str:
-    """A canonical text of a parsed query: equal for identical query objects (for deduplication)."""
-    return json.dumps(query.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """A canonical text of a parsed query and its request's mode: equal for identical requests (for deduplication)."""
+    body = {"query": query.model_dump(mode="json"), "mode": query.search_mode, "audit": query.include_audit}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+class PlanningSearcher:
+    """A LineSearcher that plans each line's query (auto-enrichment, smart mode) and runs every line's queries in
+    one search_many call of the searcher it wraps; one fused outcome per line."""
+
+    def __init__(self, searcher: LineSearcher, detector: Detector | None, clock: Callable[[], datetime]) -> None:
+        self._searcher = searcher
+        self._detector = detector
+        self._clock = clock
+
+    def current_generation(self) -> int | None:
+        """The wrapped searcher's newest generation."""
+        return self._searcher.current_generation()
+
+    def search_many(self, queries: Sequence[Query], *, owner: str | None, generation: int | None) -> list[Outcome]:
+        """One outcome per query, in order; a query's sub-queries all search the same generation."""
+        now = self._clock()
+        plans = [plan_search(query, self._detector, now) for query in queries]
+        answers = run_plans(plans, lambda flat: self._searcher.search_many(flat, owner=owner, generation=generation))
+        return [answer if isinstance(answer, BatchSearchError) else dict(answer) for answer in answers]
 
 
 def dedupe(queries: Sequence[Query]) -> tuple[list[Query], list[int]]:

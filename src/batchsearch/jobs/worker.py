@@ -19,7 +19,7 @@ from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
 from batchsearch.errors import ServiceUnavailableError
 from batchsearch.jobs import parts
-from batchsearch.jobs.execute import LineSearcher, MicroBatchExecutor
+from batchsearch.jobs.execute import LineSearcher, MicroBatchExecutor, PlanningSearcher
 from batchsearch.index.snapshot_ids import snapshot_key
 from batchsearch.jobs.finalize import Finalizer
 from batchsearch.jobs.intake import InputLimits, Intake
@@ -78,9 +78,12 @@ def open_engine_searcher(settings: Settings) -> LineSearcher:
     from batchsearch.embeddings import build_embedder
     from batchsearch.search.engine import SearchEngine
 
+    from batchsearch.kg import KnowledgeGraph
+
     engine = SearchEngine(index_store(settings), build_embedder(settings), fusion=settings.fusion,
                           snapshot_key=snapshot_key(settings.resolved_signing_secret()))
-    return EngineLineSearcher(engine)
+    detector = KnowledgeGraph.open_or_build(settings.data_dir / "kg").detector()  # as the API's: enrichment, smart mode
+    return PlanningSearcher(EngineLineSearcher(engine), detector, utcnow)
 
 
 def new_worker_id() -> str:

@@ -142,10 +142,11 @@ def find_periods(text: str) -> tuple[list[ReportingPeriod], str]:
             year, quarter = read(match)
             found.append((match.start(), ReportingPeriod(fiscal_year=int(year),
                                                          fiscal_quarter=int(quarter) if quarter else None)))
-        text = pattern.sub(" ", text)
-    ordered = [p for _, p in sorted(found, key=lambda item: item[0])]
-    unique = list({(p.fiscal_year, p.fiscal_quarter): p for p in reversed(ordered)}.values())[::-1]
-    return unique, text
+        text = pattern.sub(lambda m: " " * len(m.group(0)), text)  # same length: the next pattern's offsets hold
+    unique: dict[tuple[int, int | None], ReportingPeriod] = {}
+    for _, period in sorted(found, key=lambda item: item[0]):
+        unique.setdefault((period.fiscal_year, period.fiscal_quarter), period)
+    return list(unique.values()), text
 
 
 def find_window(text: str, now: datetime) -> tuple[TimestampFilter | None, str]:

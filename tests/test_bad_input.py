@@ -107,8 +107,15 @@ VOLUME = ("POST", "/v1/search/volume")
 CO_ENTITIES = ("POST", "/v1/search/co-mentions/entities")
 CO_TOPICS = ("POST", "/v1/search/co-mentions/topics")
 KEYED += [VOLUME, CO_ENTITIES, CO_TOPICS]
+DOCUMENT = ("GET", "/v1/documents/{document_id}")
+DOCUMENT_ANNOTATED = ("GET", "/v1/documents/{document_id}/annotated")
+QUOTAS = ("GET", "/v1/subscription/quotas")
+DOC_ORIGINAL = ("GET", "/contents/v1/documents/{content_id}/original")
+DOC_ANNOTATED = ("GET", "/contents/v1/documents/{content_id}/annotated")
+KEYED += [DOCUMENT, QUOTAS, DOC_ORIGINAL, DOC_ANNOTATED]
 EXAMPLE_PATHS = {"{batch_id}": "{batch_id}", "{content_id}": "{content_id}", "{kind}": "isin",
                  "{value}": "US0378331005"}
+EXAMPLE_PATHS["{document_id}"] = "F" * 32
 
 
 def _example(path: str) -> str:
@@ -290,6 +297,30 @@ def body_cases() -> list[Case]:
         Case("query limit 0", CO_TOPICS, "/v1/search/co-mentions/topics", 400, json_body={"query": {"limit": 0}}),
         Case("huge chunk range", CO_TOPICS, "/v1/search/co-mentions/topics", None,
              json_body={"query": {"filters": {"chunk": {"from": 1, "to": 2**70}}}}),
+        # fetch a document, its signed annotated JSON, quotas, content originals and annotated files, list params
+        Case("unknown id", DOCUMENT, "/v1/documents/nope", 404),
+        Case("non-ASCII id", DOCUMENT, "/v1/documents/%C3%A9%00", 404),
+        Case("129-character id", DOCUMENT, "/v1/documents/" + "d" * 129, 400),
+        Case("no signature", DOCUMENT_ANNOTATED, "/v1/documents/nope/annotated", 403, key=None),
+        Case("superscript expires", DOCUMENT_ANNOTATED, "/v1/documents/nope/annotated", 403, key=None,
+             params={"expires": "²", "signature": "0"}),
+        Case("expires 2**70", DOCUMENT_ANNOTATED, "/v1/documents/nope/annotated", 403, key=None,
+             params={"expires": str(2**70), "signature": "0"}),
+        Case("non-ASCII signature", DOCUMENT_ANNOTATED, "/v1/documents/nope/annotated", 403, key=None,
+             params={"expires": "9999999999", "signature": "é"}),
+        Case("129-character id", DOCUMENT_ANNOTATED, "/v1/documents/" + "d" * 129 + "/annotated", 400, key=None),
+        Case("month 13", QUOTAS, "/v1/subscription/quotas", 400, params={"period": "2026-13"}),
+        Case("period 2**70", QUOTAS, "/v1/subscription/quotas", 400, params={"period": 2**70}),
+        Case("junk params", QUOTAS, "/v1/subscription/quotas", 200, params={"x": "\x00" * 10}),
+        Case("pending file", DOC_ORIGINAL, "/contents/v1/documents/{content_id}/original", 409),
+        Case("unknown id", DOC_ORIGINAL, "/contents/v1/documents/nope/original", 404),
+        Case("pending file", DOC_ANNOTATED, "/contents/v1/documents/{content_id}/annotated", 409),
+        Case("non-ASCII id", DOC_ANNOTATED, "/contents/v1/documents/%C3%A9/annotated", 404),
+        Case("from_date not a date", DOCS, "/contents/v1/documents", 400, params={"from_date": "yesterday"}),
+        Case("from_date year 1 at +05:00", DOCS, "/contents/v1/documents", 400,
+             params={"from_date": "0001-01-01T00:00:00+05:00"}),
+        Case("unknown origin", DOCS, "/contents/v1/documents", 400, params={"origin": "fax"}),
+        Case("unknown ownership", DOCS, "/contents/v1/documents", 400, params={"ownership": "mine"}),
     ]
 
 

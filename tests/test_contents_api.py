@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from batchsearch.api.app import ERROR_RESPONSES, create_app
-from batchsearch.api.routes import contents
+from batchsearch.api.routes import contents, documents
 from batchsearch.config import Settings
 from batchsearch.contents.service import ContentService
 from batchsearch.embeddings import MiniLMEmbedder
@@ -64,6 +64,8 @@ class Api:
         if not hasattr(self.app.state, "contents"):  # until create_app wires the content API itself
             self.app.state.contents = self.new_service()
             self.app.include_router(contents.router, responses=ERROR_RESPONSES)
+        if "/v1/documents/{document_id}" not in {getattr(r, "path", None) for r in self.app.routes}:
+            self.app.include_router(documents.router, responses=ERROR_RESPONSES)  # until create_app does
         self.alice = {"X-API-KEY": self.app.state.keys.create("alice")[1]}
         self.bob = {"X-API-KEY": self.app.state.keys.create("bob")[1]}
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test")
@@ -445,3 +447,73 @@ async def test_update_tags_are_bounded(api: Api) -> None:
         response = await api.client.patch(f"/contents/v1/documents/{created['id']}", headers=api.alice,
                                           json={"tags": tags})
         assert response.status_code == 400 and f"\n{field}\n" in response.json()["message"], response.text
+
+
+async def test_list_filters_by_origin_from_date_and_ownership(api: Api) -> None:
+    first = (await api.create("first.txt"))["id"]
+    await anyio.sleep(0.01)  # created_at of the second is later
+    second = (await api.create("second.txt"))["id"]
+    since = (await api.record(second)).json()["created_at"]
+
+    async def ids(**params: Any) -> list[str]:
+        response = await api.client.get("/contents/v1/documents", headers=api.alice, params=params)
+        assert response.status_code == 200, response.text
+        return [r["id"] for r in response.json()["results"]]
+
+    assert await ids(from_date=since) == [second]
+    assert await ids(from_date=since.replace("Z", "+02:00")) == [second, first]  # two hours earlier
+    assert await ids(from_date=since[:10]) == [second, first]  # a date: from its midnight, UTC
+    assert await ids(origin="file_upload") == await ids(ownership="owned") == await ids(ownership="all") == [second,
+                                                                                                              first]
+    assert await ids(origin="email") == [] and await ids(ownership="shared") == []
+    for params, field in (({"from_date": "yesterday"}, "query.from_date"), ({"origin": "fax"}, "query.origin"),
+                          ({"ownership": "mine"}, "query.ownership"),
+                          ({"from_date": "0001-01-01T00:00:00+05:00"}, "query.from_date")):
+        response = await api.client.get("/contents/v1/documents", headers=api.alice, params=params)
+        assert response.status_code == 400 and f"\n{field}\n" in response.json()["message"], response.text
+
+
+async def test_the_original_url_serves_the_uploaded_bytes_without_a_key(api: Api) -> None:
+    data = "Quarterly memo: Boeing raised its dividend. ünïcode kept.\n".encode()
+    pending = await api.create("memo.txt")
+    response = await api.client.get(f"/contents/v1/documents/{pending['id']}/original", headers=api.alice)
+    assert response.status_code == 409 and "no file yet" in response.json()["message"]
+    record = await api.add("memo2.txt", data)
+    response = await api.client.get(f"/contents/v1/documents/{record['id']}/original", headers=api.alice)
+    assert response.status_code == 200 and set(response.json()) == {"url"}
+    url = urlsplit(response.json()["url"])
+    download = await api.client.get(f"{url.path}?{url.query}")
+    assert download.status_code == 200 and download.content == data
+    tampered = await api.client.get(f"{url.path}?{url.query.replace('signature=', 'signature=0')}")
+    assert tampered.status_code == 403
+    foreign = await api.client.get(f"/contents/v1/documents/{record['id']}/original", headers=api.bob)
+    assert foreign.status_code == 404 and foreign.json()["errorCode"] == "PRIVATE_CONTENT_NOT_FOUND"
+
+
+async def test_the_annotated_document_of_a_processed_file(api: Api) -> None:
+    text = ("# Boeing corporate actions\n\nThe Boeing Company raised its quarterly dividend.\n\n"
+            "Highlights\n- Two-for-one stock split\n- Buyback extended\n\n"
+            "| Item | Value |\n|---|---|\n| Dividend | 0.55 |\n")
+    pending = await api.create("early.md")
+    response = await api.client.get(f"/contents/v1/documents/{pending['id']}/annotated", headers=api.alice)
+    assert response.status_code == 409 and "pending" in response.json()["message"]
+    record = await api.add("actions.md", text.encode(), tags=["Deals"])
+    response = await api.client.get(f"/contents/v1/documents/{record['id']}/annotated", headers=api.alice)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"url", "document", "content", "profiling", "analytics"}
+    assert body["document"]["id"] == record["id"] and body["document"]["tags"] == ["Deals"]
+    assert body["content"]["title"] == {"type": "HEADING", "text": "Boeing corporate actions"}
+    blocks = body["content"]["body"]
+    assert [b["type"] for b in blocks] == ["HEADING", "TEXT", "HEADING", "LIST_UNORDERED", "TABLE"]
+    assert blocks[3]["items"] == ["Two-for-one stock split", "Buyback extended"]
+    assert blocks[4]["rows"] == [["Item", "Value"], ["Dividend", "0.55"]]
+    boeing = api.app.state.kg.detector().detect("Boeing announced")[0].id
+    assert boeing in {e["id"] for e in body["analytics"]["entities"]}
+    url = urlsplit(body.pop("url"))
+    download = await api.client.get(f"{url.path}?{url.query}")  # no API key
+    assert download.status_code == 200 and download.json() == body
+    foreign = await api.client.get(f"/contents/v1/documents/{record['id']}/annotated", headers=api.bob)
+    assert foreign.status_code == 404
+    assert (await api.client.get(f"/v1/documents/{record['id']}", headers=api.bob)).status_code == 404
+    assert (await api.client.get(f"/v1/documents/{record['id']}", headers=api.alice)).status_code == 200

@@ -178,7 +178,7 @@ def _from_date(value: str | None) -> datetime | None:
     try:
         return parse_timestamp(value)
     except ValueError as exc:
-        raise ValidationError.of("request", "from_date", str(exc)) from exc
+        raise ValidationError.of("request", "query.from_date", str(exc)) from exc
 
 
 # ---- dependencies ----------------------------------------------------------------------------

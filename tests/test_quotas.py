@@ -102,3 +102,14 @@ def test_a_bucket_refills_at_its_rate_up_to_its_burst() -> None:
     assert bucket.take(0.0) == pytest.approx(0.5)
     assert bucket.take(0.5) == 0.0 and bucket.take(0.5) == pytest.approx(0.5)
     assert bucket.is_full(100.0) and bucket.tokens == 3.0
+
+
+@pytest.mark.parametrize(("method", "path", "kind"), [
+    ("POST", "/v1/search", "search"), ("POST", "/v1/search/volume", "search"),
+    ("POST", "/v1/search/co-mentions/entities", "search"), ("POST", "/v1/search/co-mentions/topics", "search"),
+    ("POST", "/v1/knowledge-graph/companies", "search"), ("GET", "/v1/search/batches", "poll"),
+    ("GET", "/v1/search/batches/abc", "poll"), ("POST", "/v1/search/batches", None), ("PUT", "/files/x", None)])
+def test_search_like_routes_count_as_searches_and_batch_reads_as_polls(method: str, path: str, kind: str | None) -> None:
+    from batchsearch.api.ratelimit import request_kind
+
+    assert request_kind(method, path) == kind

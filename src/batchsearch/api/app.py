@@ -108,7 +108,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> FastAPI:
     """Build the API for these settings: key store, search engine and all routes."""
-    from batchsearch.api.routes import batches, contents, files, health, kg, search
+    from batchsearch.api.routes import analytics, batches, contents, files, health, kg, search
     from batchsearch.contents import ContentService
     from batchsearch.ingest.annotators import DefaultAnnotator
     from batchsearch.jobs.service import BatchService
@@ -151,6 +151,7 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     if settings.metrics_enabled:
         app.include_router(health.metrics_router)
     app.include_router(search.router, responses=ERROR_RESPONSES)
+    app.include_router(analytics.router, responses=ERROR_RESPONSES)
     app.include_router(kg.router, responses=ERROR_RESPONSES)
     app.include_router(batches.router, responses=ERROR_RESPONSES)
     if isinstance(app.state.object_store, LocalObjectStore):  # S3 serves its own presigned URLs

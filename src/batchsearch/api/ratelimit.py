@@ -89,10 +89,15 @@ class KeyBuckets:
             self._buckets.popitem(last=False)
 
 
+SEARCH_PATHS = ("/v1/search", "/v1/search/volume")
+CO_MENTIONS_PREFIX = "/v1/search/co-mentions/"
+
+
 def request_kind(method: str, path: str) -> str | None:
     """Which limit a request counts against: "search", "poll", or None (not limited)."""
     path = path.rstrip("/") or "/"
-    if (method == "POST" and path == "/v1/search") or path.startswith(KG_PREFIX):
+    if (method == "POST" and path in SEARCH_PATHS) or path.startswith(KG_PREFIX) \
+            or (method == "POST" and path.startswith(CO_MENTIONS_PREFIX)):
         return "search"
     if method == "GET" and (path == BATCHES_PREFIX or path.startswith(BATCHES_PREFIX + "/")):
         return "poll"

@@ -30,7 +30,6 @@ from search_fixtures import (
 
 from batchsearch.annotate.topics import get_topic
 from batchsearch.api.app import create_app
-from batchsearch.api.routes import analytics as analytics_routes
 from batchsearch.config import Settings
 from batchsearch.kg.model import Entity, EntityCategory
 from batchsearch.models.analytics import AnalyticsQuery
@@ -165,17 +164,9 @@ def test_the_series_is_zero_filled_between_matching_days(corpus: dict[str, Any])
 # ---- HTTP ---------------------------------------------------------------------------------------
 
 
-def with_analytics(app: FastAPI) -> FastAPI:
-    """The app with the analytics routes (until create_app mounts them itself)."""
-    if "/v1/search/volume" not in {getattr(r, "path", None) for r in app.routes}:
-        app.include_router(analytics_routes.router)
-        app.openapi_schema = None
-    return app
-
-
 @pytest.fixture(scope="module")
 def app(corpus: dict[str, Any]) -> Iterator[FastAPI]:
-    app = with_analytics(create_app(Settings(data_dir=corpus["root"] / "data"), engine=corpus["engine"]))
+    app = create_app(Settings(data_dir=corpus["root"] / "data"), engine=corpus["engine"])
     app.state.kg.add_entities(Entity(e, f"Entity {e}", CATEGORY_OF[e]) for e in ENTITIES)
     app.state.test_keys = [{"X-API-KEY": app.state.keys.create(name)[1]} for name in ("alice", "bob")]
     yield app

@@ -10,14 +10,12 @@ from typer.testing import CliRunner
 
 from batchsearch.cli import app
 from sdk_server import LiveServer, Reply, ScriptedServer, error_body
-from test_analytics import with_analytics
 from test_cli_commands import one_line_error
 from test_client_sync import mentioned_company
 
 
 @pytest.fixture(scope="module")
 def server(live_server: LiveServer) -> LiveServer:
-    with_analytics(live_server.app)
     return live_server
 
 

@@ -16,7 +16,6 @@ import pytest
 
 import batchsearch
 from sdk_server import LiveServer, Reply, ScriptedServer, error_body
-from test_analytics import with_analytics
 from test_client_sync import mentioned_company
 
 ANNOTATED = {"document": {"id": "57BB2AD9194D71076A125A6EA3356D63", "headline": "Acme"},
@@ -25,7 +24,6 @@ ANNOTATED = {"document": {"id": "57BB2AD9194D71076A125A6EA3356D63", "headline": 
 
 @pytest.fixture(scope="module")
 def server(live_server: LiveServer) -> LiveServer:
-    with_analytics(live_server.app)
     return live_server
 
 

@@ -138,6 +138,6 @@ async def test_quotas_show_the_tenants_usage_and_the_limits(client: tuple[httpx.
 async def test_quotas_need_a_key_and_a_well_formed_period(client: tuple[httpx.AsyncClient, Any]) -> None:
     http, app = client
     assert (await http.get("/v1/subscription/quotas")).status_code == 401
-    for bad in ("2026-13", "2026-1", "x" * 500, "2026-01-01"):
+    for bad in ("2026-13", "2026-1", "x" * 500, "2026-01-01", "0000-01", "9999-12"):
         response = await http.get("/v1/subscription/quotas", headers=app.state.alice, params={"period": bad})
         assert response.status_code == 400 and "period" in response.json()["message"], (bad, response.text)

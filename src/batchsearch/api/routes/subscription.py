@@ -20,7 +20,7 @@ from batchsearch.usage import UsageStore, period_bounds, period_of
 
 router = APIRouter(tags=["Subscription"])
 
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"  # 1900-01 .. 2099-12: both ends of the month exist
 
 
 class Allowance(BaseModel):

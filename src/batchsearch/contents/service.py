@@ -153,10 +153,9 @@ class ContentService:
         self.sandbox = Sandbox(max_seconds=max_seconds, max_memory_mb=max_memory_mb)
         # one owner may use all workers but one: another tenant's upload always finds a worker
         self._queue: FairQueue[Task] = FairQueue(max_per_owner=max(1, workers - 1))
-        self._threads = [threading.Thread(target=self._work, name=f"contents-{i}", daemon=True)
-                         for i in range(workers)]
-        for thread in self._threads:
-            thread.start()
+        self._workers = workers
+        self._threads: list[threading.Thread] = []  # started by the first task: an idle service holds none
+        self._threads_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Engine, *, index: IndexStore, embedder: TokenizingEmbedder,
@@ -309,7 +308,9 @@ class ContentService:
         self.sandbox.close()
         if wait:
             deadline = time.monotonic() + timeout
-            for thread in self._threads:
+            with self._threads_lock:
+                threads = list(self._threads)
+            for thread in threads:
                 if thread is not threading.current_thread():
                     thread.join(max(0.0, deadline - time.monotonic()))
 
@@ -390,6 +391,13 @@ class ContentService:
     def _submit(self, task: Task, content_id: str, owner: str) -> None:
         if not self._queue.put(owner, content_id, task):  # closed: resume() picks processing records up later
             log.warning("content workers stopped; %s of %s not run", task.__name__, content_id)
+            return
+        with self._threads_lock:
+            if not self._threads:
+                self._threads = [threading.Thread(target=self._work, name=f"contents-{i}", daemon=True)
+                                 for i in range(self._workers)]
+                for thread in self._threads:
+                    thread.start()
 
     def _guarded(self, task: Task, content_id: str) -> None:
         """Run a task; an unexpected error fails the record instead of escaping the thread."""

@@ -20,6 +20,8 @@ import uvicorn
 from batchsearch.api.app import create_app
 from batchsearch.config import Settings
 from batchsearch.corpus import write_corpus
+from batchsearch.clock import utcnow
+from batchsearch.jobs.execute import PlanningSearcher
 from batchsearch.jobs.worker import EngineLineSearcher, build_worker
 from batchsearch.kg import KnowledgeGraph
 from batchsearch.services import build_ingestor
@@ -75,7 +77,9 @@ class LiveServer:
         return str(self.app.state.keys.create(name)[1])
 
     def _work(self) -> None:
-        worker = build_worker(self.settings, EngineLineSearcher(self.app.state.engine))
+        # as a real worker's searcher (open_engine_searcher): lines are planned (enrichment, smart mode)
+        searcher = PlanningSearcher(EngineLineSearcher(self.app.state.engine), self.app.state.kg.detector(), utcnow)
+        worker = build_worker(self.settings, searcher)
         worker.run(self._stop)
 
     def _wait_started(self, timeout: float = 30.0) -> None:

@@ -18,9 +18,9 @@ import pytest
 import uvicorn
 
 from batchsearch.api.app import create_app
+from batchsearch.clock import utcnow
 from batchsearch.config import Settings
 from batchsearch.corpus import write_corpus
-from batchsearch.clock import utcnow
 from batchsearch.jobs.execute import PlanningSearcher
 from batchsearch.jobs.worker import EngineLineSearcher, build_worker
 from batchsearch.kg import KnowledgeGraph

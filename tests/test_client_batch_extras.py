@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -240,3 +242,30 @@ def test_cli_batch_list_validate_delete_retry(cli: CliRunner, tmp_path: Path) ->
     assert gone.exit_code == 1 and one_line_error(gone.stderr)
     missing = cli.invoke(app, ["batch", "validate", str(tmp_path / "missing.jsonl")])
     assert "file not found" in one_line_error(missing.stderr)
+
+
+def test_searches_and_batch_lines_are_counted_in_the_tenants_usage(live_server: LiveServer, tmp_path: Path) -> None:
+    key = live_server.create_key("usage-counted")
+    fresh = batchsearch.Client(live_server.base_url, key)
+
+    def used() -> dict[str, Any]:
+        response = httpx.get(f"{live_server.base_url}/v1/subscription/quotas", headers={"X-API-KEY": key})
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        return {"units": results["api_query_units"]["used"], "searches": results["searches"]["used"]}
+
+    assert used() == {"units": 0.0, "searches": 0}
+    hits = fresh.search({"text": "quarterly results", "max_chunks": 4})
+    chunks = sum(len(doc["chunks"]) for doc in hits["results"])
+    assert chunks > 0 and used() == {"units": round(chunks / 10, 4), "searches": 1}
+    queries = write_queries(tmp_path / "q.jsonl", ["margin", "lawsuit", "dividend"])
+    status = fresh.batches.run(queries, tmp_path / "out.jsonl", timeout=120)
+    assert status["status"] == "completed"
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    batch_chunks = sum(len(doc["chunks"]) for line in lines if line["status"] == "success"
+                       for doc in line["response"]["results"])
+    successes = sum(line["status"] == "success" for line in lines)
+    assert successes == 3
+    assert used()["searches"] == 1 + successes
+    assert used()["units"] == pytest.approx((chunks + batch_chunks) / 10)
+    fresh.close()

@@ -20,8 +20,8 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from batchsearch.api.app import ERROR_RESPONSES, create_app
-from batchsearch.api.routes import contents, documents
+from batchsearch.api.app import create_app
+from batchsearch.api.routes import contents
 from batchsearch.config import Settings
 from batchsearch.contents.service import ContentService
 from batchsearch.embeddings import MiniLMEmbedder
@@ -61,11 +61,6 @@ class Api:
         self.settings = Settings(data_dir=data_dir, public_url="http://test")
         engine = SearchEngine(IndexStore(data_dir / "index"), embedder)
         self.app = create_app(self.settings, engine=engine)
-        if not hasattr(self.app.state, "contents"):  # until create_app wires the content API itself
-            self.app.state.contents = self.new_service()
-            self.app.include_router(contents.router, responses=ERROR_RESPONSES)
-        if "/v1/documents/{document_id}" not in {getattr(r, "path", None) for r in self.app.routes}:
-            self.app.include_router(documents.router, responses=ERROR_RESPONSES)  # until create_app does
         self.alice = {"X-API-KEY": self.app.state.keys.create("alice")[1]}
         self.bob = {"X-API-KEY": self.app.state.keys.create("bob")[1]}
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test")

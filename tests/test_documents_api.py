@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 
-from batchsearch.api.app import ERROR_RESPONSES, create_app
+from batchsearch.api.app import create_app
 from batchsearch.api.routes import documents
 from batchsearch.config import Settings
 from batchsearch.documents import IndexedChunk, content_blocks
@@ -73,8 +73,6 @@ class Api:
         shutil.copytree(kg_template, data_dir / "kg")
         self.app = create_app(Settings(data_dir=data_dir, public_url="http://test"),
                               engine=SearchEngine(IndexStore(data_dir / "index"), embedder))
-        if "/v1/documents/{document_id}" not in {getattr(r, "path", None) for r in self.app.routes}:
-            self.app.include_router(documents.router, responses=ERROR_RESPONSES)  # until create_app does
         self.alice = {"X-API-KEY": self.app.state.keys.create("alice")[1]}
         self.bob = {"X-API-KEY": self.app.state.keys.create("bob")[1]}
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test")

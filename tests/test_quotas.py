@@ -113,3 +113,12 @@ def test_search_like_routes_count_as_searches_and_batch_reads_as_polls(method: s
     from batchsearch.api.ratelimit import request_kind
 
     assert request_kind(method, path) == kind
+
+
+@pytest.mark.parametrize(("method", "path", "kind"), [
+    ("GET", "/v1/documents/ABC", "search"), ("GET", "/v1/documents/ABC/annotated", None),
+    ("GET", "/v1/subscription/quotas", "poll")])
+def test_document_fetches_count_as_searches_and_quota_reads_as_polls(method: str, path: str, kind: str | None) -> None:
+    from batchsearch.api.ratelimit import request_kind
+
+    assert request_kind(method, path) == kind

@@ -17,8 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from batchsearch import migrations
-from batchsearch.api.app import ERROR_RESPONSES, create_app
-from batchsearch.api.routes import subscription
+from batchsearch.api.app import create_app
 from batchsearch.config import Settings
 from batchsearch.db import create_db_engine, engine_for
 from batchsearch.search.engine import SearchEngine
@@ -92,8 +91,6 @@ SETTINGS: dict[str, Any] = {"quota_active_jobs": 7, "quota_queued_lines": 12_345
 async def client(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     engine_index = build_store(tmp_path / "index", [random_documents(np.random.default_rng(3), 5, DIM)], DIM)
     app = create_app(Settings(data_dir=tmp_path, **SETTINGS), engine=SearchEngine(engine_index, FakeEmbedder(DIM)))
-    if "/v1/subscription/quotas" not in {getattr(r, "path", None) for r in app.routes}:
-        app.include_router(subscription.router, responses=ERROR_RESPONSES)  # until create_app does
     app.state.alice = {"X-API-KEY": app.state.keys.create("alice")[1]}
     app.state.bob = {"X-API-KEY": app.state.keys.create("bob")[1]}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:

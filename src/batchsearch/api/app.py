@@ -108,7 +108,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> FastAPI:
     """Build the API for these settings: key store, search engine and all routes."""
-    from batchsearch.api.routes import analytics, batches, contents, files, health, kg, search
+    from batchsearch.api.routes import analytics, batches, contents, documents, files, health, kg, search, subscription
     from batchsearch.contents import ContentService
     from batchsearch.ingest.annotators import DefaultAnnotator
     from batchsearch.jobs.service import BatchService
@@ -157,6 +157,8 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     if isinstance(app.state.object_store, LocalObjectStore):  # S3 serves its own presigned URLs
         app.include_router(files.router, responses=ERROR_RESPONSES)
     app.include_router(contents.router, responses=ERROR_RESPONSES)
+    app.include_router(documents.router, responses=ERROR_RESPONSES)
+    app.include_router(subscription.router, responses=ERROR_RESPONSES)
     install_rate_limits(app, settings)
     app.add_middleware(RequestObserver, metrics=app.state.metrics)  # added last, so outermost: sees every answer
     return app

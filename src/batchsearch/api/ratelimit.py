@@ -91,6 +91,8 @@ class KeyBuckets:
 
 SEARCH_PATHS = ("/v1/search", "/v1/search/volume")
 CO_MENTIONS_PREFIX = "/v1/search/co-mentions/"
+DOCUMENTS_PREFIX = "/v1/documents/"
+QUOTAS_PATH = "/v1/subscription/quotas"
 
 
 def request_kind(method: str, path: str) -> str | None:
@@ -99,7 +101,9 @@ def request_kind(method: str, path: str) -> str | None:
     if (method == "POST" and path in SEARCH_PATHS) or path.startswith(KG_PREFIX) \
             or (method == "POST" and path.startswith(CO_MENTIONS_PREFIX)):
         return "search"
-    if method == "GET" and (path == BATCHES_PREFIX or path.startswith(BATCHES_PREFIX + "/")):
+    if method == "GET" and path.startswith(DOCUMENTS_PREFIX) and not path.endswith("/annotated"):
+        return "search"  # the signed annotated-JSON download carries no key
+    if method == "GET" and (path == BATCHES_PREFIX or path.startswith(BATCHES_PREFIX + "/") or path == QUOTAS_PATH):
         return "poll"
     return None
 

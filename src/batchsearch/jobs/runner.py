@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -18,12 +18,14 @@ from batchsearch.jobs import parts
 from batchsearch.jobs.eta import moving_average
 from batchsearch.jobs.execute import MicroBatchExecutor
 from batchsearch.jobs.finalize import Finalizer
-from batchsearch.jobs.lines import RETRYABLE_STATUSES, InputInspector, Json, RawLine, iter_lines
+from batchsearch.jobs.lines import RETRYABLE_STATUSES, InputInspector, Json, LineResult, RawLine, iter_lines
 from batchsearch.jobs.model import Checkpoint, Job, JobBackend
 from batchsearch.jobs.states import JobStatus
 from batchsearch.storage.protocol import ObjectStore
+from batchsearch.usage import returned_chunks
 
 log = logging.getLogger(__name__)
+UsageRecorder = Callable[[str, int, int], None]  # (owner, returned chunks, searches)
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,10 @@ class JobRunner:
         executor: MicroBatchExecutor,
         worker_id: str,
         clock: Clock = utcnow,
+        record_usage: UsageRecorder | None = None,
     ) -> None:
         self._config = config
+        self._record_usage = record_usage
         self._jobs = jobs
         self._objects = objects
         self._executor = executor
@@ -119,7 +123,7 @@ class JobRunner:
             for batch in micro_batches(lines, self._config.micro_batch_size):
                 if stop.is_set():
                     return False
-                rows = self._output_rows(job, batch, previous)
+                rows, spent = self._output_rows(job, batch, previous)
                 first, last = batch[0].number, batch[-1].number
                 self._objects.put_stream(parts.part_key(job.id, first, last), [b"".join(row for row, _ in rows)])
                 now = time.monotonic()
@@ -129,6 +133,7 @@ class JobRunner:
                 checkpoint = Checkpoint(last, batch[-1].end_offset, last, self.lines_per_s, counts)
                 if not self._checkpoint(job, checkpoint):
                     return False
+                self._spend(job, spent)
                 done = last
         return done == job.lines_total or self._fail(job, f"Input has {done} lines, expected {job.lines_total}")
 
@@ -139,14 +144,17 @@ class JobRunner:
         chunks = parts.skip_lines(self._objects.iter_bytes(job.output_key), job.checkpoint_line)
         return iter_lines(chunks, first_number=job.checkpoint_line + 1)
 
-    def _output_rows(self, job: Job, batch: list[RawLine], previous: Iterator[RawLine]) -> list[tuple[bytes, str]]:
-        """The output line and status of every line: searched now, or kept from the earlier output on a retry."""
+    def _output_rows(self, job: Job, batch: list[RawLine], previous: Iterator[RawLine]
+                     ) -> tuple[list[tuple[bytes, str]], list[LineResult]]:
+        """The output line and status of every line (searched now, or kept from the earlier output on a retry),
+        and the results searched now."""
         if job.retries == 0 or job.output_key is None:
             results = self._executor.run(batch, job.owner, job.snapshot_generation)
-            return [(result.to_json_line(), result.status) for result in results]
+            return [(result.to_json_line(), result.status) for result in results], results
         earlier = [_earlier_line(line, next(previous, None)) for line in batch]
         again = [line for line, (status, _, _) in zip(batch, earlier, strict=True) if status in RETRYABLE_STATUSES]
-        fresh = iter(self._executor.run(again, job.owner, job.snapshot_generation))
+        searched = self._executor.run(again, job.owner, job.snapshot_generation)
+        fresh = iter(searched)
         rows = []
         for status, attempts, data in earlier:
             if status in RETRYABLE_STATUSES:
@@ -154,7 +162,18 @@ class JobRunner:
                 rows.append((result.to_json_line(), result.status))
             else:
                 rows.append((data, status))
-        return rows
+        return rows, searched
+
+    def _spend(self, job: Job, results: list[LineResult]) -> None:
+        """Count the successful searches of a checkpointed micro-batch in the owner's usage (a line searched
+        again after a crash before its checkpoint is counted once, at the checkpoint that covers it)."""
+        ok = [result.response for result in results if result.status == "success" and result.response]
+        if not ok or self._record_usage is None:
+            return
+        try:
+            self._record_usage(job.owner, sum(returned_chunks(response) for response in ok), len(ok))
+        except Exception:  # usage is bookkeeping: never stop a job for it
+            log.exception("job %s: could not record the usage of %d lines", job.id, len(ok))
 
     def _checkpoint(self, job: Job, checkpoint: Checkpoint) -> bool:
         """Make progress durable; False when the job was cancelled or its lease went to another worker."""

@@ -6,8 +6,6 @@ the same wherever it is shown. Nothing here reads a store or writes anything.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace

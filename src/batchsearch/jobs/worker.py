@@ -36,6 +36,7 @@ from batchsearch.observability.logs import configure_logging
 from batchsearch.services import index_store, sweep_index_garbage
 from batchsearch.storage import open_object_store
 from batchsearch.storage.protocol import ObjectStore
+from batchsearch.usage import UsageStore
 
 if TYPE_CHECKING:
     from batchsearch.index.store import Snapshot
@@ -151,6 +152,7 @@ class Worker:
         *,
         clock: Clock = utcnow,
         parent_pid: int | None = None,
+        usage: UsageStore | None = None,
     ) -> None:
         self.id = new_worker_id()
         self._settings = settings
@@ -165,7 +167,8 @@ class Worker:
             max_lines=settings.batch_max_lines,
             max_attempts=settings.batch_max_attempts,
         )
-        self._runner = JobRunner(config, backend, objects, self._executor, self.id, clock)
+        record = (lambda owner, chunks, searches: usage.record(owner, chunks=chunks, searches=searches)) if usage else None
+        self._runner = JobRunner(config, backend, objects, self._executor, self.id, clock, record_usage=record)
         self._heartbeat = Heartbeat(backend, self.id, settings, clock, parent_pid)
         self._heartbeat.rate = lambda: self._runner.lines_per_s
         self._finalizer = Finalizer(backend, objects, self.id, settings.lease_seconds, clock)
@@ -308,8 +311,9 @@ def build_dispatcher(settings: Settings, backend: JobBackend, objects: ObjectSto
 
 def build_worker(settings: Settings, searcher: LineSearcher, *, parent_pid: int | None = None) -> Worker:
     """A worker over the configured database and the local object store."""
-    backend = SqlJobStore(create_db_engine(settings.resolved_database_url()))
-    return Worker(settings, backend, open_object_store(settings), searcher, parent_pid=parent_pid)
+    engine = create_db_engine(settings.resolved_database_url())
+    return Worker(settings, SqlJobStore(engine), open_object_store(settings), searcher, parent_pid=parent_pid,
+                  usage=UsageStore(engine))
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -49,9 +49,10 @@ def code_metadata() -> MetaData:
     from batchsearch.index.pointer import metadata as index
     from batchsearch.jobs.tables import metadata as jobs
     from batchsearch.keys import metadata as keys
+    from batchsearch.usage import metadata as usage
 
     combined = MetaData()
-    for metadata in (jobs, keys, contents, index):
+    for metadata in (jobs, keys, contents, index, usage):
         for table in metadata.tables.values():
             table.to_metadata(combined)
     return combined

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Request
 from batchsearch.api.deps import CurrentPrincipal
 from batchsearch.errors import BatchSearchError
 from batchsearch.models.search import SearchRequest, check_search_mode
-from batchsearch.search.engine import SearchEngine
 from batchsearch.kg import KnowledgeGraph
+from batchsearch.search.engine import SearchEngine
 from batchsearch.search.planner import Answer, plan_search, run_plans
+from batchsearch.usage import UsageStore, returned_chunks
 
 router = APIRouter(tags=["Search"])
 
@@ -28,6 +29,8 @@ async def search(body: SearchRequest, request: Request, principal: CurrentPrinci
     answer = await anyio.to_thread.run_sync(run, limiter=request.app.state.search_limiter)
     if isinstance(answer, BatchSearchError):
         raise answer
+    usage = UsageStore(request.app.state.db)
+    await anyio.to_thread.run_sync(partial(usage.record, principal.owner, chunks=returned_chunks(answer)))
     return dict(answer)
 
 

@@ -110,3 +110,51 @@ def test_a_serve_run_on_a_fresh_data_folder_leaves_nothing_readable_by_others(tm
     assert any(name.endswith(".jsonl") for name in objects), objects
     for name, bits in objects.items():
         assert bits == (0o700 if (data / name).is_dir() else 0o600), (name, oct(bits))
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from sqlalchemy import text
+from batchsearch.db import engine_for
+engine = engine_for(sys.argv[1])
+with engine.begin() as conn:
+    conn.execute(text(f"INSERT INTO t VALUES ({sys.argv[2]})"))
+if len(sys.argv) > 3:  # stay connected (no checkpoint) until told to go
+    Path(sys.argv[3]).touch()
+    while not Path(sys.argv[3] + ".go").exists():
+        time.sleep(0.01)
+engine.dispose()  # the last connection of this process: SQLite checkpoints and removes the WAL if it may
+"""
+
+
+def test_opening_the_database_again_keeps_this_process_s_locks(tmp_path: Path) -> None:
+    """SQLite's locks are POSIX locks: closing any descriptor of the file drops all of this process's locks. A
+    second engine_for on a database this process has open must not do that, or another process removes the WAL
+    under the live connection, which then reads a stale database forever."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import text
+
+    from batchsearch.db import engine_for
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (v INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1  # a pooled connection stays open
+    engine_for(url)  # another engine on the same file in this process, as every entrypoint makes one
+    subprocess.run([sys.executable, "-c", WRITER, url, "2"], check=True)  # may remove the WAL when it ends
+    ready = tmp_path / "ready"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, url, "3", str(ready)])
+    try:
+        while not ready.exists():
+            assert writer.poll() is None
+        with engine.connect() as conn:  # the third row is in the WAL of the writer still connected
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 3
+    finally:
+        Path(f"{ready}.go").touch()
+        writer.wait(timeout=60)

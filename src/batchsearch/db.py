@@ -58,12 +58,21 @@ def engine_for(url: str) -> Engine:
 def _private_sqlite_file(path: Path) -> None:
     """Make the SQLite file's folder (0700 when new) and the file itself PRIVATE_FILE_MODE before SQLite opens it:
     SQLite creates its -wal and -shm files with the database file's mode, so they are private too. An existing
-    file is tightened as well (made by a version that left it world-readable)."""
+    file is tightened as well (made by a version that left it world-readable).
+
+    An existing file is never opened here: SQLite's locks are POSIX locks, which a process loses on *every*
+    descriptor of the file when it closes *any* one of them. Opening and closing the file beside a live
+    connection of this process would drop that connection's locks, so another process could checkpoint and
+    remove the WAL under it and it would read a stale database from then on."""
     make_private_dir(path.parent)
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT, PRIVATE_FILE_MODE)  # an empty file is an empty database
     try:
-        if os.fstat(fd).st_mode & 0o777 != PRIVATE_FILE_MODE:
-            os.fchmod(fd, PRIVATE_FILE_MODE)
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)  # an empty file: an empty database
+    except FileExistsError:
+        if os.stat(path).st_mode & 0o777 != PRIVATE_FILE_MODE:
+            os.chmod(path, PRIVATE_FILE_MODE)
+        return
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # O_CREAT's mode goes through the umask
     finally:
         os.close(fd)
 

@@ -198,9 +198,10 @@ async def test_a_status_call_reads_a_bounded_number_of_jobs_whatever_other_tenan
 
     monkeypatch.setattr(store_module, "_job", counting)
     status = await api.status(mine)
-    assert status["queue_position"] == 301 and status["estimated_completion_time"]
+    # the position counts only the caller's own waiting jobs (another tenant's queue length stays private)
+    assert status["queue_position"] == 1 and status["estimated_completion_time"]
     assert loaded == [mine]  # the job itself; the queue ahead is counted and summed by the database
     loaded.clear()
     page = (await api.client.get("/v1/search/batches?limit=10")).json()
-    assert len(page["data"]) == 2 and page["data"][0]["queue_position"] == 301
+    assert len(page["data"]) == 2 and page["data"][0]["queue_position"] == 1
     assert not any(job_id.startswith("other-") for job_id in loaded)

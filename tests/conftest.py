@@ -16,7 +16,7 @@ from batch_servers import DEPLOYMENTS, ENCODER_CACHE_VARIABLE, build_index, depl
 from sdk_server import LiveServer, built_index
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["s3_server", "pg_server"]  # the real S3-compatible server and PostgreSQL fixtures
+pytest_plugins = ["s3_server", "pg_server", "ray_server"]  # real S3-compatible, PostgreSQL and Ray servers
 
 
 def shared_data_dir() -> Path:

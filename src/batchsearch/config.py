@@ -71,6 +71,12 @@ class Settings(BaseSettings):
 
     # --- batch jobs ---
     workers: int = Field(1, ge=0, description="Worker processes `batchsearch serve` starts (0: API only).")
+    executor: Literal["local", "ray"] = Field(
+        "local", description="Where a worker runs batch lines: local (in the worker process) or ray (on the actors "
+        "of the Ray cluster RAY_ADDRESS names, or of a local Ray instance when it is unset; the ray extra).")
+    ray_actors: int | None = Field(
+        None, ge=1, description="With executor ray: search actors per worker, each holding one engine and using one "
+        "CPU; default every CPU of the Ray cluster.")
     upload_url_ttl_seconds: int = Field(3600, gt=0, description="Lifetime of a batch upload (PUT) URL.")
     download_url_ttl_seconds: int = Field(86400, gt=0, description="Lifetime of an output_file_url (GET).")
     batch_max_lines: int = Field(100_000, gt=0, description="Most lines one batch file may have.")

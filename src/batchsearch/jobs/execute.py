@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from batchsearch.errors import BatchSearchError, InternalError, SearchTimeoutError
 from batchsearch.jobs.lines import (
@@ -38,6 +38,25 @@ class LineSearcher(Protocol):
 
     def search_many(self, queries: Sequence[Query], *, owner: str | None, generation: int | None) -> list[Outcome]:
         """One response dict or error per query, in order, all over index `generation` (None: the newest)."""
+        ...
+
+
+@runtime_checkable
+class BatchExecutor(Protocol):
+    """Where a job's micro-batches run: in this process (MicroBatchExecutor) or on a cluster (the ray extra)."""
+
+    def current_generation(self) -> int | None:
+        """The index generation a job starting now pins (None when the searcher has no snapshots)."""
+        ...
+
+    def map(self, batches: Iterable[Sequence[RawLine]], owner: str | None,
+            generation: int | None) -> Generator[list[LineResult], None, None]:
+        """The output of every micro-batch, in input order; batches may be read ahead of the results (closing
+        the iterator early abandons the work still running)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the executor holds."""
         ...
 
 
@@ -119,6 +138,12 @@ class MicroBatchExecutor:
         distinct = self._search(unique, owner, generation)
         outcomes = iter([distinct[i] for i in index])
         return [outcome_result(p, next(outcomes)) if isinstance(p, ParsedLine) else p for p in parsed]
+
+    def map(self, batches: Iterable[Sequence[RawLine]], owner: str | None,
+            generation: int | None) -> Generator[list[LineResult], None, None]:
+        """The output of every micro-batch, one after the other in this process."""
+        for lines in batches:
+            yield self.run(lines, owner, generation)
 
     def current_generation(self) -> int | None:
         """The index generation a job starting now pins (None when the searcher has no snapshots)."""

@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ from batchsearch.clock import Clock, utcnow
 from batchsearch.errors import BatchSearchError, ConflictError, InternalError
 from batchsearch.jobs import parts
 from batchsearch.jobs.eta import moving_average
-from batchsearch.jobs.execute import MicroBatchExecutor
+from batchsearch.jobs.execute import BatchExecutor
 from batchsearch.jobs.finalize import Finalizer
 from batchsearch.jobs.lines import RETRYABLE_STATUSES, InputInspector, Json, LineResult, RawLine, iter_lines
 from batchsearch.jobs.model import Checkpoint, Job, JobBackend
@@ -26,6 +27,7 @@ from batchsearch.usage import returned_chunks
 
 log = logging.getLogger(__name__)
 UsageRecorder = Callable[[str, int, int], None]  # (owner, returned chunks, searches)
+EarlierRow = tuple[str, int, bytes]  # status, attempts and bytes of a line's earlier output
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class JobRunner:
         config: RunnerConfig,
         jobs: JobBackend,
         objects: ObjectStore,
-        executor: MicroBatchExecutor,
+        executor: BatchExecutor,
         worker_id: str,
         clock: Clock = utcnow,
         record_usage: UsageRecorder | None = None,
@@ -113,28 +115,43 @@ class JobRunner:
         return replace(job, snapshot_generation=generation)
 
     def _run_lines(self, job: Job, stop: threading.Event) -> bool:
-        """Process lines after the checkpoint; True when every line is done and checkpointed."""
+        """Process lines after the checkpoint; True when every line is done and checkpointed. The executor may
+        run micro-batches ahead; their parts and checkpoints are written here, one after the other, in order."""
         chunks = self._objects.iter_bytes(job.input_key, start=job.checkpoint_offset)
         lines = iter_lines(chunks, first_number=job.checkpoint_line + 1, start_offset=job.checkpoint_offset)
         previous = self._previous_output(job)
-        started = time.monotonic()
-        done, counts = job.checkpoint_line, job.counts
-        with closing(lines), closing(previous):  # closes the files if we stop early
+        pending: deque[PlannedBatch] = deque()
+
+        def searches() -> Iterator[list[RawLine]]:
             for batch in micro_batches(lines, self._config.micro_batch_size):
                 if stop.is_set():
+                    return
+                plan = PlannedBatch(batch, self._earlier_rows(job, batch, previous))
+                pending.append(plan)
+                yield plan.to_search()
+
+        started = time.monotonic()
+        done, counts = job.checkpoint_line, job.counts
+        results = self._executor.map(searches(), job.owner, job.snapshot_generation)
+        with closing(lines), closing(previous), closing(results):  # closes the files if we stop early
+            for searched in results:
+                if stop.is_set():
                     return False
-                rows, spent = self._output_rows(job, batch, previous)
-                first, last = batch[0].number, batch[-1].number
+                plan = pending.popleft()
+                rows = plan.rows(searched)
+                first, last = plan.batch[0].number, plan.batch[-1].number
                 self._objects.put_stream(parts.part_key(job.id, first, last), [b"".join(row for row, _ in rows)])
                 now = time.monotonic()
-                self.lines_per_s = moving_average(self.lines_per_s, len(batch) / max(now - started, 1e-6))
+                self.lines_per_s = moving_average(self.lines_per_s, len(plan.batch) / max(now - started, 1e-6))
                 started = now
                 counts = counts.plus([status for _, status in rows])
-                checkpoint = Checkpoint(last, batch[-1].end_offset, last, self.lines_per_s, counts)
+                checkpoint = Checkpoint(last, plan.batch[-1].end_offset, last, self.lines_per_s, counts)
                 if not self._checkpoint(job, checkpoint):
                     return False
-                self._spend(job, spent)
+                self._spend(job, searched)
                 done = last
+        if stop.is_set():
+            return False
         return done == job.lines_total or self._fail(job, f"Input has {done} lines, expected {job.lines_total}")
 
     def _previous_output(self, job: Job) -> Generator[RawLine, None, None]:
@@ -144,25 +161,12 @@ class JobRunner:
         chunks = parts.skip_lines(self._objects.iter_bytes(job.output_key), job.checkpoint_line)
         return iter_lines(chunks, first_number=job.checkpoint_line + 1)
 
-    def _output_rows(self, job: Job, batch: list[RawLine], previous: Iterator[RawLine]
-                     ) -> tuple[list[tuple[bytes, str]], list[LineResult]]:
-        """The output line and status of every line (searched now, or kept from the earlier output on a retry),
-        and the results searched now."""
+    @staticmethod
+    def _earlier_rows(job: Job, batch: list[RawLine], previous: Iterator[RawLine]) -> list[EarlierRow] | None:
+        """On a retry, the earlier output of every line of the batch; None when every line is searched now."""
         if job.retries == 0 or job.output_key is None:
-            results = self._executor.run(batch, job.owner, job.snapshot_generation)
-            return [(result.to_json_line(), result.status) for result in results], results
-        earlier = [_earlier_line(line, next(previous, None)) for line in batch]
-        again = [line for line, (status, _, _) in zip(batch, earlier, strict=True) if status in RETRYABLE_STATUSES]
-        searched = self._executor.run(again, job.owner, job.snapshot_generation)
-        fresh = iter(searched)
-        rows = []
-        for status, attempts, data in earlier:
-            if status in RETRYABLE_STATUSES:
-                result = replace(next(fresh), attempts=attempts + 1)
-                rows.append((result.to_json_line(), result.status))
-            else:
-                rows.append((data, status))
-        return rows, searched
+            return None
+        return [_earlier_line(line, next(previous, None)) for line in batch]
 
     def _spend(self, job: Job, results: list[LineResult]) -> None:
         """Count the successful searches of a checkpointed micro-batch in the owner's usage (a line searched
@@ -193,12 +197,41 @@ class JobRunner:
         return False
 
 
+@dataclass(frozen=True)
+class PlannedBatch:
+    """A micro-batch and, on a retry, its earlier output: then only its timed-out and crashed lines run again."""
+
+    batch: list[RawLine]
+    earlier: list[EarlierRow] | None
+
+    def to_search(self) -> list[RawLine]:
+        """The lines to search now."""
+        if self.earlier is None:
+            return self.batch
+        return [line for line, (status, _, _) in zip(self.batch, self.earlier, strict=True)
+                if status in RETRYABLE_STATUSES]
+
+    def rows(self, searched: list[LineResult]) -> list[tuple[bytes, str]]:
+        """The output line and status of every line: searched now, or kept from the earlier output."""
+        if self.earlier is None:
+            return [(result.to_json_line(), result.status) for result in searched]
+        fresh = iter(searched)
+        rows = []
+        for status, attempts, data in self.earlier:
+            if status in RETRYABLE_STATUSES:
+                result = replace(next(fresh), attempts=attempts + 1)
+                rows.append((result.to_json_line(), result.status))
+            else:
+                rows.append((data, status))
+        return rows
+
+
 def _no_lines() -> Generator[RawLine, None, None]:
     """An empty line stream (no earlier output)."""
     yield from ()
 
 
-def _earlier_line(line: RawLine, earlier: RawLine | None) -> tuple[str, int, bytes]:
+def _earlier_line(line: RawLine, earlier: RawLine | None) -> EarlierRow:
     """Status, attempts and bytes of the earlier output line of `line` (InternalError if misaligned)."""
     row: Json = json.loads(earlier.data) if earlier is not None else None
     if earlier is None or not isinstance(row, dict) or row.get("line_number") != line.number:

@@ -19,7 +19,7 @@ from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
 from batchsearch.errors import ServiceUnavailableError
 from batchsearch.jobs import parts
-from batchsearch.jobs.execute import LineSearcher, MicroBatchExecutor, PlanningSearcher
+from batchsearch.jobs.execute import BatchExecutor, LineSearcher, MicroBatchExecutor, PlanningSearcher
 from batchsearch.index.snapshot_ids import snapshot_key
 from batchsearch.jobs.finalize import Finalizer
 from batchsearch.jobs.intake import InputLimits, Intake
@@ -148,7 +148,7 @@ class Worker:
         settings: Settings,
         backend: JobBackend,
         objects: ObjectStore,
-        searcher: LineSearcher,
+        searcher: LineSearcher | BatchExecutor,
         *,
         clock: Clock = utcnow,
         parent_pid: int | None = None,
@@ -159,7 +159,8 @@ class Worker:
         self._backend = backend
         self._objects = objects
         self._clock = clock
-        self._executor = MicroBatchExecutor(searcher, timeout_seconds=settings.query_timeout_seconds)
+        self._executor = (searcher if isinstance(searcher, BatchExecutor)  # e.g. Ray actors
+                          else MicroBatchExecutor(searcher, timeout_seconds=settings.query_timeout_seconds))
         config = RunnerConfig(
             micro_batch_size=settings.micro_batch_size,
             lease_seconds=settings.lease_seconds,
@@ -309,8 +310,10 @@ def build_dispatcher(settings: Settings, backend: JobBackend, objects: ObjectSto
     return WebhookDispatcher(backend, render, policy, clock)
 
 
-def build_worker(settings: Settings, searcher: LineSearcher, *, parent_pid: int | None = None) -> Worker:
-    """A worker over the configured database and the local object store."""
+def build_worker(settings: Settings, searcher: LineSearcher | BatchExecutor, *,
+                 parent_pid: int | None = None) -> Worker:
+    """A worker over the configured database and object store; lines run in this process with `searcher`, or
+    where a BatchExecutor sends them."""
     engine = create_db_engine(settings.resolved_database_url())
     return Worker(settings, SqlJobStore(engine), open_object_store(settings), searcher, parent_pid=parent_pid,
                   usage=UsageStore(engine))
@@ -330,8 +333,17 @@ def run_worker(
     """Run one worker in this process until SIGTERM/SIGINT (blocking)."""
     stop = threading.Event()
     _stop_on_signals(stop)
-    searcher = (searcher_factory or open_engine_searcher)(settings)
-    build_worker(settings, searcher, parent_pid=parent_pid).run(stop)
+    build_worker(settings, open_executor(settings, searcher_factory), parent_pid=parent_pid).run(stop)
+
+
+def open_executor(settings: Settings, searcher_factory: SearcherFactory | None = None) -> LineSearcher | BatchExecutor:
+    """Where this worker's lines run: in this process over the searcher the factory opens (executor local), or on
+    Ray actors that each open the engine (executor ray)."""
+    if settings.executor == "ray":
+        from batchsearch.scaleout.batch import RayBatchExecutor
+
+        return RayBatchExecutor(settings)
+    return (searcher_factory or open_engine_searcher)(settings)
 
 
 def main() -> None:

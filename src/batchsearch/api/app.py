@@ -110,6 +110,7 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     """Build the API for these settings: key store, search engine and all routes."""
     from batchsearch.api.routes import analytics, batches, contents, documents, files, health, kg, search, subscription
     from batchsearch.contents import ContentService
+    from batchsearch.dashboard import install_dashboard
     from batchsearch.ingest.annotators import DefaultAnnotator
     from batchsearch.jobs.service import BatchService
     from batchsearch.kg import KnowledgeGraph
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     app.include_router(contents.router, responses=ERROR_RESPONSES)
     app.include_router(documents.router, responses=ERROR_RESPONSES)
     app.include_router(subscription.router, responses=ERROR_RESPONSES)
+    install_dashboard(app, settings)  # the web pages at /ui (not in the OpenAPI schema)
     install_rate_limits(app, settings)
     app.add_middleware(RequestObserver, metrics=app.state.metrics)  # added last, so outermost: sees every answer
     return app

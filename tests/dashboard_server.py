@@ -1,0 +1,149 @@
+"""A real `batchsearch serve` process for the dashboard tests, and a headless Chromium to drive its pages.
+
+The index is a small generated corpus over the default knowledge graph (built once per session); the server
+polls for work fast and searches small micro-batches, so a 200-line job finishes in about a second while a
+20,000-line job runs long enough to be cancelled from the page.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from batch_servers import create_key, free_port, settings_env
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "dashboard"
+WIDE = {"width": 1280, "height": 800}
+NARROW = {"width": 400, "height": 800}
+N_DOCS = 24
+SEED = 5
+
+
+def build_data_dir(root: Path) -> Path:
+    """A data folder with the default knowledge graph and N_DOCS generated documents ingested."""
+    from batchsearch.config import Settings
+    from batchsearch.corpus import write_corpus
+    from batchsearch.kg import KnowledgeGraph
+    from batchsearch.services import build_ingestor
+
+    graph = KnowledgeGraph.open_or_build(root / "kg")
+    write_corpus(root / "corpus.jsonl", graph.companies(), graph.sources(), N_DOCS, SEED)
+    build_ingestor(Settings(data_dir=root)).ingest_file(str(root / "corpus.jsonl"), "jsonl")
+    return root
+
+
+class ServeProcess:
+    """`batchsearch serve` on 127.0.0.1 with one batch worker process, in its own process group."""
+
+    def __init__(self, index_dir: Path, data_dir: Path) -> None:
+        for folder in ("index", "kg"):
+            shutil.copytree(index_dir / folder, data_dir / folder)
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = settings_env(data_dir, self.port, poll_seconds=0.05, heartbeat_seconds=1, micro_batch_size=16)
+        self.log_path = data_dir / "serve.log"
+        self._log = self.log_path.open("wb")
+        command = [sys.executable, "-m", "batchsearch.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--workers", "1", "--data-dir", str(data_dir)]
+        self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self._kill_group()
+            raise
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError("serve did not start")
+
+    def create_key(self, name: str) -> str:
+        """A new API key for owner `name`."""
+        return create_key(self.data_dir, name)
+
+    def stop(self) -> None:
+        """SIGTERM as a service manager would; the whole group is killed if it does not stop in time."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._kill_group()
+        self._log.close()
+
+    def _kill_group(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=20)
+
+
+def chromium_or_skip() -> str:
+    """The system Chromium; without it the browser tests fail under CI and are skipped elsewhere."""
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    message = f"Chromium not found at {CHROMIUM} (apt-get install chromium chromium-driver)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+class ConsoleWatch:
+    """Console errors and uncaught page errors of one page; a test names the failed requests it expects."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        self.allowed: list[re.Pattern[str]] = []
+        self.request_urls: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        page.on("request", lambda request: self.request_urls.append(request.url))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            location = message.location.get("url", "") if isinstance(message.location, dict) else ""
+            self.errors.append(f"{message.text} [{location}]")
+
+    def allow_failed_request(self, status: int, url_part: str) -> None:
+        """Chromium logs every 4xx answer to fetch(); this one is what the test provokes."""
+        self.allowed.append(re.compile(rf"status of {status} .*\[.*{re.escape(url_part)}"))
+
+    def unexpected(self) -> list[str]:
+        """The errors no allowance covers."""
+        return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save the page at 1280x800 and at a 400 px wide phone size (full height), then restore the size."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size(WIDE)
+    page.wait_for_timeout(150)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-1280x800.png"))
+    page.set_viewport_size(NARROW)
+    page.wait_for_timeout(150)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-400.png"), full_page=True)
+    page.set_viewport_size(WIDE)

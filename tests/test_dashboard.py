@@ -305,3 +305,15 @@ def an_indexed_company(base_url: str, key: str) -> dict[str, str]:
     companies = [e for e in found["results"].values() if e.get("category") == "companies" and len(e["name"]) >= 5]
     assert companies, "the generated corpus mentions companies"
     return {"id": companies[0]["id"], "name": companies[0]["name"]}
+
+
+def test_the_demo_prints_the_dashboard_url(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from batchsearch.config import Settings
+    from batchsearch.demo import DemoFiles, print_next_steps
+
+    console = Console(record=True, width=200)
+    settings = Settings(data_dir=tmp_path, host="127.0.0.1", port=8123)
+    print_next_steps(settings, "the-key", DemoFiles(tmp_path / "demo"), [], console)
+    assert "Dashboard (sign in with the API key above): http://127.0.0.1:8123/ui" in console.export_text()

@@ -430,4 +430,5 @@ or with curl (the Bigdata.com wire format):
   curl -s {url}/v1/search/batches/<batch_id> -H "X-API-KEY: $BATCHSEARCH_API_KEY"
   curl -s "<output_file_url>" -o results.jsonl
 
-API docs while the server runs: {url}/docs""", markup=False, highlight=False)
+API docs while the server runs: {url}/docs
+Dashboard (sign in with the API key above): {url}/ui""", markup=False, highlight=False)

@@ -22,6 +22,8 @@ export function renderJob(main, id) {
   const retry = h("button", { type: "button", "data-testid": "retry-job", text: "Retry failed lines", disabled: true });
   const remove = h("button", { type: "button", class: "danger", "data-testid": "delete-job", text: "Delete", disabled: true });
   const download = h("a", { class: "button", "data-testid": "download-output", text: "Download output", hidden: true, download: "" });
+  const actions = h("div", { class: "actions", role: "group", "aria-label": "Job actions", hidden: true },
+    cancel, retry, remove, download);
   const message = h("div", { class: "message-slot" });
   const fields = h("dl", { class: "fields" });
   const outcomes = h("div", { class: "outcomes" });
@@ -39,8 +41,7 @@ export function renderJob(main, id) {
     h("p", { class: "crumbs" }, h("a", { href: "#/jobs", text: "← Jobs" })),
     h("div", { class: "page-head" },
       h("h1", {}, "Job ", h("span", { class: "mono id", text: id })), badge),
-    h("div", { class: "actions", role: "group", "aria-label": "Job actions" }, cancel, retry, remove, download),
-    message, body);
+    actions, message, body);
 
   function show(next) {
     job = next;
@@ -54,6 +55,7 @@ export function renderJob(main, id) {
     download.hidden = !job.output_file_url;
     if (job.output_file_url) download.href = job.output_file_url;
     body.hidden = false;
+    actions.hidden = false;
     if (!chart) chart = throughputChart(chartBox);
     chart.update(record(job));
     lines.refresh(job);
@@ -64,7 +66,7 @@ export function renderJob(main, id) {
       show(await api(path));
     } catch (error) {
       replace(message, notice("error", error.message));
-      if (error.status === 404) body.hidden = true;
+      if (error.status === 404) { body.hidden = true; actions.hidden = true; }
     }
   }
 
@@ -161,9 +163,10 @@ function linesSection(path) {
   const detail = h("div", { class: "line-detail", "data-testid": "line-detail", tabindex: "-1" });
   const section = h("section", { class: "card" },
     h("h2", { text: "Finished lines" }),
+    h("p", { class: "muted small", text: "Read in order from the output as lines finish; open a line by its number." }),
     h("div", { class: "toolbar" }, field("Line status", filter), h("div", { class: "pager" }, prev, next), info),
     h("div", { class: "table-wrap" }, h("table", { class: "lines" },
-      h("thead", {}, h("tr", {}, ["Line", "Status", "Code", "Query", "Documents", ""].map((t) => h("th", { scope: "col", text: t })))),
+      h("thead", {}, h("tr", {}, ["Line", "Status", "Code", "Query", "Documents"].map((t) => h("th", { scope: "col", text: t })))),
       body)),
     detail);
 
@@ -195,24 +198,24 @@ function linesSection(path) {
 
   function draw(finished) {
     body.replaceChildren(...state.rows.map(lineRow));
-    if (!state.rows.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted", text: "No finished lines here yet." })));
+    if (!state.rows.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "muted", text: "No finished lines here yet." })));
     prev.disabled = state.page === 0;
     next.disabled = !state.full;
     info.textContent = finished !== null ? `${count(Number(finished))} lines finished` : "";
   }
 
   function lineRow(line) {
-    const open = h("button", { type: "button", class: "small", text: "Open", "aria-label": `Open line ${line.line_number}` });
+    const open = h("button", { type: "button", class: "small line-open", text: line.line_number,
+      "aria-label": `Open line ${line.line_number}` });
     open.addEventListener("click", () => showLine(line));
     const docs = line.response && line.response.results ? line.response.results.length : "–";
     const text = line.query && typeof line.query.text === "string" ? line.query.text : line.error || "–";
     return h("tr", { "data-testid": "results-row", "data-line": line.line_number },
-      h("td", { class: "num", text: line.line_number }),
+      h("td", {}, open),
       h("td", {}, h("span", { class: `badge line-${line.status}`, text: line.status })),
       h("td", { class: "num", text: line.code ?? "–" }),
-      h("td", { class: "query-cell", text: text }),
-      h("td", { class: "num", text: docs }),
-      h("td", {}, open));
+      h("td", { class: "query-cell", text: text, title: text }),
+      h("td", { class: "num", text: docs }));
   }
 
   function showLine(line) {

@@ -5,6 +5,7 @@ import { api } from "../api.js";
 import { field, h, notice, replace, toast } from "../dom.js";
 import { autocomplete } from "../parts/autocomplete.js";
 import { resultsList } from "../parts/results.js";
+import { plural } from "../format.js";
 
 const CATEGORIES = ["news", "news_premium", "news_public", "transcripts", "filings", "research",
   "research_investment_research", "research_academic_journals", "podcasts", "expert_interviews", "expert_networks",
@@ -144,7 +145,7 @@ export function renderSearch(main) {
     try {
       const answer = await api("/v1/search", { method: "POST", json: body });
       const units = answer.usage ? answer.usage.api_query_units : null;
-      replace(results, h("h2", { text: `${answer.results.length} documents` + (units !== null ? ` · ${units} query units` : "") }),
+      replace(results, h("h2", { text: plural(answer.results.length, "document") + (units !== null ? ` · ${units} query units` : "") }),
         resultsList(answer, body.query.text, "search-result"));
     } catch (error) {
       replace(results);

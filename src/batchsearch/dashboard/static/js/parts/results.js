@@ -3,6 +3,7 @@
 import { h } from "../dom.js";
 import { when } from "../format.js";
 
+const MARKS = { term: "term", entity: "entity", topic: "topic" };
 const STOP = new Set(["the", "and", "for", "with", "from", "that", "this", "are", "was", "its", "about", "into", "over"]);
 
 /** The words of a query worth highlighting (3+ letters, not stop words). */
@@ -34,7 +35,7 @@ export function highlighted(text, detections = [], terms = []) {
     let j = i;
     while (j < chars.length && kinds[j] === kinds[i]) j++;
     const piece = chars.slice(i, j).join("");
-    nodes.push(kinds[i] ? h("mark", { class: kinds[i] === "term" ? "term" : "entity", text: piece }) : document.createTextNode(piece));
+    nodes.push(kinds[i] ? h("mark", { class: MARKS[kinds[i]] || "entity", text: piece }) : document.createTextNode(piece));
     i = j;
   }
   return nodes;
@@ -72,7 +73,9 @@ export function resultsList(response, queryText, testid) {
   const docs = (response && response.results) || [];
   if (!docs.length) return [h("p", { class: "muted", text: "No documents matched." })];
   const terms = queryTerms(queryText);
-  return docs.map((doc) => documentCard(doc, terms, testid));
+  const key = h("p", { class: "mark-key small muted" }, "Highlighted: ", h("mark", { class: "entity", text: "entities" }), " ",
+    h("mark", { class: "topic", text: "topics" }), " ", h("mark", { class: "term", text: "query words" }));
+  return [key, ...docs.map((doc) => documentCard(doc, terms, testid))];
 }
 
 function fixed(value) {

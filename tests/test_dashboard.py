@@ -223,7 +223,8 @@ def test_cancel_a_long_job_keeps_its_finished_lines(serve: ServeProcess, keys: d
     tab.locator(f"[data-testid=job-row][data-batch-id='{batch_id}']").get_by_role("link").click()
     tab.locator(".page-head").get_by_test_id("job-status").filter(has_text="processing").wait_for()
     tab.get_by_test_id("results-row").first.wait_for()
-    tab.wait_for_timeout(2500)  # two polls: the throughput chart has points
+    tab.wait_for_timeout(6500)  # a few polls: the throughput chart has points
+    assert tab.locator(".chart canvas").count() == 1
     screenshot(tab, "job-running")
     tab.get_by_test_id("cancel-job").click()
     tab.locator(".page-head").get_by_test_id("job-status").filter(has_text="cancelled").wait_for(timeout=60_000)
@@ -231,6 +232,7 @@ def test_cancel_a_long_job_keeps_its_finished_lines(serve: ServeProcess, keys: d
     assert status["status"] == "cancelled" and 0 < status["lines_done"] < 20_000
     assert tab.get_by_test_id("results-row").count() == 25
     assert tab.get_by_test_id("cancel-job").is_disabled()
+    tab.get_by_test_id("download-output").wait_for()  # polled until the finished lines' output is written
     screenshot(tab, "job-cancelled")
 
 

@@ -6,6 +6,11 @@ export function isRunning(job) {
   return !TERMINAL.has(job.status);
 }
 
+/** Whether the job may still change: running, or finished but its output still being written (finalizing). */
+export function isActive(job) {
+  return isRunning(job) || job.phase === "finalizing";
+}
+
 /** "2026-03-01 14:05:09" in the browser's time zone, or an en dash. */
 export function when(iso) {
   if (!iso) return "–";

@@ -2,7 +2,7 @@
 
 import { api, readLines } from "../api.js";
 import { field, h, notice, replace, toast } from "../dom.js";
-import { count, duration, eta, isRunning, rate, when } from "../format.js";
+import { count, duration, eta, isActive, isRunning, rate, when } from "../format.js";
 import { record, throughputChart } from "../parts/chart.js";
 import { poll, progressBar, statusBadge } from "../parts/jobbits.js";
 import { resultsList } from "../parts/results.js";
@@ -50,8 +50,8 @@ export function renderJob(main, id) {
     replace(outcomes, outcomeCounts(job));
     const c = job.request_counts || {};
     cancel.disabled = !isRunning(job);
-    retry.disabled = isRunning(job) || !((c.timed_out || 0) + (c.failed || 0));
-    remove.disabled = isRunning(job);
+    retry.disabled = isActive(job) || !((c.timed_out || 0) + (c.failed || 0));
+    remove.disabled = isActive(job);
     download.hidden = !job.output_file_url;
     if (job.output_file_url) download.href = job.output_file_url;
     body.hidden = false;
@@ -72,7 +72,7 @@ export function renderJob(main, id) {
 
   const startPolling = () => {
     if (poller) poller.stop();
-    poller = poll(tick, () => job !== null && isRunning(job));
+    poller = poll(tick, () => job !== null && isActive(job));
   };
 
   async function act(button, run, done) {

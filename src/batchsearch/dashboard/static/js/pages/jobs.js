@@ -2,7 +2,7 @@
 
 import { api } from "../api.js";
 import { field, h, notice, replace } from "../dom.js";
-import { eta, isRunning, rate, shortId, when } from "../format.js";
+import { eta, isActive, rate, shortId, when } from "../format.js";
 import { poll, progressBar, statusBadge } from "../parts/jobbits.js";
 
 const PAGE_SIZE = 20;
@@ -52,7 +52,7 @@ export function renderJobs(main) {
     updated.textContent = `Updated ${when(new Date().toISOString()).slice(11)}`;
   }
 
-  const running = () => state.jobs.some(isRunning);
+  const running = () => state.jobs.some(isActive);
   let current = poll(load, running);
   const restart = () => { current.stop(); current = poll(load, running); };
   filter.addEventListener("change", () => {

@@ -2,7 +2,7 @@
 
 import uPlot from "../../vendor/uplot/uPlot.esm.js";
 import { h } from "../dom.js";
-import { isRunning } from "../format.js";
+import { isActive, isRunning } from "../format.js";
 
 /** Samples {t (ms), done} of each job seen in this tab, so the chart survives leaving and reopening the page. */
 const histories = new Map();
@@ -22,7 +22,7 @@ export function record(job) {
   }
   const last = samples[samples.length - 1];
   const now = Date.now();
-  if (!last || (now > last.t && (isRunning(job) || last.done !== done))) samples.push({ t: now, done });
+  if (!last || (now > last.t && (isActive(job) || last.done !== done))) samples.push({ t: now, done });
   return samples;
 }
 

@@ -247,8 +247,17 @@ def test_search_with_an_entity_chosen_from_autocomplete(serve: ServeProcess, key
     option.wait_for()
     option.click()
     tab.get_by_role("button", name=f"Remove {entity['name']} ({entity['id']}) · any of").wait_for()
+    source = tab.get_by_test_id("source-input")  # the keyboard path: type, arrow down, Enter
+    source.type(entity["source"][:6], delay=30)
+    tab.get_by_test_id("source-input-option").first.wait_for()
+    source.press("ArrowDown")
+    source.press("ArrowUp")
+    source.press("Enter")
+    tab.get_by_role("list", name="Chosen sources").get_by_text(entity["source"]).wait_for()
+    tab.get_by_role("button", name=f"Remove {entity['source']}", exact=False).press("Enter")  # removed again
+    assert tab.get_by_role("list", name="Chosen sources").locator("li").count() == 0
     body = json.loads(tab.get_by_test_id("request-body").inner_text())
-    assert body["query"]["filters"]["entity"] == {"any_of": [entity["id"]]}
+    assert body["query"]["filters"] == {"entity": {"any_of": [entity["id"]]}}
     tab.get_by_test_id("search-input").fill("revenue")
     tab.get_by_test_id("search-submit").click()
     results = tab.get_by_test_id("search-result")
@@ -256,6 +265,8 @@ def test_search_with_an_entity_chosen_from_autocomplete(serve: ServeProcess, key
     assert results.count() >= 1
     assert results.first.locator("mark.entity").count() >= 1
     assert "$BATCHSEARCH_API_KEY" in tab.locator("pre").nth(1).inner_text()
+    tab.get_by_role("button", name="Copy as curl").click()  # no clipboard permission here: it selects the text
+    tab.locator("#toast").get_by_text("Cop").or_(tab.locator("#toast").get_by_text("Selected")).wait_for()
     assert keys["alice"] not in tab.content()
     screenshot(tab, "search")
 
@@ -298,7 +309,7 @@ def test_another_tenants_job_shows_the_apis_404(serve: ServeProcess, keys: dict[
 
 
 def an_indexed_company(base_url: str, key: str) -> dict[str, str]:
-    """A company detected in an indexed chunk, with its name from the knowledge graph."""
+    """A company detected in an indexed chunk, with its name from the knowledge graph, and a source's name."""
     headers = {"X-API-KEY": key}
     answer = httpx.post(f"{base_url}/v1/search", headers=headers,
                         json={"query": {"text": "revenue", "max_chunks": 20, "auto_enrich_filters": False}}).json()
@@ -306,7 +317,7 @@ def an_indexed_company(base_url: str, key: str) -> dict[str, str]:
     found = httpx.post(f"{base_url}/v1/knowledge-graph/entities/id", headers=headers, json={"values": ids[:100]}).json()
     companies = [e for e in found["results"].values() if e.get("category") == "companies" and len(e["name"]) >= 5]
     assert companies, "the generated corpus mentions companies"
-    return {"id": companies[0]["id"], "name": companies[0]["name"]}
+    return {"id": companies[0]["id"], "name": companies[0]["name"], "source": answer["results"][0]["source"]["name"]}
 
 
 def test_the_demo_prints_the_dashboard_url(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +28,11 @@ corpus_app = typer.Typer(help="Synthetic financial documents for trying things o
 def ingest(
     path: Annotated[Path, typer.Argument(help="JSONL file of documents.", exists=True, dir_okay=False)],
     fmt: Annotated[str, typer.Option("--format", help="jsonl (native documents) or beir (BEIR corpus.jsonl).")] = "jsonl",
+    executor: Annotated[str | None, typer.Option(
+        "--executor", help="local (this process) or ray (actors of the Ray cluster RAY_ADDRESS names, or of a "
+        "local Ray instance); default BATCHSEARCH_EXECUTOR.")] = None,
+    actors: Annotated[int | None, typer.Option(
+        "--actors", min=1, help="With --executor ray: ingest actors (default: every CPU of the cluster).")] = None,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
@@ -35,9 +41,11 @@ def ingest(
 
     if fmt not in ("jsonl", "beir"):
         fail("--format must be jsonl or beir")
+    if executor not in (None, "local", "ray"):
+        fail("--executor must be local or ray")
     settings = settings_for(data_dir)
+    on_ray = (executor or settings.executor) == "ray"
     with user_errors():
-        ingestor = build_ingestor(settings)
         with Progress(TextColumn("[bold]ingest[/bold]"), BarColumn(), TextColumn("{task.fields[info]}"),
                       TimeElapsedColumn(), console=console, disable=json_out or not sys.stderr.isatty()) as bar:
             task = bar.add_task("ingest", total=None, info="")
@@ -46,7 +54,17 @@ def ingest(
                 bar.update(task, info=f"{report.documents} docs, {report.chunks} chunks, "
                                       f"{report.chunks_per_second:.1f} chunks/s")
 
-            report = ingestor.ingest_file(str(path), fmt, progress=on_progress)
+            if on_ray:
+                from batchsearch.scaleout.cluster import disconnect
+                from batchsearch.scaleout.ingest import ingest_on_ray
+
+                with contextlib.redirect_stdout(sys.stderr):  # Ray reports a dead actor on standard output
+                    try:
+                        report = ingest_on_ray(settings, path, fmt, actors=actors, progress=on_progress)
+                    finally:
+                        disconnect()
+            else:
+                report = build_ingestor(settings).ingest_file(str(path), fmt, progress=on_progress)
     summary = {"documents": report.documents, "chunks": report.chunks, "seconds": round(report.seconds, 2),
                "chunks_per_second": round(report.chunks_per_second, 2), "generation": report.generation,
                "errors": [{"line": e.line, "message": e.message} for e in report.errors]}

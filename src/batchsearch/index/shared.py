@@ -40,6 +40,7 @@ from batchsearch.index.store import (
     SegmentView,
     Snapshot,
     deletes_after,
+    ids_replaced_later,
     last_version_only,
 )
 from batchsearch.storage.local import make_private_dir
@@ -124,16 +125,24 @@ class SharedIndexStore(IndexStore):
         return self.cache.deletes(entry["id"], entry["deletes"], entry["deletes_sha256"])
 
     # ---- writing -------------------------------------------------------------------------
-    def publish(self, docs: list[DocumentRecord], dim: int, removed_ids: Iterable[str] = ()) -> Snapshot:
-        """Add `docs` as a new segment, replacing older versions of the same ids, for every host; call under
-        writer_lock. Raises ConflictError when other hosts kept winning for publish_attempts tries."""
+    def stage(self, docs: list[DocumentRecord], dim: int) -> dict[str, Any]:
+        """Build `docs` as a segment in the cache and upload it, listed by no generation yet; its manifest entry,
+        for publish_staged."""
         make_private_dir(self.segments_dir)
-        added = self._upload_new_segment(last_version_only(docs), dim) if docs else None
-        replaced = {d.id for d in docs} | set(removed_ids)
+        return self._upload_new_segment(last_version_only(docs), dim)
+
+    def publish_staged(self, staged: list[dict[str, Any]], removed_ids: Iterable[str] = ()) -> Snapshot:
+        """Publish staged segments as one generation for every host: their documents replace older versions of the
+        same ids (a later staged segment's those of an earlier one), `removed_ids` are deleted; call under
+        writer_lock. Raises ConflictError when other hosts kept winning for publish_attempts tries."""
+        views = [SegmentView(self._loaded(entry), None) for entry in staged]
+        replaced = set(removed_ids).union(*(view.segment.doc_index for view in views))
         for attempt in range(1, self._publish_attempts + 1):
             base = self._newest()
             generation = base.generation + 1
-            entries = self._entries_after(base, replaced, generation) + ([added] if added else [])
+            entries = self._entries_after(base, replaced, generation)
+            entries += [self._entry_after(entry, view, ids, generation)
+                        for entry, view, ids in zip(staged, views, ids_replaced_later(views), strict=True)]
             key = self._put_manifest(generation, entries)
             if self.pointer.advance(base.generation, generation, key):
                 self._remember(generation, key)

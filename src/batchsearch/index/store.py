@@ -108,10 +108,7 @@ class IndexStore:
         manifest = self._read_manifest(generation)
         views = []
         for entry in manifest["segments"]:
-            segment = self._segments.get(entry["id"])
-            if segment is None:
-                segment = self._segments[entry["id"]] = Segment(self._segment_path(entry))
-            views.append(SegmentView(segment, self._load_deletes(entry), entry.get("deletes")))
+            views.append(SegmentView(self._segment(entry), self._load_deletes(entry), entry.get("deletes")))
         max_ts = max((int(np.max(v.segment.array("doc_ts"))) for v in views if v.segment.n_docs), default=0)
         return Snapshot(generation=generation, views=views, max_timestamp=max_ts)
 
@@ -134,20 +131,41 @@ class IndexStore:
 
     def publish(self, docs: list[DocumentRecord], dim: int, removed_ids: Iterable[str] = ()) -> Snapshot:
         """Add `docs` as a new segment, replacing older versions of the same ids; call under writer_lock."""
+        return self.publish_staged([self.stage(docs, dim)] if docs else [], removed_ids)
+
+    def stage(self, docs: list[DocumentRecord], dim: int) -> dict[str, Any]:
+        """Write `docs` as a segment that no generation lists yet; its manifest entry, for publish_staged (a
+        staged segment that is never published is left unused)."""
         make_private_dir(self.segments_dir)
+        return {"id": build_segment(self.segments_dir, last_version_only(docs), dim), "deletes": None}
+
+    def publish_staged(self, staged: list[dict[str, Any]], removed_ids: Iterable[str] = ()) -> Snapshot:
+        """Publish staged segments as one generation: their documents replace older versions of the same ids (a
+        later staged segment's those of an earlier one), and `removed_ids` are deleted; call under writer_lock."""
         make_private_dir(self.manifests_dir)
         base = self.snapshot()
-        replaced = {d.id for d in docs} | set(removed_ids)
-        entries = [self._entry_with_deletes(view, replaced, base.generation + 1) for view in base.views]
-        if docs:
-            seg_id = build_segment(self.segments_dir, last_version_only(docs), dim)
-            entries.append({"id": seg_id, "deletes": None})
         generation = base.generation + 1
+        views = [SegmentView(self._loaded(entry), None) for entry in staged]
+        replaced = set(removed_ids).union(*(view.segment.doc_index for view in views))
+        entries = [self._entry_with_deletes(view, replaced, generation) for view in base.views]
+        entries += [self._entry_with_deletes(view, ids, generation) for view, ids in zip(views, ids_replaced_later(views))]
         manifest = {"format_version": MANIFEST_FORMAT_VERSION, "generation": generation,
                     "created_at": datetime.now(UTC).isoformat(), "segments": entries}
         _atomic_write(self.manifests_dir / f"{generation:08d}.json", json.dumps(manifest, indent=1))
         _atomic_write(self.root / "CURRENT", str(generation))
         return self.snapshot()
+
+    def _loaded(self, entry: dict[str, Any]) -> Segment:
+        """The segment of a manifest entry, loaded once per process."""
+        with self._lock:
+            return self._segment(entry)
+
+    def _segment(self, entry: dict[str, Any]) -> Segment:
+        """The segment of a manifest entry, loaded once per process; call under _lock."""
+        segment = self._segments.get(entry["id"])
+        if segment is None:
+            segment = self._segments[entry["id"]] = Segment(self._segment_path(entry))
+        return segment
 
     def _entry_with_deletes(self, view: SegmentView, ids: set[str], generation: int) -> dict[str, Any]:
         deleted = deletes_after(view, ids)
@@ -177,6 +195,16 @@ def deletes_after(view: SegmentView, ids: set[str]) -> np.ndarray | None:
     deleted = view.deleted.copy() if view.deleted is not None else np.zeros(seg.n_chunks, dtype=bool)
     deleted |= np.isin(seg.chunk_doc, np.asarray(hit, dtype=np.int32))
     return deleted
+
+
+def ids_replaced_later(views: list[SegmentView]) -> list[set[str]]:
+    """For each of several new segments in publishing order, the ids of its documents that a later one has."""
+    later: set[str] = set()
+    replaced = []
+    for view in reversed(views):
+        replaced.append(later & view.segment.doc_index.keys())
+        later |= view.segment.doc_index.keys()
+    return replaced[::-1]
 
 
 def last_version_only(docs: list[DocumentRecord]) -> list[DocumentRecord]:

@@ -48,6 +48,13 @@ def connect(num_cpus: int | None = None) -> ModuleType:
     return ray
 
 
+def disconnect() -> None:
+    """Leave the cluster (and stop the local instance connect started, if any)."""
+    ray = import_ray()
+    if ray.is_initialized():
+        ray.shutdown()
+
+
 def cluster_cpus(ray: ModuleType) -> int:
     """The CPUs of the whole cluster as Ray counts them (at least 1)."""
     return max(1, int(ray.cluster_resources().get("CPU", 1)))

@@ -177,12 +177,15 @@ def test_upload_validate_submit_and_watch_it_complete(serve: ServeProcess, keys:
     assert rows.nth(1).locator("td").first.inner_text() == "150"
     assert "max_chunks" in rows.nth(1).inner_text()
     screenshot(tab, "new-batch")
+    tab.get_by_label("Priority").fill("5")
+    tab.get_by_label("Idempotency key").fill("dashboard-test-upload")
     tab.get_by_test_id("submit-batch").click()
     tab.wait_for_url("**/ui/#/jobs/*")
     batch_id = tab.url.rsplit("/", 1)[-1]
     tab.locator(".page-head").get_by_test_id("job-status").filter(has_text="completed").wait_for(timeout=60_000)
     assert tab.locator("[data-outcome=errored] strong").inner_text() == "2"
     assert tab.locator("[data-outcome=succeeded] strong").inner_text() == "198"
+    assert BatchClient(serve.base_url, keys["alice"]).status(batch_id)["priority"] == 5
 
     lines = tab.get_by_test_id("results-row")
     lines.first.wait_for()
@@ -211,6 +214,32 @@ def test_upload_validate_submit_and_watch_it_complete(serve: ServeProcess, keys:
     assert "200 / 200" in row.inner_text()
     screenshot(tab, "jobs")
     assert not [url for url in watch.request_urls if keys["alice"] in url]
+
+
+def test_jobs_list_pages_with_the_cursor_filters_and_deletes(serve: ServeProcess, page: tuple[Any, ConsoleWatch]) -> None:
+    tab, _ = page
+    key = serve.create_key("carol")
+    client = BatchClient(serve.base_url, key)
+    finished = client.submit(batch_file(3, bad_lines=(3,)))
+    assert client.wait(finished)["status"] == "completed"
+    waiting = [client.http.post("/v1/search/batches").json()["batch_id"] for _ in range(21)]  # never uploaded
+    sign_in(tab, serve.base_url, key)
+    rows = tab.get_by_test_id("job-row")
+    rows.nth(19).wait_for()
+    assert rows.count() == 20 and rows.first.get_attribute("data-batch-id") == waiting[-1]  # newest first
+    tab.get_by_role("button", name="Older →").click()
+    tab.locator(f"[data-testid=job-row][data-batch-id='{finished}']").wait_for()
+    assert rows.count() == 2 and tab.get_by_role("button", name="Older →").is_disabled()
+    tab.get_by_role("button", name="← Newer").click()
+    tab.locator(f"[data-testid=job-row][data-batch-id='{waiting[-1]}']").wait_for()
+    tab.get_by_label("Status").select_option("completed")
+    tab.locator(f"[data-testid=job-row][data-batch-id='{waiting[-1]}']").wait_for(state="detached")
+    assert rows.count() == 1 and rows.first.get_attribute("data-batch-id") == finished
+    rows.first.get_by_role("link").click()
+    tab.get_by_test_id("delete-job").click()
+    tab.get_by_role("button", name="Click again to delete").click()
+    tab.get_by_role("heading", name="Jobs").wait_for()
+    assert client.http.get(f"/v1/search/batches/{finished}").status_code == 404
 
 
 def test_cancel_a_long_job_keeps_its_finished_lines(serve: ServeProcess, keys: dict[str, str],
@@ -330,3 +359,18 @@ def test_the_demo_prints_the_dashboard_url(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, host="127.0.0.1", port=8123)
     print_next_steps(settings, "the-key", DemoFiles(tmp_path / "demo"), [], console)
     assert "Dashboard (sign in with the API key above): http://127.0.0.1:8123/ui" in console.export_text()
+
+
+def test_the_policy_lets_uploads_reach_the_object_store_only() -> None:
+    from batchsearch.config import Settings
+    from batchsearch.dashboard.routes import security_headers
+
+    def connect_src(**settings: Any) -> str:
+        policy = security_headers(Settings(data_dir=Path("unused"), **settings))["Content-Security-Policy"]
+        return next(d for d in policy.split("; ") if d.startswith("connect-src"))
+
+    assert connect_src() == "connect-src 'self'"
+    assert connect_src(public_url="https://search.example.com/base/") == "connect-src 'self' https://search.example.com"
+    assert connect_src(object_store_url="s3://bucket/prefix", s3_endpoint_url="http://127.0.0.1:9000") \
+        == "connect-src 'self' http://127.0.0.1:9000"
+    assert connect_src(object_store_url="s3://bucket/prefix") == "connect-src 'self' https://*.amazonaws.com"

@@ -39,15 +39,23 @@ def content_security_policy(extra_connect: list[str]) -> str:
     ])
 
 
+AWS_S3_ORIGIN = "https://*.amazonaws.com"  # presigned URLs of AWS S3 itself (bucket.s3[.region].amazonaws.com)
+
+
 def upload_origins(settings: Settings) -> list[str]:
-    """Origins other than the page's that the browser PUTs batch files to: the public URL, an S3 endpoint."""
-    origins = []
-    for url in (settings.public_url, settings.s3_endpoint_url if settings.object_store_url else None):
-        if url:
+    """Origins other than the page's that the browser PUTs batch files to: the public URL, the S3 endpoint."""
+    urls = [settings.public_url]
+    if settings.object_store_url and settings.object_store_url.startswith("s3://"):
+        urls.append(settings.s3_endpoint_url or AWS_S3_ORIGIN)
+    origins = set()
+    for url in urls:
+        if url == AWS_S3_ORIGIN:
+            origins.add(url)
+        elif url:
             parts = urlsplit(url)
             if parts.scheme in ("http", "https") and parts.netloc:
-                origins.append(f"{parts.scheme}://{parts.netloc}")
-    return sorted(set(origins))
+                origins.add(f"{parts.scheme}://{parts.netloc}")
+    return sorted(origins)
 
 
 def security_headers(settings: Settings) -> dict[str, str]:

@@ -52,8 +52,9 @@ export function renderJob(main, id) {
     cancel.disabled = !isRunning(job);
     retry.disabled = isActive(job) || !((c.timed_out || 0) + (c.failed || 0));
     remove.disabled = isActive(job);
-    download.hidden = !job.output_file_url;
-    if (job.output_file_url) download.href = job.output_file_url;
+    const output = job.output_file_url && /^(https?:\/\/|\/)/.test(job.output_file_url) ? job.output_file_url : null;
+    download.hidden = !output;
+    if (output) download.href = output;
     body.hidden = false;
     actions.hidden = false;
     if (!chart) chart = throughputChart(chartBox);

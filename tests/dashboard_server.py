@@ -147,3 +147,14 @@ def screenshot(page: Any, name: str) -> None:
     page.wait_for_timeout(150)
     page.screenshot(path=str(ARTIFACTS / f"{name}-400.png"), full_page=True)
     page.set_viewport_size(WIDE)
+
+
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll("input, select, textarea, button")]
+  .filter((el) => el.offsetParent !== null)
+  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.textContent.trim())
+  .map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def unlabelled_controls(page: Any) -> list[str]:
+    """Visible form controls and buttons without a label, aria-label or text (none expected)."""
+    return list(page.evaluate(UNLABELLED_CONTROLS))

@@ -16,7 +16,7 @@ import pytest
 
 from batch_servers import BatchClient
 from dashboard_server import ARTIFACTS, CHROMIUM_ARGS, WIDE, ConsoleWatch, ServeProcess, build_data_dir, \
-    chromium_or_skip, screenshot
+    chromium_or_skip, screenshot, unlabelled_controls
 
 STATIC_ROOT = Path(__file__).resolve().parents[1] / "src" / "batchsearch" / "dashboard" / "static"
 WORDS = "contract revenue guidance demand margin outlook shares market analyst lawsuit merger".split()
@@ -152,6 +152,7 @@ def test_sign_in_shows_the_servers_message_for_a_wrong_key(serve: ServeProcess, 
     tab.get_by_test_id("api-key-input").fill("not-a-key")
     tab.get_by_test_id("sign-in").click()
     tab.get_by_role("alert").get_by_text("Invalid API key").wait_for()
+    assert not unlabelled_controls(tab)
     screenshot(tab, "sign-in")
     tab.get_by_test_id("api-key-input").fill(keys["alice"])
     tab.get_by_test_id("api-key-input").press("Enter")  # the form works from the keyboard
@@ -176,6 +177,7 @@ def test_upload_validate_submit_and_watch_it_complete(serve: ServeProcess, keys:
     assert rows.nth(0).locator("td").first.inner_text() == "17"
     assert rows.nth(1).locator("td").first.inner_text() == "150"
     assert "max_chunks" in rows.nth(1).inner_text()
+    assert not unlabelled_controls(tab)
     screenshot(tab, "new-batch")
     tab.get_by_label("Priority").fill("5")
     tab.get_by_label("Idempotency key").fill("dashboard-test-upload")
@@ -203,6 +205,7 @@ def test_upload_validate_submit_and_watch_it_complete(serve: ServeProcess, keys:
     assert detail.locator(".chunk-meta").first.inner_text().count("relevance") == 1
     assert detail.locator("mark").count() >= 1  # highlighted terms or entities
     assert tab.get_by_test_id("download-output").get_attribute("href").startswith(serve.base_url + "/files/")
+    assert not unlabelled_controls(tab)
     screenshot(tab, "job")
     tab.set_viewport_size(WIDE)
     tab.locator("h1").scroll_into_view_if_needed()
@@ -212,6 +215,7 @@ def test_upload_validate_submit_and_watch_it_complete(serve: ServeProcess, keys:
     row = tab.locator(f"[data-testid=job-row][data-batch-id='{batch_id}']")
     row.get_by_test_id("job-status").filter(has_text="completed").wait_for()
     assert "200 / 200" in row.inner_text()
+    assert not unlabelled_controls(tab)
     screenshot(tab, "jobs")
     assert not [url for url in watch.request_urls if keys["alice"] in url]
 
@@ -254,6 +258,7 @@ def test_cancel_a_long_job_keeps_its_finished_lines(serve: ServeProcess, keys: d
     tab.get_by_test_id("results-row").first.wait_for()
     tab.wait_for_timeout(6500)  # a few polls: the throughput chart has points
     assert tab.locator(".chart canvas").count() == 1
+    assert not unlabelled_controls(tab)
     screenshot(tab, "job-running")
     tab.get_by_test_id("cancel-job").click()
     tab.locator(".page-head").get_by_test_id("job-status").filter(has_text="cancelled").wait_for(timeout=60_000)
@@ -262,6 +267,7 @@ def test_cancel_a_long_job_keeps_its_finished_lines(serve: ServeProcess, keys: d
     assert tab.get_by_test_id("results-row").count() == 25
     assert tab.get_by_test_id("cancel-job").is_disabled()
     tab.get_by_test_id("download-output").wait_for()  # polled until the finished lines' output is written
+    assert not unlabelled_controls(tab)
     screenshot(tab, "job-cancelled")
 
 
@@ -297,6 +303,7 @@ def test_search_with_an_entity_chosen_from_autocomplete(serve: ServeProcess, key
     tab.get_by_role("button", name="Copy as curl").click()  # no clipboard permission here: it selects the text
     tab.locator("#toast").get_by_text("Cop").or_(tab.locator("#toast").get_by_text("Selected")).wait_for()
     assert keys["alice"] not in tab.content()
+    assert not unlabelled_controls(tab)
     screenshot(tab, "search")
 
 
@@ -317,6 +324,7 @@ def test_knowledge_graph_browser_finds_a_company_and_its_identifier(serve: Serve
     rows = tab.get_by_test_id("kg-id-row")
     rows.nth(1).wait_for()
     assert "Bayer" in rows.nth(0).inner_text() and "not found" in rows.nth(1).inner_text()
+    assert not unlabelled_controls(tab)
     screenshot(tab, "knowledge-graph")
     first_search = rows.nth(0).get_by_role("button", name="Search news about Bayer")
     first_search.click()
@@ -334,6 +342,7 @@ def test_another_tenants_job_shows_the_apis_404(serve: ServeProcess, keys: dict[
     tab.goto(f"{serve.base_url}/ui/#/jobs/{batch_id}")
     tab.get_by_role("alert").get_by_text(f"Batch job {batch_id} not found").wait_for()
     assert tab.get_by_test_id("results-row").count() == 0
+    assert not unlabelled_controls(tab)
     screenshot(tab, "other-tenant")
 
 

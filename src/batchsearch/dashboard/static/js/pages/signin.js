@@ -10,8 +10,8 @@ export function renderSignIn(main, next, reason) {
   const message = h("div", { class: "message-slot" }, reason ? notice("info", reason) : null);
   const form = h("form", { class: "card narrow", "aria-labelledby": "signin-title" },
     h("h1", { id: "signin-title", text: "Sign in" }),
-    h("p", { class: "muted", text: "Use an API key of this server (batchsearch keys create). It stays in this browser tab "
-      + "only and is sent only in the X-API-KEY header." }),
+    h("p", { class: "muted" }, "Use an API key of this server (", h("code", { text: "batchsearch keys create" }),
+      "). It stays in this browser tab only and is sent only in the X-API-KEY header."),
     field("API key", input),
     h("div", { class: "actions" }, button),
     message);

@@ -92,7 +92,7 @@ export function uploadFile(url, file, onProgress) {
   });
 }
 
-/** Read JSON lines from a streamed response, stopping (and closing the stream) once `want(line)` says so. */
+/** Read JSON lines from a streamed response, stopping (and closing the stream) once `onLine(line)` returns false. */
 export async function readLines(response, onLine) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();

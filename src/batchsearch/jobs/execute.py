@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol, TypeVar, runtime_checkable
 
@@ -24,6 +25,7 @@ from batchsearch.jobs.lines import (
 )
 from batchsearch.models.search import Query
 from batchsearch.search.planner import Detector, plan_search, run_plans
+from batchsearch.usage import returned_chunks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,6 +43,30 @@ class LineSearcher(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class OutputLine:
+    """A line's output as it is written: its JSON line, its status, and the chunks its search returned when it
+    succeeded (for usage). Encoded where the line ran, so a cluster sends back bytes rather than responses."""
+
+    number: int
+    status: str
+    data: bytes
+    chunks: int | None = None
+
+    @classmethod
+    def of(cls, result: LineResult) -> OutputLine:
+        """The output line of a result."""
+        ok = result.status == "success" and result.response is not None
+        chunks = returned_chunks(result.response) if ok and result.response is not None else None
+        return cls(result.number, result.status, result.to_json_line(), chunks)
+
+    def with_attempts(self, attempts: int) -> OutputLine:
+        """The same line counting `attempts` runs (a line searched again on a retry)."""
+        row = json.loads(self.data)
+        row["attempts"] = attempts
+        return replace(self, data=json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+
+
 @runtime_checkable
 class BatchExecutor(Protocol):
     """Where a job's micro-batches run: in this process (MicroBatchExecutor) or on a cluster (the ray extra)."""
@@ -50,7 +76,7 @@ class BatchExecutor(Protocol):
         ...
 
     def map(self, batches: Iterable[Sequence[RawLine]], owner: str | None,
-            generation: int | None) -> Generator[list[LineResult], None, None]:
+            generation: int | None) -> Generator[list[OutputLine], None, None]:
         """The output of every micro-batch, in input order; batches may be read ahead of the results (closing
         the iterator early abandons the work still running)."""
         ...
@@ -140,10 +166,14 @@ class MicroBatchExecutor:
         return [outcome_result(p, next(outcomes)) if isinstance(p, ParsedLine) else p for p in parsed]
 
     def map(self, batches: Iterable[Sequence[RawLine]], owner: str | None,
-            generation: int | None) -> Generator[list[LineResult], None, None]:
+            generation: int | None) -> Generator[list[OutputLine], None, None]:
         """The output of every micro-batch, one after the other in this process."""
         for lines in batches:
-            yield self.run(lines, owner, generation)
+            yield self.encode(lines, owner, generation)
+
+    def encode(self, lines: Sequence[RawLine], owner: str | None, generation: int | None = None) -> list[OutputLine]:
+        """run(), with every result encoded as its output line."""
+        return [OutputLine.of(result) for result in self.run(lines, owner, generation)]
 
     def current_generation(self) -> int | None:
         """The index generation a job starting now pins (None when the searcher has no snapshots)."""

@@ -17,13 +17,12 @@ from batchsearch.clock import Clock, utcnow
 from batchsearch.errors import BatchSearchError, ConflictError, InternalError
 from batchsearch.jobs import parts
 from batchsearch.jobs.eta import moving_average
-from batchsearch.jobs.execute import BatchExecutor
+from batchsearch.jobs.execute import BatchExecutor, OutputLine
 from batchsearch.jobs.finalize import Finalizer
-from batchsearch.jobs.lines import RETRYABLE_STATUSES, InputInspector, Json, LineResult, RawLine, iter_lines
+from batchsearch.jobs.lines import RETRYABLE_STATUSES, InputInspector, Json, RawLine, iter_lines
 from batchsearch.jobs.model import Checkpoint, Job, JobBackend
 from batchsearch.jobs.states import JobStatus
 from batchsearch.storage.protocol import ObjectStore
-from batchsearch.usage import returned_chunks
 
 log = logging.getLogger(__name__)
 UsageRecorder = Callable[[str, int, int], None]  # (owner, returned chunks, searches)
@@ -168,14 +167,14 @@ class JobRunner:
             return None
         return [_earlier_line(line, next(previous, None)) for line in batch]
 
-    def _spend(self, job: Job, results: list[LineResult]) -> None:
+    def _spend(self, job: Job, searched: list[OutputLine]) -> None:
         """Count the successful searches of a checkpointed micro-batch in the owner's usage (a line searched
         again after a crash before its checkpoint is counted once, at the checkpoint that covers it)."""
-        ok = [result.response for result in results if result.status == "success" and result.response]
+        ok = [line.chunks for line in searched if line.chunks is not None]
         if not ok or self._record_usage is None:
             return
         try:
-            self._record_usage(job.owner, sum(returned_chunks(response) for response in ok), len(ok))
+            self._record_usage(job.owner, sum(ok), len(ok))
         except Exception:  # usage is bookkeeping: never stop a job for it
             log.exception("job %s: could not record the usage of %d lines", job.id, len(ok))
 
@@ -211,16 +210,16 @@ class PlannedBatch:
         return [line for line, (status, _, _) in zip(self.batch, self.earlier, strict=True)
                 if status in RETRYABLE_STATUSES]
 
-    def rows(self, searched: list[LineResult]) -> list[tuple[bytes, str]]:
+    def rows(self, searched: list[OutputLine]) -> list[tuple[bytes, str]]:
         """The output line and status of every line: searched now, or kept from the earlier output."""
         if self.earlier is None:
-            return [(result.to_json_line(), result.status) for result in searched]
+            return [(line.data, line.status) for line in searched]
         fresh = iter(searched)
         rows = []
         for status, attempts, data in self.earlier:
             if status in RETRYABLE_STATUSES:
-                result = replace(next(fresh), attempts=attempts + 1)
-                rows.append((result.to_json_line(), result.status))
+                line = next(fresh).with_attempts(attempts + 1)
+                rows.append((line.data, line.status))
             else:
                 rows.append((data, status))
         return rows

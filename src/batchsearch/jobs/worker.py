@@ -73,16 +73,16 @@ class EngineLineSearcher:
         return self._pinned
 
 
-def open_engine_searcher(settings: Settings) -> LineSearcher:
+def open_engine_searcher(settings: Settings, *, one_cpu: bool = False) -> LineSearcher:
     """Load the index these settings name (embedded, or shared through the object store) and the embedder once
-    for this process."""
+    for this process; `one_cpu`: every search on one thread (no lexical helper thread)."""
     from batchsearch.embeddings import build_embedder
     from batchsearch.search.engine import SearchEngine
 
     from batchsearch.kg import KnowledgeGraph
 
     engine = SearchEngine(index_store(settings), build_embedder(settings), fusion=settings.fusion,
-                          snapshot_key=snapshot_key(settings.resolved_signing_secret()))
+                          snapshot_key=snapshot_key(settings.resolved_signing_secret()), lexical_thread=not one_cpu)
     detector = KnowledgeGraph.open_or_build(settings.data_dir / "kg").detector()  # as the API's: enrichment, smart mode
     return PlanningSearcher(EngineLineSearcher(engine), detector, utcnow)
 

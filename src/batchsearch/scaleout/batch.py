@@ -13,8 +13,8 @@ import os
 from collections.abc import Generator, Iterable, Sequence
 
 from batchsearch.config import Settings
-from batchsearch.jobs.execute import MicroBatchExecutor
-from batchsearch.jobs.lines import LineResult, RawLine
+from batchsearch.jobs.execute import MicroBatchExecutor, OutputLine
+from batchsearch.jobs.lines import RawLine
 from batchsearch.scaleout.cluster import actor_settings, cluster_cpus, connect
 from batchsearch.scaleout.pool import ActorPool
 
@@ -23,23 +23,24 @@ log = logging.getLogger(__name__)
 
 class SearchActor:
     """One engine for the life of the actor, opened once from the settings (the embedded index folder, or this
-    host's cache of the shared index); each call searches one micro-batch over a job's pinned generation."""
+    host's cache of the shared index); each call searches one micro-batch over a job's pinned generation, on one
+    CPU (the one Ray reserved for the actor: no lexical helper thread, one BLAS thread)."""
 
     def __init__(self, settings: Settings) -> None:
         from batchsearch.jobs.worker import open_engine_searcher
         from batchsearch.runtime import apply_blas_threads
 
         apply_blas_threads(settings)
-        self._executor = MicroBatchExecutor(open_engine_searcher(settings),
+        self._executor = MicroBatchExecutor(open_engine_searcher(settings, one_cpu=True),
                                             timeout_seconds=settings.query_timeout_seconds)
 
     def pid(self) -> int:
         """This actor's process id (it answers once the engine is loaded)."""
         return os.getpid()
 
-    def run(self, lines: list[RawLine], owner: str | None, generation: int | None) -> list[LineResult]:
-        """The output of one micro-batch, in input order."""
-        return self._executor.run(lines, owner, generation)
+    def run(self, lines: list[RawLine], owner: str | None, generation: int | None) -> list[OutputLine]:
+        """The output of one micro-batch, in input order, encoded here (bytes travel back, not responses)."""
+        return self._executor.encode(lines, owner, generation)
 
 
 class RayBatchExecutor:
@@ -60,7 +61,7 @@ class RayBatchExecutor:
         return int(self._store.current_generation())
 
     def map(self, batches: Iterable[Sequence[RawLine]], owner: str | None,
-            generation: int | None) -> Generator[list[LineResult], None, None]:
+            generation: int | None) -> Generator[list[OutputLine], None, None]:
         """Each micro-batch's output in input order, the actors working on the next ones meanwhile."""
         yield from self._pool.map("run", (list(lines) for lines in batches), owner, generation)
 

@@ -22,7 +22,7 @@ from batchsearch.ingest.pipeline import SEGMENT_MAX_CHUNKS, IngestReport, Progre
 from batchsearch.scaleout.cluster import actor_settings, cluster_cpus, connect
 from batchsearch.scaleout.pool import ActorPool
 
-SHARD_CHARS = 128 * 1200  # about 128 chunks: enough to batch the encoder well, small enough to spread
+SHARD_CHARS = 32 * 1200  # about 32 chunks: enough to batch the encoder well, small enough to spread evenly
 
 
 class IngestActor:

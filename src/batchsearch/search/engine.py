@@ -64,16 +64,18 @@ class SearchEngine:
     """Hybrid search over an index folder, with an embedder for query texts."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, *, fusion: str = "rrf",
-                 snapshot_key: bytes | None = None) -> None:
+                 snapshot_key: bytes | None = None, lexical_thread: bool = True) -> None:
         """`snapshot_key` makes metadata.snapshot_id opaque (index.snapshot_ids); without it the id names the
-        generation, as an embedded single-user index may."""
+        generation, as an embedded single-user index may. `lexical_thread` runs the lexical searches on a helper
+        thread beside the encoder and the dense products (more than one CPU per call); without it a call uses one
+        CPU, as a Ray actor that reserved one should."""
         self.store = store
         self.snapshot_key = snapshot_key
         self.embedder = embedder
         self.fusion = fusion
         self.lexical = Lexical()
         self.filters = FilterEvaluator(self.lexical.keyword_mask)
-        self._lexical_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lexical")
+        self._lexical_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lexical") if lexical_thread else None
 
     @classmethod
     def open(cls, data_dir: Path, *, embedder: Embedder | None = None, fusion: str = "rrf",
@@ -120,10 +122,15 @@ class SearchEngine:
             plan.audit = audit
         # tantivy holds the GIL while BLAS does not: run all lexical searches on a helper thread
         # while this thread embeds the texts and runs the dense matrix products.
-        lexical = self._lexical_pool.submit(self._lexical_all, plans, snap)
-        self._embed(plans)
-        dense = self._dense(plans, snap)
-        lexical_found = lexical.result()
+        if self._lexical_pool is None:
+            lexical_found = self._lexical_all(plans, snap)
+            self._embed(plans)
+            dense = self._dense(plans, snap)
+        else:
+            lexical = self._lexical_pool.submit(self._lexical_all, plans, snap)
+            self._embed(plans)
+            dense = self._dense(plans, snap)
+            lexical_found = lexical.result()
         out: list[dict[str, Any] | BatchSearchError] = []
         for i, plan in enumerate(plans):
             rid = (request_ids[i] if request_ids else None) or str(uuid.uuid4())

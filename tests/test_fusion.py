@@ -28,8 +28,8 @@ def test_rrf_by_hand() -> None:
 def test_weighted_by_hand() -> None:
     dense_score = np.array([0.8, 0.2, 0.0, -0.1])
     lexical_norm = np.array([0.5, 1.0, 0.0, 0.25])
-    np.testing.assert_allclose(weighted(dense_score, lexical_norm), [0.65, 0.6, 0.0, 0.075])
-    np.testing.assert_allclose(weighted(dense_score, lexical_norm, dense_weight=0.75), [0.725, 0.4, 0.0, -0.0125])
+    np.testing.assert_allclose(weighted(dense_score, lexical_norm, dense_weight=0.5), [0.65, 0.6, 0.0, 0.075])
+    np.testing.assert_allclose(weighted(dense_score, lexical_norm), [0.725, 0.4, 0.0, -0.0125])  # the default 0.75
 
 
 def test_fuse_dispatch() -> None:
@@ -37,7 +37,8 @@ def test_fuse_dispatch() -> None:
     dense_score, lexical_norm = np.array([0.9, 0.1, 0.4]), np.array([0.0, 1.0, 0.3])
     np.testing.assert_allclose(fuse("rrf", dense_rank, lexical_rank, dense_score, lexical_norm),
                                [1 / 61, 1 / 61, 2 / 62])
-    np.testing.assert_allclose(fuse("weighted", dense_rank, lexical_rank, dense_score, lexical_norm), [0.45, 0.55, 0.35])
+    np.testing.assert_allclose(fuse("weighted", dense_rank, lexical_rank, dense_score, lexical_norm),
+                               [0.675, 0.325, 0.375])  # 0.75 x cosine + 0.25 x normalised BM25
     assert fuse("dense", dense_rank, lexical_rank, dense_score, lexical_norm).tolist() == [0.9, -math.inf, 0.4]
     assert fuse("lexical", dense_rank, lexical_rank, dense_score, lexical_norm).tolist() == [-math.inf, 1.0, 0.3]
     with pytest.raises(ValueError, match="unknown fusion method 'bm42'"):
@@ -149,9 +150,9 @@ def test_engine_rrf_order_by_hand(tiny: dict[str, Any]) -> None:
 
 def test_engine_weighted_order_by_hand(tiny: dict[str, Any]) -> None:
     norm = {k: v / tiny["bm25"]["A"] for k, v in tiny["bm25"].items()}
-    fused = {k: 0.5 * COSINES[k] + 0.5 * norm[k] for k in TEXTS}
+    fused = {k: 0.75 * COSINES[k] + 0.25 * norm[k] for k in TEXTS}
     expected = sorted(TEXTS, key=lambda k: -fused[k])
-    assert expected == ["C", "A", "B"]
+    assert expected == ["B", "C", "A"]
     assert [name for name, _ in _run(tiny, "weighted")] == expected
 
 

@@ -66,7 +66,9 @@ class Settings(BaseSettings):
         "<data_dir>/models. Several data folders may share one.")
 
     # --- search ---
-    fusion: Literal["rrf", "weighted"] = Field("rrf", description="How lexical and dense candidates are fused.")
+    fusion: Literal["rrf", "weighted"] = Field(
+        "weighted", description="How lexical and dense candidates are fused: weighted (0.75 x cosine + 0.25 x BM25 / "
+        "the query's best BM25) or rrf (reciprocal rank fusion).")
     query_timeout_seconds: float = Field(30.0, gt=0, description="Per-query deadline for batch lines (504 after).")
 
     # --- batch jobs ---

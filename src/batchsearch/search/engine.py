@@ -63,7 +63,7 @@ class _Candidates:
 class SearchEngine:
     """Hybrid search over an index folder, with an embedder for query texts."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, *, fusion: str = "rrf",
+    def __init__(self, store: IndexStore, embedder: Embedder, *, fusion: str = "weighted",
                  snapshot_key: bytes | None = None, lexical_thread: bool = True) -> None:
         """`snapshot_key` makes metadata.snapshot_id opaque (index.snapshot_ids); without it the id names the
         generation, as an embedded single-user index may. `lexical_thread` runs the lexical searches on a helper
@@ -78,7 +78,7 @@ class SearchEngine:
         self._lexical_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lexical") if lexical_thread else None
 
     @classmethod
-    def open(cls, data_dir: Path, *, embedder: Embedder | None = None, fusion: str = "rrf",
+    def open(cls, data_dir: Path, *, embedder: Embedder | None = None, fusion: str = "weighted",
              snapshot_key: bytes | None = None) -> SearchEngine:
         """An engine over the index of `data_dir` (shared through the object store when BATCHSEARCH_OBJECT_STORE_URL
         is set); without an embedder, the one BATCHSEARCH_EMBED_* ask for."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 RRF_K = 60.0
-DENSE_WEIGHT = 0.5
+DENSE_WEIGHT = 0.75  # fitted on SciFact train: nDCG@10 0.722 at 0.5, 0.731 at 0.7, 0.732 at 0.75, 0.731 at 0.8
 
 
 def rrf(dense_rank: np.ndarray, lexical_rank: np.ndarray, k: float = RRF_K) -> np.ndarray:

@@ -50,10 +50,12 @@ def _sigmoid(z: float) -> float:
 
 
 def test_relevance_by_hand() -> None:
-    got = ranking.relevance(np.array([0.8, 0.0, 1.0]), np.array([0.5, 0.0, 1.0]))
-    a, b, c = 11.405, 4.161, -11.284  # the fitted coefficients documented in ranking.py
-    np.testing.assert_allclose(got, [_sigmoid(a * 0.8 + b * 0.5 + c), _sigmoid(c), _sigmoid(a + b + c)])
+    got = ranking.relevance(np.array([0.8, 0.0, 1.0]), np.array([0.5, 0.0, 1.0]), 1.0)
+    a, b, g, c = 8.852, 2.86, 12.282, -7.279  # the fitted coefficients documented in ranking.py
+    np.testing.assert_allclose(got, [_sigmoid(a * 0.8 + b * 0.5 - g * 0.2 + c), _sigmoid(-g + c), _sigmoid(a + b + c)])
     assert np.all((got > 0) & (got < 1))
+    # the query's best chunk reads the same whether the index's cosines run high or low
+    assert ranking.relevance(np.array([0.5]), np.array([1.0]), 0.5)[0] > 0.49
 
 
 def test_freshness_factor_by_hand() -> None:
@@ -145,7 +147,8 @@ def test_engine_rrf_order_by_hand(tiny: dict[str, Any]) -> None:
     assert [name for name, _ in got] == ["A", "C", "B"]
     norm = {k: v / bm25["A"] for k, v in bm25.items()}
     for name, rel in got:
-        assert rel == pytest.approx(_sigmoid(11.405 * COSINES[name] + 4.161 * norm[name] - 11.284), abs=2e-6)
+        z = 8.852 * COSINES[name] + 2.86 * norm[name] + 12.282 * (COSINES[name] - max(COSINES.values())) - 7.279
+        assert rel == pytest.approx(_sigmoid(z), abs=2e-6)
 
 
 def test_engine_weighted_order_by_hand(tiny: dict[str, Any]) -> None:

@@ -11,11 +11,12 @@ before 2026-11-27T00:00Z. Companies are drawn with a Zipf-like skew (weight 1/ra
 their order by `popularity`, ties in a seeded order, so well-known companies are in the news far
 more than others; counterparties and peers prefer the same sector.
 
-Documents use the native JSONL format of the ingest pipeline. Two extra fields, ignored by
-ingestion, are the ground truth for evaluating entity detection:
-`_mentions` (spans in `text`) and `_headline_mentions` (spans in `headline`), each
-`{"id", "start", "end", "form"}` with `form` "name", "alias" or "ticker". Every company
-surface the templates write is listed; entity, sentiment and topic annotations are left out.
+Documents use the native JSONL format of the ingest pipeline. Extra fields, ignored by ingestion, are
+ground truth for evaluations: `_mentions` (spans in `text`) and `_headline_mentions` (spans in `headline`),
+each `{"id", "start", "end", "form"}` with `form` "name", "alias" or "ticker" (every company surface the
+templates write is listed; entity, sentiment and topic annotations are left out), and `_company` (the
+document's main company) with `_event` (what it reports: a news event's name such as "layoffs", "earnings
+call" for a transcript, the 8-K item's title for a filing), which make judged queries for relevance.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ class _Corpus:
         headline = TextBuilder(rng, roles, facts)
         body = TextBuilder(rng, roles, facts)
         has_counterparty = roles["co2"].id != roles["co"].id
-        periods = _compose(kind, rng, headline, body, facts, is_positive, has_counterparty)
+        periods, event = _compose(kind, rng, headline, body, facts, is_positive, has_counterparty)
         source = rng.choice(self.sources[kind])
         text, title = body.text(), headline.text()
         return {
@@ -186,28 +187,30 @@ class _Corpus:
             "reporting_periods": periods,
             "_mentions": body.mentions,
             "_headline_mentions": headline.mentions,
+            "_company": roles["co"].id,
+            "_event": event,
         }
 
 
 def _compose(kind: str, rng: random.Random, headline: TextBuilder, body: TextBuilder, facts: Facts,
-             is_positive: bool, has_counterparty: bool) -> list[dict[str, int | None]]:
-    """Write headline and body for the kind; returns the reporting periods."""
+             is_positive: bool, has_counterparty: bool) -> tuple[list[dict[str, int | None]], str]:
+    """Write headline and body for the kind; returns the reporting periods and what the document reports."""
     period: list[dict[str, int | None]] = [{"fiscal_year": facts.fiscal_year, "fiscal_quarter": facts.fiscal_quarter}]
     if kind == "transcript":
         transcripts.compose_headline(headline, rng, has_ticker=facts.company.ticker is not None)
         guidance = rng.choice(("raised", "reaffirmed") if is_positive else ("lowered", "reaffirmed"))
         transcripts.compose_body(body, rng, is_positive, guidance)
-        return period
+        return period, "earnings call"
     if kind == "filing":
         item = filings.choose_item(rng, has_counterparty)
         facts["item_title"], facts["item_number"] = item.title, item.number
         filings.compose_headline(headline, rng, item)
         filings.compose_body(body, rng, item, is_positive)
-        return period if item.has_period else []
+        return (period if item.has_period else []), item.title
     event = news.choose_event(rng, has_counterparty)
     news.compose_headline(headline, rng, event, is_positive)
     news.compose_body(body, rng, event, is_positive)
-    return []
+    return [], event.name
 
 
 def _url_path(kind: str, when: datetime, headline: str, doc_id: str) -> str:

@@ -216,7 +216,8 @@ class SearchEngine:
             scores = fuse(method, cand.dense_rank, cand.lexical_rank, cand.dense_score, cand.lexical_norm)
             keep = np.isfinite(scores)
             keys, scores = cand.keys[keep], scores[keep]
-            rel = ranking.relevance(cand.dense_score[keep], cand.lexical_norm[keep])
+            best = float(cand.dense_score.max()) if len(cand.keys) else 0.0
+            rel = ranking.relevance(cand.dense_score[keep], cand.lexical_norm[keep], best)
         chosen = self._rank(plan, snap, keys, scores, rel)
         return self._response(plan, snap, keys[chosen], rel[chosen], request_id)
 

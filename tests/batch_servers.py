@@ -99,16 +99,20 @@ class Server:
     """A `serve`-like process: the API on 127.0.0.1 plus its worker processes."""
 
     def __init__(self, data_dir: Path, port: int | None = None, *, env: dict[str, str] | None = None,
-                 **settings: object) -> None:
+                 command: list[str] | None = None, **settings: object) -> None:
+        """`command` (default: the app of batch_fakes under run_api_and_workers) reads its settings from the
+        BATCHSEARCH_* environment, as `batchsearch serve` does."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = settings_env(data_dir, self.port, **settings) | (env or {})
-        script = data_dir / "serve_for_tests.py"
-        script.write_text(SERVE_SCRIPT)
+        if command is None:
+            script = data_dir / "serve_for_tests.py"
+            script.write_text(SERVE_SCRIPT)
+            command = [sys.executable, str(script)]
         self.log = open(data_dir / f"serve-{self.port}-{time.time_ns()}.log", "wb")
-        self.process = subprocess.Popen([sys.executable, str(script)], env=self.env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(command, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         try:
             self._wait_ready()
         except BaseException:  # never leave a half-started server (and its workers) behind

@@ -10,17 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from batch_servers import create_key, free_port, settings_env
+from batch_servers import Server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -45,61 +41,15 @@ def build_data_dir(root: Path) -> Path:
     return root
 
 
-class ServeProcess:
-    """`batchsearch serve` on 127.0.0.1 with one batch worker process, in its own process group."""
+class ServeProcess(Server):
+    """`batchsearch serve` on 127.0.0.1 with one batch worker process, in its own process group, over a copy of a
+    built data folder's index and knowledge graph."""
 
     def __init__(self, index_dir: Path, data_dir: Path) -> None:
         for folder in ("index", "kg"):
             shutil.copytree(index_dir / folder, data_dir / folder)
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        env = settings_env(data_dir, self.port, poll_seconds=0.05, heartbeat_seconds=1, micro_batch_size=16)
-        self.log_path = data_dir / "serve.log"
-        self._log = self.log_path.open("wb")
-        command = [sys.executable, "-m", "batchsearch.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--workers", "1", "--data-dir", str(data_dir)]
-        self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self._kill_group()
-            raise
-
-    def _wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"serve exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError("serve did not start")
-
-    def create_key(self, name: str) -> str:
-        """A new API key for owner `name`."""
-        return create_key(self.data_dir, name)
-
-    def stop(self) -> None:
-        """SIGTERM as a service manager would; the whole group is killed if it does not stop in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._kill_group()
-        self._log.close()
-
-    def _kill_group(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=20)
+        super().__init__(data_dir, command=[sys.executable, "-m", "batchsearch.cli", "serve"], workers=1,
+                         poll_seconds=0.05, heartbeat_seconds=1, micro_batch_size=16)
 
 
 def chromium_or_skip() -> str:

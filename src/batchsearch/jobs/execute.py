@@ -56,8 +56,7 @@ class OutputLine:
     @classmethod
     def of(cls, result: LineResult) -> OutputLine:
         """The output line of a result."""
-        ok = result.status == "success" and result.response is not None
-        chunks = returned_chunks(result.response) if ok and result.response is not None else None
+        chunks = returned_chunks(result.response) if result.status == "success" and result.response else None
         return cls(result.number, result.status, result.to_json_line(), chunks)
 
     def with_attempts(self, attempts: int) -> OutputLine:

@@ -17,8 +17,7 @@ ACTOR_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREA
 class RayMissingError(BatchSearchError):
     """The ray extra is not installed."""
 
-    status_code = 500
-    code = "RAY_NOT_INSTALLED"
+    error_code = "RAY_NOT_INSTALLED"
 
 
 def import_ray() -> ModuleType:
@@ -30,9 +29,9 @@ def import_ray() -> ModuleType:
     return ray
 
 
-def connect(num_cpus: int | None = None) -> ModuleType:
-    """ray, initialised once per process: connected to RAY_ADDRESS when set, else a local instance of `num_cpus`
-    CPUs (default: this machine's) whose every socket is on 127.0.0.1."""
+def connect() -> ModuleType:
+    """ray, initialised once per process: connected to RAY_ADDRESS when set, else a local instance of this
+    machine's CPUs whose every socket is on 127.0.0.1."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if not os.environ.get("RAY_ADDRESS"):  # read when ray is imported: a local instance stays on loopback
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -44,7 +43,7 @@ def connect(num_cpus: int | None = None) -> ModuleType:
         ray.init(address=os.environ["RAY_ADDRESS"], **options)
         return ray
     # a local instance: Ray would otherwise advertise (and listen on) the host's address
-    ray.init(address="local", num_cpus=num_cpus, _node_ip_address="127.0.0.1", **options)
+    ray.init(address="local", _node_ip_address="127.0.0.1", **options)
     return ray
 
 

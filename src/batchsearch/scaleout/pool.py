@@ -13,6 +13,7 @@ from batchsearch.scaleout.cluster import ACTOR_ENV
 log = logging.getLogger(__name__)
 TASK_RETRIES = 3  # runs of one item on restarted actors before the map raises
 AHEAD_PER_ACTOR = 2  # items queued per actor: the next one is there when an actor finishes
+_END = object()  # the end of the items
 
 
 class ActorPool:
@@ -67,5 +68,3 @@ class ActorPool:
             except Exception:  # already finished or its actor is gone: nothing to stop
                 log.debug("ray: could not cancel a queued item", exc_info=True)
 
-
-_END = object()

@@ -1,6 +1,6 @@
 """Throughput of the sentence encoders in one run on the same texts: numpy, ONNX fp32, ONNX int8.
 
-Usage: python bench/embed_speed.py [--chunks 48] [--queries 512] [--rounds 3] [--json]
+Usage: python bench/embed_speed.py [--chunks 48] [--queries 512] [--rounds 3] [--ingest-docs 400] [--json]
 
 Chunks are 256-token chunks (254 wordpieces plus [CLS]/[SEP]) cut from documents of the sample
 corpus generator; queries are the generated headlines (about 10-20 tokens). The encoders take
@@ -8,6 +8,9 @@ turns within each round and the best round counts, so a noisy neighbour hits all
 Threads: BATCHSEARCH_BLAS_THREADS (numpy's BLAS and ONNX Runtime's intra-op pool), default all
 cores. The ONNX models are built into --cache-dir on first use (default <data_dir>/models).
 Parity: least cosine of each ONNX encoder's vectors to the numpy encoder's, over every text.
+Ingestion: the same generated documents ingested end to end (chunking, annotation, embedding, index
+segments) into a fresh index with each encoder in turn: `ingest_<encoder>_chunks_per_s` and the ratio
+to numpy (0 documents skips it).
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from batchsearch.config import Settings
-from batchsearch.corpus import generate_documents
+from batchsearch.corpus import generate_documents, write_corpus
 from batchsearch.embeddings import MiniLMEmbedder
 from batchsearch.embeddings.onnx_encoder import OnnxEmbedder
+from batchsearch.ingest.annotators import DefaultAnnotator
+from batchsearch.ingest.pipeline import Ingestor
 from batchsearch.ingest.chunking import chunk_text
 from batchsearch.kg import KnowledgeGraph
 from batchsearch.runtime import apply_blas_threads
+from batchsearch.services import index_store
 
 CHUNK_TOKENS = 254  # + [CLS] and [SEP] = the encoder's 256
 
@@ -114,6 +120,30 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     for name, enc in encoders.items():
         out[f"{name}_single_query_ms"] = round(median_latency_ms(enc, queries[:40]), 2)
     out["load_s"] = load_s
+    if args.ingest_docs:
+        out.update(measure_ingest(encoders, args.ingest_docs))
+    return out
+
+
+def measure_ingest(encoders: dict[str, MiniLMEmbedder | OnnxEmbedder], n_docs: int) -> dict[str, object]:
+    """Ingest the same generated documents into a fresh index with every encoder; chunks/s and ratios."""
+    out: dict[str, object] = {"ingest_docs": n_docs}
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
+        root = Path(folder)
+        graph = KnowledgeGraph.open_or_build(root / "kg")
+        corpus = root / "corpus.jsonl"
+        write_corpus(corpus, graph.companies(), graph.sources(), n_docs=n_docs, seed=11)
+        annotator = DefaultAnnotator(graph.detector())
+        seconds: dict[str, float] = {}
+        for name, encoder in encoders.items():
+            store = index_store(Settings(data_dir=root / name))
+            report = Ingestor(store, encoder, annotator).ingest_file(str(corpus), "jsonl")
+            out["ingest_chunks"] = report.chunks
+            out[f"ingest_{name}_chunks_per_s"] = round(report.chunks_per_second, 2)
+            seconds[name] = report.seconds
+        for name in encoders:
+            if name != "numpy":
+                out[f"ingest_{name}_speedup"] = round(seconds["numpy"] / seconds[name], 2)
     return out
 
 
@@ -124,6 +154,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-tokens", type=int, default=4096, help="numpy micro-batch budget")
+    parser.add_argument("--ingest-docs", type=int, default=400,
+                        help="generated documents ingested end to end with each encoder (0: skip)")
     parser.add_argument("--cache-dir", help="where the ONNX models are built and kept")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()

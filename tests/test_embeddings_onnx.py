@@ -13,6 +13,7 @@ import pytest
 
 from batchsearch.config import Settings
 from batchsearch.embeddings import EMBEDDING_DIM, MiniLMEmbedder, build_embedder, onnx_models
+from batchsearch.embeddings.factory import onnx_precision
 from batchsearch.embeddings.onnx_encoder import OnnxEmbedder, ProviderUnavailableError
 from batchsearch.embeddings.onnx_models import ModelParityError, ensure_model
 
@@ -104,6 +105,41 @@ def test_order_is_restored_after_bucketing(model_cache: Path, fp32: OnnxEmbedder
 
     assert cosines(together, alone).min() > 0.99999
     np.testing.assert_allclose(small_batches.embed(shuffled), together[[4, 0, 8, 2, 6, 1, 7, 3, 5]], atol=1e-5)
+
+
+LONG_TEXTS = [f"{name} reported quarterly revenue above guidance as cloud demand held up. " * 30
+              for name in ("Acme", "Globex", "Initech", "Umbrella")]  # every one truncated at 256 tokens
+
+
+def test_unpadded_batches_run_without_a_key_mask_and_match_numpy(
+    model_cache: Path, numpy_encoder: MiniLMEmbedder
+) -> None:
+    encoder = OnnxEmbedder.from_cache(model_cache, precision="fp32", threads=1)
+
+    encoder.embed(["a short query", "another short query"])
+    loaded_for_short = encoder._unpadded is not None
+    got = encoder.embed(LONG_TEXTS)
+
+    assert not loaded_for_short  # queries never load the second session
+    assert encoder._unpadded is not None
+    assert cosines(got, numpy_encoder.embed(LONG_TEXTS)).min() >= 0.9999
+
+
+@pytest.mark.parametrize(("precision", "least"), [("fp32", 0.99999), ("int8", 0.995)])
+def test_with_and_without_key_mask_agree(
+    request: pytest.FixtureRequest, precision: str, least: float
+) -> None:
+    encoder: OnnxEmbedder = request.getfixturevalue(precision)
+    # The same batch through both sessions (int8 activations are scaled per batch); in int8 the flash
+    # kernel's different summation order can tip a few roundings, hence the looser bound.
+    ids = np.array([encoding.ids for encoding in encoder._tokenizer.encode_batch(LONG_TEXTS)], dtype=np.int64)
+    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+
+    unpadded = encoder.embed(LONG_TEXTS)
+    masked = encoder._session.run(["embeddings"], feed)[0]
+
+    assert ids.shape == (len(LONG_TEXTS), 256)
+    assert cosines(unpadded, masked).min() > least
 
 
 def test_truncates_like_the_numpy_encoder(fp32: OnnxEmbedder) -> None:
@@ -202,11 +238,11 @@ def test_factory_picks_onnx_when_installed(
 ) -> None:
     monkeypatch.delenv("BATCHSEARCH_EMBED_CACHE_DIR", raising=False)  # the default folder, not the session's
     encoder = build_embedder(Settings(data_dir=tmp_path, blas_threads=1))
-    quantized = build_embedder(Settings(data_dir=tmp_path, embed_backend="onnx", embed_precision="int8"))
+    reference = build_embedder(Settings(data_dir=tmp_path, embed_backend="onnx", embed_precision="fp32"))
 
     assert isinstance(encoder, OnnxEmbedder) and encoder.model_path.parent == tmp_path / "models"
-    assert encoder.model_path.name.startswith("minilm-fp32-")
-    assert isinstance(quantized, OnnxEmbedder) and quantized.model_path.name.startswith("minilm-int8-")
+    assert encoder.model_path.name.startswith("minilm-int8-")  # auto: int8 on cpu
+    assert isinstance(reference, OnnxEmbedder) and reference.model_path.name.startswith("minilm-fp32-")
     assert isinstance(build_embedder(Settings(data_dir=tmp_path, embed_backend="numpy")), MiniLMEmbedder)
 
 
@@ -219,6 +255,12 @@ def test_factory_falls_back_to_numpy_without_onnxruntime(tmp_path: Path, monkeyp
     with pytest.raises(ValueError, match="embed_precision=int8"):
         build_embedder(Settings(data_dir=tmp_path, embed_precision="int8"))
     assert not (tmp_path / "models").exists()
+
+
+def test_auto_precision_is_fp32_on_cuda() -> None:
+    assert onnx_precision(Settings(embed_provider="cuda")) == "fp32"
+    assert onnx_precision(Settings(embed_provider="cpu")) == "int8"
+    assert onnx_precision(Settings(embed_provider="cuda", embed_precision="int8")) == "int8"
 
 
 def test_unknown_precision_is_refused(tmp_path: Path) -> None:

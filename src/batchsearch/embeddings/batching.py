@@ -10,13 +10,18 @@ import numpy as np
 PAD_ID = 0
 
 
-def micro_batches(lengths: np.ndarray, batch_tokens: int) -> Iterator[np.ndarray]:
-    """Yield row indices sorted by length, grouped so rows * longest <= batch_tokens (at least one row)."""
+def micro_batches(lengths: np.ndarray, batch_tokens: int, same_length_from: int | None = None) -> Iterator[np.ndarray]:
+    """Yield row indices sorted by length, grouped so rows * longest <= batch_tokens (at least one row).
+    Rows of `same_length_from` tokens or more are only grouped with rows of their very length (no padding)."""
     order = np.argsort(lengths, kind="stable")
     start = 0
     for end in range(1, len(order) + 1):
-        is_last = end == len(order)
-        if is_last or (end - start + 1) * lengths[order[end]] > batch_tokens:
+        if end == len(order):
+            yield order[start:end]
+            break
+        length = lengths[order[end]]
+        full = (end - start + 1) * length > batch_tokens
+        if full or (same_length_from is not None and length >= same_length_from and length != lengths[order[start]]):
             yield order[start:end]
             start = end
 
@@ -30,9 +35,10 @@ def pad(ids: list[list[int]], seq: int) -> np.ndarray:
 
 
 def embed_bucketed(tokenizer: Any, texts: Sequence[str], dim: int, batch_tokens: int,
-                   encode: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+                   encode: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                   same_length_from: int | None = None) -> np.ndarray:
     """Tokenize `texts`, run `encode(padded_ids, lengths)` over length buckets, and return a float32
-    (len(texts), dim) array in input order."""
+    (len(texts), dim) array in input order (`same_length_from`: see micro_batches)."""
     if isinstance(texts, str):
         raise TypeError("embed() takes a sequence of texts, not a single str")
     out = np.empty((len(texts), dim), dtype=np.float32)
@@ -40,7 +46,7 @@ def embed_bucketed(tokenizer: Any, texts: Sequence[str], dim: int, batch_tokens:
         return out
     ids = [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]
     lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-    for rows in micro_batches(lengths, batch_tokens):  # rows of similar length; they go back in place
+    for rows in micro_batches(lengths, batch_tokens, same_length_from):  # rows of similar length; they go back in place
         batch_ids = pad([ids[i] for i in rows], int(lengths[rows].max()))
         out[rows] = encode(batch_ids, lengths[rows])
     return out

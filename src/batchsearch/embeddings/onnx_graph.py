@@ -1,8 +1,9 @@
 """The all-MiniLM-L6-v2 sentence encoder as an ONNX graph, written from the safetensors weights.
 
 It computes what the numpy encoder computes (minilm.py): word + position embeddings (segment 0
-folded into the positions), six post-norm BERT layers with a fused Q/K/V projection and the
-1/sqrt(head_dim) scale folded into the queries, exact erf GELU, mean pooling over the real tokens
+folded into the positions), six post-norm BERT layers whose self-attention is one onnxruntime
+`Attention` node (com.microsoft: fused Q/K/V projection, masked softmax and context in one kernel,
+which int8 quantisation turns into `QAttention`), exact erf GELU, mean pooling over the real tokens
 and L2 normalisation. Inputs are `input_ids` and `attention_mask` (int64, batch x seq, right
 padded); the output is `embeddings` (float32, batch x 384, unit rows). Node names carry the layer
 (`layer3/ffn_in`), so quantisation can keep chosen nodes in fp32.
@@ -18,7 +19,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17  # LayerNormalization; ReduceL2 still takes its axes as an attribute
-GRAPH_VERSION = 1  # bump when the graph changes: it is part of the cache key
+CONTRIB_DOMAIN = "com.microsoft"  # onnxruntime's fused transformer operators
+GRAPH_VERSION = 2  # bump when the graph changes: it is part of the cache key
 HIDDEN = 384
 LAYERS = 6
 HEADS = 12
@@ -26,7 +28,6 @@ HEAD_DIM = HIDDEN // HEADS
 DENSE_NODES = ("qkv", "attn_out", "ffn_in", "ffn_out")  # the weight products of a layer, by node name
 _LN_EPS = 1e-12
 _NORM_EPS = 1e-12
-_MASKED = -1e30  # added to the scores of padded keys, as the numpy encoder does
 
 
 class _GraphBuilder:
@@ -63,9 +64,9 @@ def build_model(tensors: dict[str, np.ndarray]) -> onnx.ModelProto:
     """The fp32 encoder graph over these safetensors weights, checked by onnx.checker."""
     g = _GraphBuilder()
     x = _embeddings(g, tensors)
-    bias, mask = _attention_bias(g)
+    key_mask, mask = _masks(g)
     for i in range(LAYERS):
-        x = _layer(g, tensors, f"encoder.layer.{i}.", f"layer{i}", x, bias)
+        x = _layer(g, tensors, f"encoder.layer.{i}.", f"layer{i}", x, key_mask)
     _pool_and_normalise(g, x, mask)
     graph = helper.make_graph(
         g.nodes,
@@ -78,11 +79,23 @@ def build_model(tensors: dict[str, np.ndarray]) -> onnx.ModelProto:
         g.initializers,
     )
     model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="batchsearch"
+        graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(CONTRIB_DOMAIN, 1)], producer_name="batchsearch"
     )
     model.ir_version = 8  # readable by every onnxruntime the onnx extra allows
     onnx.checker.check_model(model)
     return model
+
+
+def without_key_mask(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy whose attention nodes take no key mask, for batches without padding: onnxruntime runs its
+    flash attention kernel (tiled, no score matrix in memory) only when no mask is given. Pooling still
+    reads `attention_mask`, so the inputs stay the same."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for node in copy.graph.node:
+        if node.op_type == "MultiHeadAttention" and node.domain == CONTRIB_DOMAIN:
+            del node.input[4:]
+    return copy
 
 
 def _embeddings(g: _GraphBuilder, t: dict[str, np.ndarray]) -> str:
@@ -98,21 +111,16 @@ def _embeddings(g: _GraphBuilder, t: dict[str, np.ndarray]) -> str:
     return g.layer_norm(summed, t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"], "embeddings/norm")
 
 
-def _attention_bias(g: _GraphBuilder) -> tuple[str, str]:
-    """The (batch, 1, 1, seq) additive key mask and the float (batch, seq) token mask."""
-    mask = g.op("Cast", ["attention_mask"], "mask/float", to=TensorProto.FLOAT)
-    one = g.const("mask/one", np.array(1.0, dtype=np.float32))
-    masked = g.const("mask/masked", np.array(_MASKED, dtype=np.float32))
-    is_pad = g.op("Sub", [one, mask], "mask/is_pad")
-    bias = g.op("Mul", [is_pad, masked], "mask/bias")
-    axes = g.const("mask/axes", np.array([1, 2], dtype=np.int64))
-    return g.op("Unsqueeze", [bias, axes], "mask/bias4d"), mask
+def _masks(g: _GraphBuilder) -> tuple[str, str]:
+    """The int32 (batch, seq) key mask the Attention nodes take and the float one pooling weighs by."""
+    key_mask = g.op("Cast", ["attention_mask"], "mask/int32", to=TensorProto.INT32)
+    return key_mask, g.op("Cast", ["attention_mask"], "mask/float", to=TensorProto.FLOAT)
 
 
-def _layer(g: _GraphBuilder, t: dict[str, np.ndarray], prefix: str, name: str, x: str, bias: str) -> str:
+def _layer(g: _GraphBuilder, t: dict[str, np.ndarray], prefix: str, name: str, x: str, key_mask: str) -> str:
     """One post-norm transformer layer: attention block, then GELU feed-forward block."""
     attn = prefix + "attention."
-    context = _self_attention(g, t, attn + "self.", name, x, bias)
+    context = _self_attention(g, t, attn + "self.", name, x, key_mask)
     out = g.dense(context, t[attn + "output.dense.weight"].T, t[attn + "output.dense.bias"], f"{name}/attn_out")
     out = g.op("Add", [out, x], f"{name}/attn_residual")
     x = g.layer_norm(out, t[attn + "output.LayerNorm.weight"], t[attn + "output.LayerNorm.bias"], f"{name}/attn_norm")
@@ -125,26 +133,20 @@ def _layer(g: _GraphBuilder, t: dict[str, np.ndarray], prefix: str, name: str, x
                         f"{name}/ffn_norm")
 
 
-def _self_attention(g: _GraphBuilder, t: dict[str, np.ndarray], prefix: str, name: str, x: str, bias: str) -> str:
-    """Multi-head self-attention with one fused Q/K/V projection: (batch, seq, 384) context."""
-    scales = (1.0 / math.sqrt(HEAD_DIM), 1.0, 1.0)
+def _self_attention(g: _GraphBuilder, t: dict[str, np.ndarray], prefix: str, name: str, x: str, mask: str) -> str:
+    """Multi-head self-attention: one Q/K/V weight product, then onnxruntime's MultiHeadAttention node
+    (masked softmax and context in one kernel): (batch, seq, 384)."""
     parts = ("query", "key", "value")
-    qkv_w = np.concatenate([t[f"{prefix}{p}.weight"] * np.float32(s) for p, s in zip(parts, scales)]).T
-    qkv_b = np.concatenate([t[f"{prefix}{p}.bias"] * np.float32(s) for p, s in zip(parts, scales)])
+    qkv_w = np.concatenate([t[f"{prefix}{p}.weight"] for p in parts]).T
+    qkv_b = np.concatenate([t[f"{prefix}{p}.bias"] for p in parts])
     qkv = g.dense(x, qkv_w, qkv_b, f"{name}/qkv")
-    heads_shape = g.const(f"{name}/heads_shape", np.array([0, 0, HEADS, HEAD_DIM], dtype=np.int64))
     split = g.const(f"{name}/split", np.array([HIDDEN] * 3, dtype=np.int64))
     q, k, v = (f"{name}/{p}" for p in ("q", "k", "v"))
     g.nodes.append(helper.make_node("Split", [qkv, split], [q, k, v], name=f"{name}/split_qkv", axis=-1))
-    q4 = g.op("Transpose", [g.op("Reshape", [q, heads_shape], f"{name}/q_heads")], f"{name}/q_t", perm=[0, 2, 1, 3])
-    k4 = g.op("Transpose", [g.op("Reshape", [k, heads_shape], f"{name}/k_heads")], f"{name}/k_t", perm=[0, 2, 3, 1])
-    v4 = g.op("Transpose", [g.op("Reshape", [v, heads_shape], f"{name}/v_heads")], f"{name}/v_t", perm=[0, 2, 1, 3])
-    scores = g.op("Add", [g.op("MatMul", [q4, k4], f"{name}/scores"), bias], f"{name}/masked_scores")
-    weights = g.op("Softmax", [scores], f"{name}/softmax", axis=-1)
-    context = g.op("Transpose", [g.op("MatMul", [weights, v4], f"{name}/context")], f"{name}/context_t",
-                   perm=[0, 2, 1, 3])
-    hidden_shape = g.const(f"{name}/hidden_shape", np.array([0, 0, HIDDEN], dtype=np.int64))
-    return g.op("Reshape", [context, hidden_shape], f"{name}/context_merged")
+    out = f"{name}/attention"
+    g.nodes.append(helper.make_node("MultiHeadAttention", [q, k, v, "", mask], [out], name=out,
+                                    domain=CONTRIB_DOMAIN, num_heads=HEADS))
+    return out
 
 
 def _gelu(g: _GraphBuilder, x: str, name: str) -> str:

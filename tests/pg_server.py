@@ -181,8 +181,10 @@ def running_pg_cluster() -> Iterator[PgCluster]:
               "--auth-host=scram-sha-256", "--no-sync", "--encoding=UTF8", "--locale=C.UTF-8"], log_path)
         try:
             port = _start(bindir, data, sockets, log_path)
+            # pg_signal_backend: DROP DATABASE ... WITH (FORCE) after a test must also end a connection still
+            # authenticating (its role not yet known), or it fails with InsufficientPrivilege.
             _admin_execute(sockets, port, f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'",
-                           f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
+                           f"GRANT pg_signal_backend TO {ROLE}", f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
             url = f"postgresql+psycopg://{ROLE}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}"
             yield PgCluster(url, bindir, data, sockets, log_path, port)
         finally:

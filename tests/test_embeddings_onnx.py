@@ -14,7 +14,7 @@ import pytest
 from batchsearch.config import Settings
 from batchsearch.embeddings import EMBEDDING_DIM, MiniLMEmbedder, build_embedder, onnx_models
 from batchsearch.embeddings.factory import onnx_precision
-from batchsearch.embeddings.onnx_encoder import OnnxEmbedder, ProviderUnavailableError
+from batchsearch.embeddings.onnx_encoder import OnnxEmbedder, ProviderUnavailableError, _session
 from batchsearch.embeddings.onnx_models import ModelParityError, ensure_model
 
 from test_embeddings import MIXED_TEXTS, cosines
@@ -130,16 +130,28 @@ def test_with_and_without_key_mask_agree(
     request: pytest.FixtureRequest, precision: str, least: float
 ) -> None:
     encoder: OnnxEmbedder = request.getfixturevalue(precision)
-    # The same batch through both sessions (int8 activations are scaled per batch); in int8 the flash
-    # kernel's different summation order can tip a few roundings, hence the looser bound.
+    masked = _session(str(encoder.model_path), 1, "cpu")  # the model file as built: attention with a key mask
     ids = np.array([encoding.ids for encoding in encoder._tokenizer.encode_batch(LONG_TEXTS)], dtype=np.int64)
-    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
 
     unpadded = encoder.embed(LONG_TEXTS)
-    masked = encoder._session.run(["embeddings"], feed)[0]
+    with_mask = np.vstack([masked.run(["embeddings"], {"input_ids": row[None], "attention_mask": np.ones_like(row[None])})[0]
+                           for row in ids])
 
+    # in int8 the flash kernel's different summation order can tip a few roundings, hence the looser bound
     assert ids.shape == (len(LONG_TEXTS), 256)
-    assert cosines(unpadded, masked).min() > least
+    assert cosines(unpadded, with_mask).min() > least
+
+
+def test_int8_vectors_do_not_depend_on_the_batch(int8: OnnxEmbedder, fp32: OnnxEmbedder) -> None:
+    texts = [*LONG_TEXTS, *MIXED_TEXTS, "rates", "Revenue grew."]
+
+    together = int8.embed(texts)
+    alone = np.vstack([int8.embed([text]) for text in texts])
+    reordered = int8.embed(texts[::-1])[::-1]
+
+    assert int8.one_text_per_run and not fp32.one_text_per_run
+    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_array_equal(together, reordered)
 
 
 def test_truncates_like_the_numpy_encoder(fp32: OnnxEmbedder) -> None:

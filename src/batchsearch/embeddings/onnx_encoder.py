@@ -21,6 +21,7 @@ _CPU = "CPUExecutionProvider"
 # mask (onnxruntime's flash attention kernel: about 1.2x the chunks/s at 256 tokens); shorter ones gain
 # nothing, so a process that only embeds queries never loads it.
 UNPADDED_MIN_TOKENS = 64
+_QUANTIZED_OPS = {"DynamicQuantizeMatMul", "MatMulInteger", "DynamicQuantizeLinear", "QAttention"}
 
 
 class ProviderUnavailableError(RuntimeError):
@@ -28,7 +29,14 @@ class ProviderUnavailableError(RuntimeError):
 
 
 class OnnxEmbedder:
-    """Sentence embeddings from a built MiniLM ONNX file (mean pooling, unit length)."""
+    """Sentence embeddings from a built MiniLM ONNX file (mean pooling, unit length).
+
+    A quantized (int8) model embeds every text in a run of its own: its activations are quantized over
+    the whole run, so in a batch a text's vector would depend on its neighbours (an ingest on two actors
+    would differ from one on a single process, and a batch line from the same search made alone). Alone,
+    no row is padded, so it always runs on the session without a key mask; on 2 cores that is as fast as
+    batches of 16 for 256-token chunks.
+    """
 
     def __init__(
         self,
@@ -40,6 +48,8 @@ class OnnxEmbedder:
         threads: int | None = None,
         provider: Provider = "cpu",
     ) -> None:
+        import onnx
+
         if not 2 < max_tokens <= 512:
             raise ValueError(f"max_tokens must be in 3..512, got {max_tokens}")
         if batch_tokens < 1:
@@ -52,9 +62,11 @@ class OnnxEmbedder:
         self._counter = load_tokenizer(folder, None)
         self._threads = threads
         self._provider = provider
-        self._session = _session(str(model_path), threads, provider)
-        self._unpadded: Any = None  # made on first use
-        self._unpadded_lock = threading.Lock()
+        model = onnx.load(str(model_path))
+        self.one_text_per_run = any(node.op_type in _QUANTIZED_OPS for node in model.graph.node)
+        self._lock = threading.Lock()
+        self._masked: Any = None if self.one_text_per_run else _session(str(model_path), threads, provider)
+        self._unpadded: Any = self._unpadded_of(model) if self.one_text_per_run else None  # else on first use
 
     @classmethod
     def from_cache(
@@ -78,11 +90,13 @@ class OnnxEmbedder:
     @property
     def providers(self) -> list[str]:
         """The execution providers the session runs on, preferred first."""
-        names: list[str] = self._session.get_providers()
+        names: list[str] = (self._masked or self._unpadded).get_providers()
         return names
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return a float32 (len(texts), 384) array of unit rows, in input order."""
+        if self.one_text_per_run:
+            return embed_bucketed(self._tokenizer, texts, EMBEDDING_DIM, 1, self._run)
         unpadded_from = UNPADDED_MIN_TOKENS if self._provider == "cpu" else None
         return embed_bucketed(self._tokenizer, texts, EMBEDDING_DIM, self.batch_tokens, self._run, unpadded_from)
 
@@ -90,23 +104,27 @@ class OnnxEmbedder:
         """The session's embeddings of one padded batch."""
         seq = batch_ids.shape[1]
         mask = (np.arange(seq) < lengths[:, None]).astype(np.int64)
-        session = self._session
-        if self._provider == "cpu" and seq >= UNPADDED_MIN_TOKENS and bool((lengths == seq).all()):
+        session = self._masked
+        if self.one_text_per_run or (self._provider == "cpu" and seq >= UNPADDED_MIN_TOKENS
+                                     and bool((lengths == seq).all())):
             session = self._unpadded_session()
         result: np.ndarray = session.run(["embeddings"], {"input_ids": batch_ids, "attention_mask": mask})[0]
         return result
 
     def _unpadded_session(self) -> Any:
         """The session for batches without padding (the same model, its attention without a key mask)."""
-        with self._unpadded_lock:
+        with self._lock:
             if self._unpadded is None:
                 import onnx
 
-                from batchsearch.embeddings.onnx_graph import without_key_mask
-
-                model = without_key_mask(onnx.load(str(self.model_path)))
-                self._unpadded = _session(model.SerializeToString(), self._threads, self._provider)
+                self._unpadded = self._unpadded_of(onnx.load(str(self.model_path)))
             return self._unpadded
+
+    def _unpadded_of(self, model: Any) -> Any:
+        """A session over `model` with its attention's key mask taken away."""
+        from batchsearch.embeddings.onnx_graph import without_key_mask
+
+        return _session(without_key_mask(model).SerializeToString(), self._threads, self._provider)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Wordpiece tokens per text, without [CLS]/[SEP] and without truncation."""

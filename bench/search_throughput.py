@@ -10,7 +10,12 @@ large index builds in seconds, and real text for the lexical side:
 Query texts always go through the real encoder. Ingestion throughput is measured separately with
 the real encoder and annotator on real chunks.
 
-    python bench/search_throughput.py --chunks 200000 --queries 1000 [--text generated|zipf] [--json]
+    python bench/search_throughput.py --chunks 200000 --queries 1000 [--text generated|zipf]
+        [--encoder default|numpy] [--json]
+
+`stage_ms_per_query` and `stage_share` time search_many's steps one after another (no overlap) over
+micro-batches of 64 queries, as a batch job runs them: plan (filter masks, query terms), embed (query
+texts), lexical (tantivy), dense (vector scoring) and answer (fusion, ranking, response building).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -178,7 +184,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def measure_ingest(embedder: MiniLMEmbedder, words: list[str], root: Path, n_docs: int = 40) -> float:
+def measure_ingest(embedder: Any, words: list[str], root: Path, n_docs: int = 40) -> float:
     """Chunks/s of the real ingestion pipeline (real encoder, annotator if available)."""
     rng = np.random.default_rng(3)
     docs = [parse_native({"headline": " ".join(zipf_words(rng, words[:5000], 8)),
@@ -199,11 +205,15 @@ def main() -> None:
     parser.add_argument("--one-by-one", type=int, default=200, help="queries timed one by one (qps extrapolates)")
     parser.add_argument("--text", choices=("generated", "zipf"), default="generated")
     parser.add_argument("--cache", type=Path, default=Path(".bench-cache"))
+    parser.add_argument("--encoder", choices=("default", "numpy"), default="default",
+                        help="query encoder: the configured default (BATCHSEARCH_EMBED_*), or the numpy one")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    from batchsearch.config import Settings
+    from batchsearch.embeddings import build_embedder
     from batchsearch.search.engine import SearchEngine
 
-    embedder = MiniLMEmbedder()
+    embedder = MiniLMEmbedder() if args.encoder == "numpy" else build_embedder(Settings())
     words = word_list()
     t0 = time.perf_counter()
     if args.text == "generated":
@@ -231,6 +241,7 @@ def main() -> None:
     single_s = time.perf_counter() - t0
 
     kernels_s = bare_kernels(engine, queries, snap, flat)
+    stages = stage_seconds(engine, queries, snap)
     ingest_cps = measure_ingest(embedder, words, args.cache / "ingest-probe" / "index")
     result = {
         "chunks": snap.n_chunks, "queries": args.queries, "text": args.text, "index_build_s": round(build_s, 1),
@@ -240,6 +251,9 @@ def main() -> None:
         "kernels_qps": round(args.queries / kernels_s, 1),
         "batch_vs_one_by_one": round((args.queries / many_s) / (len(subset) / single_s), 2),
         "end_to_end_vs_kernels": round(many_s / kernels_s, 2),
+        "encoder": "numpy" if args.encoder == "numpy" else describe_encoder(embedder),
+        "stage_ms_per_query": {name: round(1000 * sec / len(queries), 3) for name, sec in stages.items()},
+        "stage_share": {name: round(sec / sum(stages.values()), 3) for name, sec in stages.items()},
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "ingest_chunks_per_s": round(ingest_cps, 1),
     }
@@ -248,6 +262,34 @@ def main() -> None:
     else:
         for key, value in result.items():
             print(f"{key:24s} {value}")
+
+
+def describe_encoder(embedder: Any) -> str:
+    """The query encoder in a few words: its class, and for ONNX the precision it resolved to."""
+    from batchsearch.config import Settings
+    from batchsearch.embeddings.factory import onnx_precision
+
+    return f"onnx {onnx_precision(Settings())}" if type(embedder).__name__ == "OnnxEmbedder" else "numpy"
+
+
+def stage_seconds(engine, queries: list[Query], snap, micro: int = 64) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Seconds spent in each step of search_many, run one after another over micro-batches of queries."""
+    spent = dict.fromkeys(("plan", "embed", "lexical", "dense", "answer"), 0.0)
+
+    def timed(name: str, step):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        value = step()
+        spent[name] += time.perf_counter() - start
+        return value
+
+    for first in range(0, len(queries), micro):
+        plans = timed("plan", lambda: engine._plan(queries[first : first + micro], snap, None))
+        timed("embed", lambda: engine._embed(plans))
+        lexical = timed("lexical", lambda: engine._lexical_all(plans, snap))
+        dense = timed("dense", lambda: engine._dense(plans, snap))
+        timed("answer", lambda: [engine._answer(plan, dense[i], lexical[i], snap, engine.fusion, "bench")
+                                 for i, plan in enumerate(plans)])
+    return spent
 
 
 def faiss_flat_index(vectors: np.ndarray):  # type: ignore[no-untyped-def]

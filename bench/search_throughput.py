@@ -273,7 +273,8 @@ def describe_encoder(embedder: Any) -> str:
     return f"onnx {onnx_precision(Settings())}" if type(embedder).__name__ == "OnnxEmbedder" else "numpy"
 
 
-def stage_seconds(engine, queries: list[Query], snap, micro: int = 64) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def stage_seconds(engine, queries: list[Query], snap,  # type: ignore[no-untyped-def]
+                  micro: int = 64) -> dict[str, float]:
     """Seconds spent in each step of search_many, run one after another over micro-batches of queries."""
     spent = dict.fromkeys(("plan", "embed", "lexical", "dense", "answer"), 0.0)
 

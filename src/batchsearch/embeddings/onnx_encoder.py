@@ -12,7 +12,7 @@ import numpy as np
 from batchsearch.embeddings.batching import embed_bucketed
 from batchsearch.embeddings.model_files import load_tokenizer, packaged_model_dir
 from batchsearch.embeddings.minilm import EMBEDDING_DIM
-from batchsearch.embeddings.onnx_models import ONNX_INSTALL_HINT, ensure_model
+from batchsearch.embeddings.onnx_models import ONNX_INSTALL_HINT, RECIPES, ensure_model
 
 Provider = Literal["cpu", "cuda"]
 _CUDA = "CUDAExecutionProvider"
@@ -47,9 +47,8 @@ class OnnxEmbedder:
         batch_tokens: int = 4096,
         threads: int | None = None,
         provider: Provider = "cpu",
+        quantized: bool | None = None,
     ) -> None:
-        import onnx
-
         if not 2 < max_tokens <= 512:
             raise ValueError(f"max_tokens must be in 3..512, got {max_tokens}")
         if batch_tokens < 1:
@@ -62,11 +61,13 @@ class OnnxEmbedder:
         self._counter = load_tokenizer(folder, None)
         self._threads = threads
         self._provider = provider
-        model = onnx.load(str(model_path))
-        self.one_text_per_run = any(node.op_type in _QUANTIZED_OPS for node in model.graph.node)
+        # `quantized`: whether the file holds int8 products (None: read the file to find out).
+        self.one_text_per_run = _is_quantized(model_path) if quantized is None else quantized
         self._lock = threading.Lock()
         self._masked: Any = None if self.one_text_per_run else _session(str(model_path), threads, provider)
-        self._unpadded: Any = self._unpadded_of(model) if self.one_text_per_run else None  # else on first use
+        self._unpadded: Any = None  # the int8 encoder's only session; fp32's on first use
+        if self.one_text_per_run:
+            self._unpadded_session()
 
     @classmethod
     def from_cache(
@@ -80,7 +81,8 @@ class OnnxEmbedder:
         """The encoder of `precision` from cache_dir, built and verified there on first use."""
         folder = packaged_model_dir()
         path = ensure_model(cache_dir, folder, precision)
-        return cls(path, model_dir=folder, threads=threads, provider=provider)
+        quantized = RECIPES[precision].is_quantized
+        return cls(path, model_dir=folder, threads=threads, provider=provider, quantized=quantized)
 
     @property
     def dim(self) -> int:
@@ -117,14 +119,11 @@ class OnnxEmbedder:
             if self._unpadded is None:
                 import onnx
 
-                self._unpadded = self._unpadded_of(onnx.load(str(self.model_path)))
+                from batchsearch.embeddings.onnx_graph import without_key_mask
+
+                model = without_key_mask(onnx.load(str(self.model_path)))
+                self._unpadded = _session(model.SerializeToString(), self._threads, self._provider)
             return self._unpadded
-
-    def _unpadded_of(self, model: Any) -> Any:
-        """A session over `model` with its attention's key mask taken away."""
-        from batchsearch.embeddings.onnx_graph import without_key_mask
-
-        return _session(without_key_mask(model).SerializeToString(), self._threads, self._provider)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Wordpiece tokens per text, without [CLS]/[SEP] and without truncation."""
@@ -132,6 +131,13 @@ class OnnxEmbedder:
             raise TypeError("count_tokens() takes a sequence of texts, not a single str")
         encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
         return [len(encoding.ids) for encoding in encodings]
+
+
+def _is_quantized(model_path: Path) -> bool:
+    """Whether the model file computes with int8 products (what quantize_dynamic writes)."""
+    import onnx
+
+    return any(node.op_type in _QUANTIZED_OPS for node in onnx.load(str(model_path)).graph.node)
 
 
 def _session(model: str | bytes, threads: int | None, provider: Provider) -> Any:

@@ -26,6 +26,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from batchsearch.index.segment import Segment
+from batchsearch.index import ann_file
 from batchsearch.search import ann
 from batchsearch.search.dense import DenseRequest, search_segment
 
@@ -94,9 +95,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     queries = near_queries(rng, vectors, args.queries)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        _, build_s = timed(ann.build_ann, vectors, folder)
+        _, build_s = timed(ann_file.build_ann, vectors, folder)
         out: dict[str, Any] = {"rows": args.rows, "queries": args.queries, "build_seconds": build_s,
-                               "ann_bytes": os.path.getsize(folder / ann.ANN_FILE), "default_nprobe": ann.NPROBE,
+                               "ann_bytes": os.path.getsize(folder / ann_file.ANN_FILE), "default_nprobe": ann.NPROBE,
                                "by_nprobe": {}}
         for nprobe in sorted({ann.NPROBE, *args.nprobe}):
             index = ann.AnnIndex(folder, nprobe=nprobe)

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from batchsearch.index.segment import Segment
-from batchsearch.search import ann
-from batchsearch.search.ann import ANN_FILE, AnnIndex, build_ann, load_faiss
+from batchsearch.index import ann_file
+from batchsearch.index.ann_file import ANN_FILE, build_ann, load_faiss
+from batchsearch.search.ann import AnnIndex
 from batchsearch.search.dense import exact_search
 
 faiss.omp_set_num_threads(1)  # the machine is shared: one core for faiss
@@ -202,16 +203,16 @@ def test_build_is_deterministic_for_a_seed(tmp_path: Path) -> None:
         build_ann(vectors, tmp_path / name, seed=9)
     assert (tmp_path / "a" / ANN_FILE).read_bytes() == (tmp_path / "b" / ANN_FILE).read_bytes()
     index = AnnIndex(tmp_path / "a")
-    assert (index.n_rows, index.dim) == vectors.shape and index.nlist == ann.choose_nlist(5_000, 5_000)
+    assert (index.n_rows, index.dim) == vectors.shape and index.nlist == ann_file.choose_nlist(5_000, 5_000)
 
 
 def test_training_sample_is_capped_and_seeded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Past MAX_TRAIN_ROWS the lists are trained on a seeded sample, and nlist fits the sample."""
-    monkeypatch.setattr(ann, "MAX_TRAIN_ROWS", 1_000)
+    monkeypatch.setattr(ann_file, "MAX_TRAIN_ROWS", 1_000)
     vectors, _ = clustered(np.random.default_rng(6), 4_000)
     build_ann(vectors, tmp_path)
     index = AnnIndex(tmp_path)
-    assert index.n_rows == 4_000 and index.nlist == 1_000 // ann.MIN_TRAIN_ROWS_PER_LIST
+    assert index.n_rows == 4_000 and index.nlist == 1_000 // ann_file.MIN_TRAIN_ROWS_PER_LIST
     rows, _ = index.search_many(vectors[:1], [None], [4_000], [1], vectors)[0]
     assert rows.tolist() == [0]
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
 from batchsearch.errors import NotFoundError
+from batchsearch.index import ann_file
 from batchsearch.index import objects as layout
 from batchsearch.index.deployment import open_index_store
 from batchsearch.index.gc import collect_garbage
@@ -161,6 +162,20 @@ def test_the_pointer_is_read_at_most_once_a_second(deployment: Deployment, monke
     assert reader.snapshot().generation == 1 and len(reads) == 1, "a pointer move shows within about a second"
     clock[0] += 0.6
     assert reader.snapshot().generation == 2 and len(reads) == 2
+
+
+def test_a_segments_ann_index_travels_with_it(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large segment's ann.faiss is published with its other files; another host searches through it."""
+    monkeypatch.setattr(ann_file, "ANN_MIN_ROWS", 20)
+    a, b = deployment.host("a"), deployment.host("b")
+    publish(a, docs(4, 40, "a"))
+    seg = b.snapshot().views[0].segment
+    assert seg.n_chunks >= 20 and (seg.path / ann_file.ANN_FILE).exists()
+    assert any(key.endswith("/" + ann_file.ANN_FILE) for key in deployment.keys())
+    engine = SearchEngine(b, FakeEmbedder(DIM))
+    engine.search_many(QUERIES)
+    assert engine._ann_index(seg) is not None
+    assert results(b) == results(a)
 
 
 # ---- the local cache ----------------------------------------------------------------------------------

@@ -82,7 +82,8 @@ def open_engine_searcher(settings: Settings, *, one_cpu: bool = False) -> LineSe
     from batchsearch.kg import KnowledgeGraph
 
     engine = SearchEngine(index_store(settings), build_embedder(settings), fusion=settings.fusion,
-                          snapshot_key=snapshot_key(settings.resolved_signing_secret()), lexical_thread=not one_cpu)
+                          snapshot_key=snapshot_key(settings.resolved_signing_secret()), lexical_thread=not one_cpu,
+                          dense=settings.dense)
     detector = KnowledgeGraph.open_or_build(settings.data_dir / "kg").detector()  # as the API's: enrichment, smart mode
     return PlanningSearcher(EngineLineSearcher(engine), detector, utcnow)
 

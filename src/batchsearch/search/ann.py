@@ -1,9 +1,9 @@
 """Approximate dense retrieval for large segments: an IVF index of 8-bit codes, rescored exactly.
 
-`build_ann` clusters a seeded sample of the segment's unit vectors into about 4 * sqrt(n) lists
-(faiss k-means) and stores every row as 8-bit scalar-quantised codes (a quarter of the float32
-size) in `ann.faiss` next to the segment's arrays. `AnnIndex` memory-maps that file, so worker
-processes share one copy in the OS page cache, as they do for vectors.npy.
+Publishing builds the index of a large segment (index/ann_file.py: about 4 * sqrt(n) k-means
+lists, every row as 8-bit scalar-quantised codes, a quarter of the float32 size, in `ann.faiss`).
+`AnnIndex` memory-maps that file, so worker processes share one copy in the OS page cache, as they
+do for vectors.npy.
 
 A query probes the nprobe (NPROBE) lists whose centroids score best, takes a shortlist of
 SHORTLIST_FACTOR * k candidates by approximate score, and rescores them with exact float32 inner
@@ -23,7 +23,7 @@ nlist 1789, build 14 s, 81 MB against 307 MB of float32 vectors):
                          less clustered than the benchmark's.
   SHORTLIST_FACTOR = 4   rescoring 1k candidates loses 1.5% recall to the 8-bit codes' ranking
                          errors; 2k recovers it; 4k is the margin, and costs little (4k row reads).
-  TRAIN_ITERATIONS = 10  k-means iterations: faiss's default 25 builds 1.4x slower for the same recall.
+  TRAIN_ITERATIONS = 10  (ann_file) k-means iterations: faiss's default 25 builds 1.4x slower for the same recall.
   GATHER_FRACTION = 0.03 a gather costs per allowed row, a selector search per probed row, and
                          nprobe grows as the mask narrows: they cross between 2% and 5% of rows.
 
@@ -35,8 +35,6 @@ Real MiniLM vectors are far less clustered than that benchmark's: over SciFact's
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,88 +42,15 @@ from typing import Any
 
 import numpy as np
 
-from batchsearch.index.segment import fsync_dir
+from batchsearch.index.ann_file import ANN_FILE, load_faiss
 from batchsearch.search.dense import GATHER_MAX_ROWS, top_k
 
-ANN_FILE = "ann.faiss"
-NLIST_PER_SQRT_ROWS = 4
-MIN_TRAIN_ROWS_PER_LIST = 39  # fewer, and faiss warns that k-means is under-trained
-MAX_TRAIN_ROWS = 100_000
-TRAIN_ITERATIONS = 10
-ADD_BATCH_ROWS = 65_536
 NPROBE = 16
 SHORTLIST_FACTOR = 4
 MIN_SHORTLIST = 32
 GATHER_FRACTION = 0.03
 
 Result = tuple[np.ndarray, np.ndarray]
-
-
-def load_faiss() -> Any:
-    """The faiss module, or an ImportError that names the extra installing it."""
-    try:
-        import faiss
-    except ImportError as exc:
-        raise ImportError("approximate dense search needs faiss: pip install 'batchsearch[ann]'") from exc
-    return faiss
-
-
-def choose_nlist(n_rows: int, n_train: int) -> int:
-    """About 4 * sqrt(n) lists, but never more than the training sample can fit (39 rows a list)."""
-    wanted = round(NLIST_PER_SQRT_ROWS * math.sqrt(n_rows))
-    return max(1, min(wanted, n_train // MIN_TRAIN_ROWS_PER_LIST))
-
-
-def build_ann(vectors: np.ndarray, folder: Path, *, seed: int = 0) -> None:
-    """Build the IVF-SQ8 index of `vectors` (n x dim float32 unit rows) as folder/ann.faiss, atomically."""
-    faiss = load_faiss()
-    _check_vectors(vectors)
-    sample = _training_sample(vectors, seed)
-    index = _trained_index(faiss, sample, choose_nlist(len(vectors), len(sample)), seed)
-    for start in range(0, len(vectors), ADD_BATCH_ROWS):
-        index.add(np.ascontiguousarray(vectors[start : start + ADD_BATCH_ROWS]))
-    _write_atomically(faiss, index, folder / ANN_FILE)
-
-
-def _check_vectors(vectors: np.ndarray) -> None:
-    """Refuse anything but a non-empty 2-d float32 array."""
-    if vectors.ndim != 2 or vectors.dtype != np.float32 or len(vectors) == 0:
-        raise ValueError(f"an ANN index needs a non-empty 2-d float32 array, got {vectors.dtype}{vectors.shape}")
-
-
-def _training_sample(vectors: np.ndarray, seed: int) -> np.ndarray:
-    """At most MAX_TRAIN_ROWS rows drawn without replacement by `seed`, in row order (sequential reads)."""
-    n = len(vectors)
-    if n <= MAX_TRAIN_ROWS:
-        return np.ascontiguousarray(vectors)
-    rows = np.sort(np.random.default_rng(seed).choice(n, MAX_TRAIN_ROWS, replace=False))
-    return np.ascontiguousarray(vectors[rows])
-
-
-def _trained_index(faiss: Any, sample: np.ndarray, nlist: int, seed: int) -> Any:
-    """An empty inner-product IVF index with 8-bit codes, its centroids and code ranges trained on `sample`."""
-    dim = sample.shape[1]
-    quantizer = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                          faiss.METRIC_INNER_PRODUCT)
-    index.cp.niter = TRAIN_ITERATIONS
-    index.cp.seed = seed
-    index.train(sample)
-    return index
-
-
-def _write_atomically(faiss: Any, index: Any, path: Path) -> None:
-    """Write the index under a temporary name, make it durable, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        faiss.write_index(index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,10 @@ import numpy as np
 import pytest
 
 from batchsearch.index.records import ChunkRecord, DocumentRecord
+from batchsearch.index.store import SegmentView as View
+from batchsearch.models.search import Filters, KeywordFilter
 from batchsearch.search import lexical as lexical_module
+from batchsearch.search.filters import FilterEvaluator
 from batchsearch.search.lexical import Lexical
 from search_fixtures import WORDS, analyse, brute_bm25, build_store, random_documents, unit_vectors
 
@@ -106,6 +110,43 @@ def test_masked_top_k_is_the_best_of_the_allowed_rows(short: dict[str, Any], mon
         terms = lex.terms(text)
         allowed = rng.random(short["n"]) < share
         rows, scores = lex.top(seg, lex.text_query(seg, terms), 7, allowed, int(allowed.sum()))
+        assert_top_k(rows, scores, brute_bm25(short["fields"], terms), allowed, 7, 1e-4)
+
+
+KEYWORD_FILTERS = (
+    {"any_of": ["revenue"]},
+    {"any_of": ["cloud computing", "dividend"], "search_in": "BODY"},
+    {"all_of": ["loans", "bank"], "none_of": ["oil"]},
+    {"none_of": ["revenue", "growth"], "search_in": "HEADLINE"},
+    {"any_of": ["?!", "merger"]},
+    {"any_of": ["?!"]},
+    {"all_of": ["nothingmatcheshere"]},
+)
+
+
+@pytest.mark.parametrize("term_set_max", [lexical_module.TERM_SET_MAX, 0], ids=["term-set", "post-filter"])
+@pytest.mark.parametrize("keyword", KEYWORD_FILTERS, ids=lambda f: json.dumps(f))
+def test_a_keyword_filter_pushed_to_tantivy_gives_the_exact_top_k(short: dict[str, Any], keyword: dict[str, Any],
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    term_set_max: int) -> None:
+    """The keyword filter's query as `required` matches exactly the rows its mask allows, and the top-k with it is
+    the best of the allowed rows by brute-force BM25, scored as without it."""
+    monkeypatch.setattr(lexical_module, "TERM_SET_MAX", term_set_max)
+    lex = Lexical()
+    seg = short["segment"]
+    kw = KeywordFilter.model_validate(keyword)
+    allowed = FilterEvaluator(lex.keyword_mask).mask(View(seg, None), Filters(keyword=kw), None)
+    required = lex.keyword_filter_query(seg, kw)
+    if required is None:
+        assert not allowed.any()
+        return
+    hits = seg.searcher.search(required, short["n"], count=False).hits
+    matched = np.zeros(short["n"], bool)
+    matched[seg.searcher.fast_field_values("row", [h[1] for h in hits])] = True
+    assert matched.tolist() == allowed.tolist()
+    for text in QUERIES:
+        terms = lex.terms(text)
+        rows, scores = lex.top(seg, lex.text_query(seg, terms), 7, allowed, int(allowed.sum()), required)
         assert_top_k(rows, scores, brute_bm25(short["fields"], terms), allowed, 7, 1e-4)
 
 

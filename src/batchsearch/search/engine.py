@@ -230,8 +230,12 @@ class SearchEngine:
             query = self.lexical.text_query(view.segment, plan.terms) if plan.terms and count else None
             if query is None:
                 found.append((np.zeros(0, np.int64), np.zeros(0, np.float32)))
-            else:
-                found.append(self.lexical.top(view.segment, query, plan.depth, mask, count))
+                continue
+            # A keyword filter is a tantivy query too: tantivy skips the rows it rules out instead of
+            # scoring them first (a common keyword's best-scoring rows may all lack it).
+            keyword = plan.query.filters.keyword
+            required = self.lexical.keyword_filter_query(view.segment, keyword) if keyword is not None else None
+            found.append(self.lexical.top(view.segment, query, plan.depth, mask, count, required))
         return found
 
     # ---- answering -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 import tantivy
 
 from batchsearch.index.segment import Segment
+from batchsearch.models.search import KeywordFilter
 
 TERM_SET_MAX = 4096
 MAX_QUERY_TERMS = 64
@@ -63,9 +64,13 @@ class Lexical:
         return tantivy.Query.boolean_query(clauses) if clauses else None
 
     def top(self, segment: Segment, query: tantivy.Query, k: int, mask: np.ndarray | None,
-            n_allowed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (rows, scores) among rows allowed by `mask`, exactly, best first."""
+            n_allowed: int, required: tantivy.Query | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (rows, scores) among rows allowed by `mask`, exactly, best first. `required` (a query every allowed
+        row matches, as `keyword_filter_query` gives) lets tantivy skip the rows it rules out, unscored."""
         searcher = segment.searcher
+        if required is not None:
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, tantivy.Query.boost_query(required, 0.0))])
         if mask is not None and n_allowed <= TERM_SET_MAX:
             rows = np.flatnonzero(mask)
             allowed = tantivy.Query.boost_query(
@@ -110,11 +115,32 @@ class Lexical:
                 self._masks.popitem(last=False)
         return mask
 
-    def _keyword_mask(self, segment: Segment, keyword: str, search_in: str) -> np.ndarray:
-        mask = np.zeros(segment.n_chunks, dtype=bool)
+    def keyword_filter_query(self, segment: Segment, keyword: KeywordFilter) -> tantivy.Query | None:
+        """A query matching exactly the rows a keyword filter allows (None: a filter that allows no row)."""
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        if keyword.any_of:
+            any_of = [q for w in keyword.any_of if (q := self._keyword_query(segment, w, keyword.search_in))]
+            if not any_of:
+                return None
+            clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, q) for q in any_of])))
+        for word in keyword.all_of:
+            q = self._keyword_query(segment, word, keyword.search_in)
+            if q is None:
+                return None
+            clauses.append((tantivy.Occur.Must, q))
+        for word in keyword.none_of:
+            if (q := self._keyword_query(segment, word, keyword.search_in)) is not None:
+                clauses.append((tantivy.Occur.MustNot, q))
+        if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _keyword_query(self, segment: Segment, keyword: str, search_in: str) -> tantivy.Query | None:
+        """The stemmed keyword (a phrase if several words) in the chosen fields; None if it has no terms."""
         terms = list(self._analyzer.analyze(keyword))
-        if not terms or segment.n_chunks == 0:
-            return mask
+        if not terms:
+            return None
         fields = {"HEADLINE": ("headline",), "BODY": ("body",), "ALL": ("headline", "body")}[search_in]
         schema = segment.tantivy_index.schema
         clauses = []
@@ -125,8 +151,15 @@ class Lexical:
             else:
                 q = tantivy.Query.phrase_query(schema, field, phrase)
             clauses.append((tantivy.Occur.Should, q))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _keyword_mask(self, segment: Segment, keyword: str, search_in: str) -> np.ndarray:
+        mask = np.zeros(segment.n_chunks, dtype=bool)
+        query = self._keyword_query(segment, keyword, search_in)
+        if query is None or segment.n_chunks == 0:
+            return mask
         searcher = segment.searcher
-        hits = searcher.search(tantivy.Query.boolean_query(clauses), segment.n_chunks, count=False).hits
+        hits = searcher.search(query, segment.n_chunks, count=False).hits
         if hits:
             mask[np.asarray(searcher.fast_field_values("row", [h[1] for h in hits]), dtype=np.int64)] = True
         return mask

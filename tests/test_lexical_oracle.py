@@ -11,11 +11,11 @@ import pytest
 
 from batchsearch.index.records import ChunkRecord, DocumentRecord
 from batchsearch.index.store import SegmentView as View
-from batchsearch.models.search import Filters, KeywordFilter
+from batchsearch.models.search import Filters
 from batchsearch.search import lexical as lexical_module
 from batchsearch.search.filters import FilterEvaluator
 from batchsearch.search.lexical import Lexical
-from search_fixtures import WORDS, analyse, brute_bm25, build_store, random_documents, unit_vectors
+from search_fixtures import CATEGORIES, ENTITIES, SOURCES, TOPICS, WORDS, analyse, brute_bm25, build_store, random_documents, unit_vectors
 
 DIM = 4
 QUERIES = (
@@ -113,41 +113,65 @@ def test_masked_top_k_is_the_best_of_the_allowed_rows(short: dict[str, Any], mon
         assert_top_k(rows, scores, brute_bm25(short["fields"], terms), allowed, 7, 1e-4)
 
 
-KEYWORD_FILTERS = (
-    {"any_of": ["revenue"]},
-    {"any_of": ["cloud computing", "dividend"], "search_in": "BODY"},
-    {"all_of": ["loans", "bank"], "none_of": ["oil"]},
-    {"none_of": ["revenue", "growth"], "search_in": "HEADLINE"},
-    {"any_of": ["?!", "merger"]},
-    {"any_of": ["?!"]},
-    {"all_of": ["nothingmatcheshere"]},
+PUSHED_FILTERS = (
+    {"keyword": {"any_of": ["revenue"]}},
+    {"keyword": {"any_of": ["cloud computing", "dividend"], "search_in": "BODY"}},
+    {"keyword": {"all_of": ["loans", "bank"], "none_of": ["oil"]}},
+    {"keyword": {"none_of": ["revenue", "growth"], "search_in": "HEADLINE"}},
+    {"keyword": {"any_of": ["?!", "merger"]}},
+    {"keyword": {"any_of": ["?!"]}},
+    {"keyword": {"all_of": ["nothingmatcheshere"]}},
+    {"entity": {"any_of": [ENTITIES[0]]}},
+    {"entity": {"any_of": [ENTITIES[1], ENTITIES[2]], "search_in": "HEADLINE"}},
+    {"entity": {"all_of": [ENTITIES[0], ENTITIES[3]], "search_in": "BODY"}},
+    {"entity": {"none_of": [ENTITIES[4]]}},
+    {"entity": {"any_of": ["NOSUCHID"]}},
+    {"topic": {"any_of": [TOPICS[0], TOPICS[1]]}},
+    {"topic": {"none_of": [TOPICS[2]], "search_in": "BODY"}},
+    {"entity": {"any_of": [ENTITIES[0], ENTITIES[5]]}, "topic": {"any_of": [TOPICS[0]]},
+     "keyword": {"none_of": ["oil"]}},
+    {"source": {"values": [SOURCES[0][0]]}},
+    {"source": {"mode": "EXCLUDE", "values": [SOURCES[1][0], SOURCES[2][0]]}},
+    {"category": {"values": [CATEGORIES[0], CATEGORIES[1]]}, "entity": {"none_of": [ENTITIES[1]]}},
+    {"category": {"mode": "EXCLUDE", "values": [CATEGORIES[2]]}, "source": {"values": ["NOSUCHSOURCE"]}},
 )
 
 
 @pytest.mark.parametrize("term_set_max", [lexical_module.TERM_SET_MAX, 0], ids=["term-set", "post-filter"])
-@pytest.mark.parametrize("keyword", KEYWORD_FILTERS, ids=lambda f: json.dumps(f))
-def test_a_keyword_filter_pushed_to_tantivy_gives_the_exact_top_k(short: dict[str, Any], keyword: dict[str, Any],
-                                                                    monkeypatch: pytest.MonkeyPatch,
-                                                                    term_set_max: int) -> None:
-    """The keyword filter's query as `required` matches exactly the rows its mask allows, and the top-k with it is
-    the best of the allowed rows by brute-force BM25, scored as without it."""
+@pytest.mark.parametrize("filters", PUSHED_FILTERS, ids=lambda f: json.dumps(f))
+def test_filters_pushed_to_tantivy_give_the_exact_top_k(short: dict[str, Any], filters: dict[str, Any],
+                                                        monkeypatch: pytest.MonkeyPatch, term_set_max: int) -> None:
+    """Keyword, entity and topic filters as a tantivy query match exactly the rows their mask allows, and the
+    top-k with that query `required` is the best of the allowed rows by brute-force BM25, scored as without it."""
     monkeypatch.setattr(lexical_module, "TERM_SET_MAX", term_set_max)
     lex = Lexical()
     seg = short["segment"]
-    kw = KeywordFilter.model_validate(keyword)
-    allowed = FilterEvaluator(lex.keyword_mask).mask(View(seg, None), Filters(keyword=kw), None)
-    required = lex.keyword_filter_query(seg, kw)
-    if required is None:
-        assert not allowed.any()
-        return
+    parsed = Filters.model_validate(filters)
+    allowed = FilterEvaluator(lex.keyword_mask).mask(View(seg, None), parsed, None)
+    required = lex.filter_query(seg, parsed)
+    assert required is not None
     hits = seg.searcher.search(required, short["n"], count=False).hits
     matched = np.zeros(short["n"], bool)
     matched[seg.searcher.fast_field_values("row", [h[1] for h in hits])] = True
     assert matched.tolist() == allowed.tolist()
+    assert 0 < allowed.sum() < short["n"] or filters in (PUSHED_FILTERS[5], PUSHED_FILTERS[6], PUSHED_FILTERS[11], PUSHED_FILTERS[-1])
     for text in QUERIES:
         terms = lex.terms(text)
         rows, scores = lex.top(seg, lex.text_query(seg, terms), 7, allowed, int(allowed.sum()), required)
         assert_top_k(rows, scores, brute_bm25(short["fields"], terms), allowed, 7, 1e-4)
+
+
+def test_segments_without_filter_fields_push_only_keywords(short: dict[str, Any],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A segment built before the filter fields gets no entity, topic, source or category clause (its mask
+    filters alone)."""
+    seg = short["segment"]
+    monkeypatch.setitem(seg.meta, "filter_fields", False)
+    lex = Lexical()
+    assert lex.filter_query(seg, Filters.model_validate({"entity": {"any_of": [ENTITIES[0]]}})) is None
+    assert lex.filter_query(seg, Filters.model_validate({"source": {"values": [SOURCES[0][0]]}})) is None
+    assert lex.filter_query(seg, Filters.model_validate({"keyword": {"any_of": ["revenue"]}})) is not None
+    assert lex.filter_query(seg, Filters()) is None
 
 
 def test_ties_are_broken_by_row(tmp_path: Path) -> None:

@@ -67,7 +67,8 @@ def build_segment(segments_dir: Path, docs: list[DocumentRecord], dim: int) -> s
         meta = _write_columns(tmp, docs, dim)
         _write_lexical(tmp, docs)
         _write_ann(tmp, sum(len(d.chunks) for d in docs))
-        meta.update(id=seg_id, format_version=SEGMENT_FORMAT_VERSION, created_at=datetime.now(UTC).isoformat())
+        meta.update(id=seg_id, format_version=SEGMENT_FORMAT_VERSION, created_at=datetime.now(UTC).isoformat(),
+                    filter_fields=True)
         (tmp / "meta.json").write_text(json.dumps(meta))
         for path in tmp.iterdir():
             if path.is_file():
@@ -186,6 +187,11 @@ def _write_lexical(folder: Path, docs: list[DocumentRecord]) -> None:
             entry.add_unsigned("row", row)
             entry.add_text("headline", doc.headline)
             entry.add_text("body", chunk.text)
+            for field, values in (("ent_head", doc.headline_entities), ("ent_body", chunk.entities),
+                                  ("top_head", doc.headline_topics), ("top_body", chunk.topics),
+                                  ("source", [doc.source_id]), ("category", [doc.category])):
+                for value in sorted(set(values)):
+                    entry.add_text(field, value)
             writer.add_document(entry)
             row += 1
     writer.commit()

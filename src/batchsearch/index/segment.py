@@ -27,12 +27,21 @@ CHUNK_CSR = ("chunk_ent", "chunk_top")
 VOCABS = ("entities", "topics", "tags", "sources", "categories", "types", "subtypes", "owners")
 
 
+# Filter values per chunk as untokenised terms, so a filter on them can be a tantivy clause instead of a
+# post-filter (segments built with them record "filter_fields" in meta): entity and topic ids (headline: the
+# document's, body: the chunk's) and the document's source id and category.
+ANNOTATION_FIELDS = {"entity": ("ent_head", "ent_body"), "topic": ("top_head", "top_body")}
+DOC_VALUE_FIELDS = {"source": "source", "category": "category"}
+
+
 def build_schema() -> tantivy.Schema:
-    """The lexical schema: a fast row number plus stemmed headline and body."""
+    """The lexical schema: a fast row number, stemmed headline and body, and the annotation id fields."""
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("row", stored=False, indexed=True, fast=True)
     builder.add_text_field("headline", stored=False, tokenizer_name="en_stem", index_option="position")
     builder.add_text_field("body", stored=False, tokenizer_name="en_stem", index_option="position")
+    for field in [*(f for pair in ANNOTATION_FIELDS.values() for f in pair), *DOC_VALUE_FIELDS.values()]:
+        builder.add_text_field(field, stored=False, tokenizer_name="raw", index_option="basic")
     return builder.build()
 
 
@@ -103,6 +112,11 @@ class Segment:
             post = Postings(self.array(f"{name}.indptr"), self.array(f"{name}.values"))
             self._postings[name] = post
         return post
+
+    @property
+    def has_filter_fields(self) -> bool:
+        """Whether the lexical index holds the filter value fields (segments built before them do not)."""
+        return bool(self.meta.get("filter_fields"))
 
     @cached_property
     def vectors(self) -> np.ndarray:

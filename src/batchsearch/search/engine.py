@@ -231,10 +231,10 @@ class SearchEngine:
             if query is None:
                 found.append((np.zeros(0, np.int64), np.zeros(0, np.float32)))
                 continue
-            # A keyword filter is a tantivy query too: tantivy skips the rows it rules out instead of
-            # scoring them first (a common keyword's best-scoring rows may all lack it).
-            keyword = plan.query.filters.keyword
-            required = self.lexical.keyword_filter_query(view.segment, keyword) if keyword is not None else None
+            # Keyword, entity and topic filters are tantivy clauses too: tantivy skips the rows they rule out
+            # instead of scoring them first (a common keyword's best-scoring rows may all lack it), and a
+            # company's few chunks need no row-number term set.
+            required = self.lexical.filter_query(view.segment, plan.query.filters)
             found.append(self.lexical.top(view.segment, query, plan.depth, mask, count, required))
         return found
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from threading import Lock
 
 import numpy as np
 import tantivy
 
-from batchsearch.index.segment import Segment
-from batchsearch.models.search import KeywordFilter
+from batchsearch.index.segment import ANNOTATION_FIELDS, DOC_VALUE_FIELDS, Segment
+from batchsearch.models.search import EntityFilter, Filters, KeywordFilter, ModeValues, TopicFilter
 
 TERM_SET_MAX = 4096
 MAX_QUERY_TERMS = 64
@@ -66,12 +67,13 @@ class Lexical:
     def top(self, segment: Segment, query: tantivy.Query, k: int, mask: np.ndarray | None,
             n_allowed: int, required: tantivy.Query | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (rows, scores) among rows allowed by `mask`, exactly, best first. `required` (a query every allowed
-        row matches, as `keyword_filter_query` gives) lets tantivy skip the rows it rules out, unscored."""
+        row matches, as `filter_query` gives) lets tantivy skip the rows it rules out, unscored; the mask then
+        only removes what the rest of the filters rule out."""
         searcher = segment.searcher
         if required is not None:
             query = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, query), (tantivy.Occur.Must, tantivy.Query.boost_query(required, 0.0))])
-        if mask is not None and n_allowed <= TERM_SET_MAX:
+        elif mask is not None and n_allowed <= TERM_SET_MAX:
             rows = np.flatnonzero(mask)
             allowed = tantivy.Query.boost_query(
                 tantivy.Query.term_set_query(segment.tantivy_index.schema, "row", rows.tolist()), 0.0)
@@ -115,26 +117,25 @@ class Lexical:
                 self._masks.popitem(last=False)
         return mask
 
-    def keyword_filter_query(self, segment: Segment, keyword: KeywordFilter) -> tantivy.Query | None:
-        """A query matching exactly the rows a keyword filter allows (None: a filter that allows no row)."""
-        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        if keyword.any_of:
-            any_of = [q for w in keyword.any_of if (q := self._keyword_query(segment, w, keyword.search_in))]
-            if not any_of:
-                return None
-            clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(
-                [(tantivy.Occur.Should, q) for q in any_of])))
-        for word in keyword.all_of:
-            q = self._keyword_query(segment, word, keyword.search_in)
-            if q is None:
-                return None
-            clauses.append((tantivy.Occur.Must, q))
-        for word in keyword.none_of:
-            if (q := self._keyword_query(segment, word, keyword.search_in)) is not None:
-                clauses.append((tantivy.Occur.MustNot, q))
-        if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
-            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
-        return tantivy.Query.boolean_query(clauses)
+    def filter_query(self, segment: Segment, filters: Filters) -> tantivy.Query | None:
+        """A query matching exactly the rows the keyword, entity, topic, source and category filters allow (the
+        others left out), for `top`'s `required`; None without such filters (a segment built before the filter
+        fields can express keywords only)."""
+        parts: list[tantivy.Query] = []
+        if filters.keyword is not None:
+            kw = filters.keyword
+            parts.append(_any_all_none(lambda w: self._keyword_query(segment, w, kw.search_in), kw))
+        if segment.has_filter_fields:
+            for kind, f in (("entity", filters.entity), ("topic", filters.topic)):
+                if f is not None:
+                    parts.append(_any_all_none(_annotation_query(segment, kind, f.search_in), f))
+            for name, values in (("source", filters.source), ("category", filters.category)):
+                if values is not None:
+                    parts.append(_mode_values(segment, DOC_VALUE_FIELDS[name], values))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, part) for part in parts])
 
     def _keyword_query(self, segment: Segment, keyword: str, search_in: str) -> tantivy.Query | None:
         """The stemmed keyword (a phrase if several words) in the chosen fields; None if it has no terms."""
@@ -163,3 +164,48 @@ class Lexical:
         if hits:
             mask[np.asarray(searcher.fast_field_values("row", [h[1] for h in hits]), dtype=np.int64)] = True
         return mask
+
+
+def _any_all_none(clause: Callable[[str], tantivy.Query | None],
+                  f: KeywordFilter | EntityFilter | TopicFilter) -> tantivy.Query:
+    """any_of (one at least), all_of (each) and none_of (none) over per-value queries; None matches no row."""
+    clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+    if f.any_of:
+        any_of = [q for value in f.any_of if (q := clause(value)) is not None]
+        if not any_of:
+            return tantivy.Query.empty_query()
+        clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in any_of])))
+    for value in f.all_of:
+        q = clause(value)
+        if q is None:
+            return tantivy.Query.empty_query()
+        clauses.append((tantivy.Occur.Must, q))
+    for value in f.none_of:
+        if (q := clause(value)) is not None:
+            clauses.append((tantivy.Occur.MustNot, q))
+    if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
+        clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+    return tantivy.Query.boolean_query(clauses)
+
+
+def _annotation_query(segment: Segment, kind: str, search_in: str) -> Callable[[str], tantivy.Query]:
+    """Per id, the rows whose document headline (HEADLINE), chunk (BODY) or either (ALL) carries it."""
+    head, body = ANNOTATION_FIELDS[kind]
+    fields = {"HEADLINE": (head,), "BODY": (body,), "ALL": (head, body)}[search_in]
+    schema = segment.tantivy_index.schema
+
+    def query(value: str) -> tantivy.Query:
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, field, value)) for field in fields])
+
+    return query
+
+
+def _mode_values(segment: Segment, field: str, f: ModeValues) -> tantivy.Query:
+    """Rows whose document has one of the values (INCLUDE) or none of them (EXCLUDE)."""
+    schema = segment.tantivy_index.schema
+    terms = [(tantivy.Occur.Should, tantivy.Query.term_query(schema, field, value)) for value in f.values]
+    if f.mode == "INCLUDE":
+        return tantivy.Query.boolean_query(terms) if terms else tantivy.Query.empty_query()
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.all_query()),
+                                        *((tantivy.Occur.MustNot, q) for _, q in terms)])

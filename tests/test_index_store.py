@@ -88,6 +88,22 @@ def test_spread_gives_each_chunk_its_documents_value(tmp_path: Path) -> None:
     assert gathered == per_doc[seg.chunk_doc].tolist() == expected[::-1]
 
 
+def test_chunks_of_documents_in_either_layout(tmp_path: Path) -> None:
+    """chunks_of gives exactly the chunk rows of the chosen documents, by range or (other layouts) by lookup."""
+    docs = _docs(5, 12)
+    docs[4] = replace(docs[4], chunks=[])
+    seg = IndexStore(tmp_path / "index").publish(docs, DIM).views[0].segment
+    picks = [np.array([], np.int64), np.array([0]), np.array([4, 1, 7]), np.arange(seg.n_docs)]
+    for pick in picks:
+        want = np.flatnonzero(np.isin(seg.chunk_doc, pick))
+        assert np.sort(seg.chunks_of(pick)).tolist() == want.tolist()
+    seg.__dict__["chunk_doc"] = seg.chunk_doc[::-1].copy()
+    for name in ("_doc_chunk_counts", "_doc_starts"):
+        seg.__dict__.pop(name, None)
+    for pick in picks:
+        assert seg.chunks_of(pick).tolist() == np.flatnonzero(np.isin(seg.chunk_doc, pick)).tolist()
+
+
 def test_document_metadata_for_responses(tmp_path: Path) -> None:
     doc = replace(_docs(3, 1)[0], timestamp=int(datetime(2025, 4, 30, 21, 30, tzinfo=UTC).timestamp()),
                   doc_type="TRANSCRIPT", doc_subtype="EARNINGS_CALL", source_id="D4B903", source_name="Factset Transcripts",

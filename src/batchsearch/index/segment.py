@@ -162,6 +162,25 @@ class Segment:
         return np.repeat(per_doc, counts) if counts is not None else per_doc[self.chunk_doc]
 
     @cached_property
+    def _doc_starts(self) -> np.ndarray | None:
+        """First chunk row of each document in the contiguous layout (None for any other layout)."""
+        counts = self._doc_chunk_counts
+        if counts is None:
+            return None
+        return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+
+    def chunks_of(self, doc_rows: np.ndarray) -> np.ndarray:
+        """Chunk rows of the given documents: their ranges in the contiguous layout (work proportional to the
+        chunks found, not to the segment), else every chunk whose document is among them."""
+        starts, counts = self._doc_starts, self._doc_chunk_counts
+        if starts is None or counts is None:
+            return np.flatnonzero(np.isin(self.chunk_doc, doc_rows))
+        doc_rows = np.asarray(doc_rows, dtype=np.int64)
+        lengths = counts[doc_rows]
+        offsets = np.repeat(starts[doc_rows] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        return offsets + np.arange(int(lengths.sum()), dtype=np.int64)
+
+    @cached_property
     def docs(self) -> list[dict[str, Any]]:
         """Response metadata of each document."""
         with open(self.path / "docs.jsonl", encoding="utf-8") as fh:

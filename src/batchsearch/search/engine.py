@@ -191,7 +191,7 @@ class SearchEngine:
 
     def _mask(self, view: Any, query: Query, owner: str | None) -> tuple[np.ndarray | None, int]:
         mask = self.filters.mask(view, query.filters, owner)
-        count = int(mask.sum())
+        count = int(np.count_nonzero(mask))
         return (None if count == view.segment.n_chunks else mask), count
 
     # ---- retrieval -------------------------------------------------------------------------

@@ -53,8 +53,9 @@ def _annotation_has(seg: Segment, kind: str, value: str, search_in: str) -> np.n
     """Chunks whose headline (doc-level) and/or body (chunk-level) carry an entity/topic."""
     vocab, head_csr, body_csr = ("entities", "doc_hent", "chunk_ent") if kind == "entity" else ("topics", "doc_htop", "chunk_top")
     out = np.zeros(seg.n_chunks, dtype=bool)
-    if search_in in ("HEADLINE", "ALL"):
-        out |= seg.spread(_doc_has(seg, head_csr, vocab, value))
+    code = seg.codes[vocab].get(value)
+    if code is not None and search_in in ("HEADLINE", "ALL"):
+        out[seg.chunks_of(seg.postings(head_csr).rows_with(code))] = True
     if search_in in ("BODY", "ALL"):
         out |= _chunk_has(seg, body_csr, vocab, value)
     return out
@@ -102,7 +103,9 @@ class FilterEvaluator:
         seg = view.segment
         doc_mask = self._visible(seg, owner)
         doc_mask &= self._doc_filters(seg, filters, owner)
-        mask = view.live_mask() & seg.spread(doc_mask)
+        mask = view.live_mask()
+        if not doc_mask.all():  # spreading to a million chunks is the costly step: skip it when it changes nothing
+            mask &= seg.spread(doc_mask)
         return mask & self._chunk_filters(seg, filters) if mask.any() else mask
 
     @staticmethod

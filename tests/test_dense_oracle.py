@@ -1,4 +1,4 @@
-"""Dense top-k against numpy argsort: no mask, broad, mid (faiss selector), selective (gather), many segments."""
+"""Dense top-k against numpy argsort: no mask, broad, mid, selective (gather), many segments."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from batchsearch.search.ranking import relevance
 from search_fixtures import FakeEmbedder, build_store, oracle, random_documents, snapshot_rows, unit_vectors
 
 DIM = 16
-BIG = 30_000  # above the 20,000-row gather limit, so a mid-size mask takes the faiss selector path
+BIG = 30_000  # well above the gather limit (dense.GATHER_MAX_ROWS), so mid-size masks take the full product
 
 
 TIE = 1e-6  # float32 scores: rows closer than this may come in either order on another machine

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from batchsearch.config import Settings
 from batchsearch.db import create_db_engine
 from batchsearch.errors import NotFoundError
-from batchsearch.index import ann_file
+from batchsearch.index import projection
 from batchsearch.index import objects as layout
 from batchsearch.index.deployment import open_index_store
 from batchsearch.index.gc import collect_garbage
@@ -90,14 +90,15 @@ def docs(seed: int, n: int, prefix: str) -> list[DocumentRecord]:
     return random_documents(np.random.default_rng(seed), n, DIM, prefix=prefix)
 
 
-def publish(store: IndexStore, batch: list[DocumentRecord], removed: set[str] | None = None) -> Snapshot:
+def publish(store: IndexStore, batch: list[DocumentRecord], removed: set[str] | None = None, *,
+            dim: int = DIM) -> Snapshot:
     with store.writer_lock():
-        return store.publish(batch, DIM, removed_ids=removed or set())
+        return store.publish(batch, dim, removed_ids=removed or set())
 
 
-def results(store: IndexStore, snapshot: Snapshot | None = None) -> list[Any]:
+def results(store: IndexStore, snapshot: Snapshot | None = None, *, dim: int = DIM) -> list[Any]:
     """The engine's answers to QUERIES without the volatile request id and timestamp."""
-    out = SearchEngine(store, FakeEmbedder(DIM)).search_many(QUERIES, snapshot=snapshot)
+    out = SearchEngine(store, FakeEmbedder(dim)).search_many(QUERIES, snapshot=snapshot)
     for answer in out:
         assert isinstance(answer, dict)
         answer["metadata"].pop("request_id")
@@ -164,18 +165,16 @@ def test_the_pointer_is_read_at_most_once_a_second(deployment: Deployment, monke
     assert reader.snapshot().generation == 2 and len(reads) == 2
 
 
-def test_a_segments_ann_index_travels_with_it(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A large segment's ann.faiss is published with its other files; another host searches through it."""
-    monkeypatch.setattr(ann_file, "ANN_MIN_ROWS", 20)
+def test_a_segments_projection_travels_with_it(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large segment's projected vectors are published with its other files; another host searches with them."""
+    monkeypatch.setattr(projection, "PROJECTION_MIN_ROWS", 20)
     a, b = deployment.host("a"), deployment.host("b")
-    publish(a, docs(4, 40, "a"))
+    publish(a, [replace(d, chunks=[replace(c, vector=np.resize(c.vector, 160) / np.linalg.norm(np.resize(c.vector, 160)))
+                                   for c in d.chunks]) for d in docs(4, 40, "a")], dim=160)
     seg = b.snapshot().views[0].segment
-    assert seg.n_chunks >= 20 and (seg.path / ann_file.ANN_FILE).exists()
-    assert any(key.endswith("/" + ann_file.ANN_FILE) for key in deployment.keys())
-    engine = SearchEngine(b, FakeEmbedder(DIM))
-    engine.search_many(QUERIES)
-    assert engine._ann_index(seg) is not None
-    assert results(b) == results(a)
+    assert seg.n_chunks >= 20 and seg.projection is not None
+    assert any(key.endswith(f"/{projection.PROJECTED}.npy") for key in deployment.keys())
+    assert results(b, dim=160) == results(a, dim=160)
 
 
 # ---- the local cache ----------------------------------------------------------------------------------

@@ -71,9 +71,9 @@ class Settings(BaseSettings):
         "weighted", description="How lexical and dense candidates are fused: weighted (0.75 x cosine + 0.25 x BM25 / "
         "the query's best BM25) or rrf (reciprocal rank fusion).")
     dense: Literal["auto", "exact"] = Field(
-        "auto", description="Dense retrieval: auto (a segment with an ANN index, built at publish for segments of "
-        "50,000 chunks or more when the ann extra is installed, is searched through it, rescored exactly: "
-        "recall@10 >= 0.98 of exact) or exact (every chunk scored: the reference, and slower on large indexes).")
+        "auto", description="Dense retrieval: auto (segments of 50,000 chunks or more are scored on their vectors "
+        "projected to 128 leading directions, written at publish, and each query's 500 best are rescored exactly: "
+        "recall@10 >= 0.98 of exact) or exact (every chunk scored in full: the reference).")
     query_timeout_seconds: float = Field(30.0, gt=0, description="Per-query deadline for batch lines (504 after).")
 
     # --- batch jobs ---

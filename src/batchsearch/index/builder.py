@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
-from batchsearch.index import ann_file
+from batchsearch.index import projection
 from batchsearch.index.records import DocumentRecord
 from batchsearch.index.segment import (
     SEGMENT_FORMAT_VERSION,
@@ -25,8 +24,6 @@ from batchsearch.index.segment import (
     save_csr,
 )
 from batchsearch.storage.local import make_private_dir
-
-log = logging.getLogger(__name__)
 
 _SPACE = re.compile(r"\s+")
 RANK_NUMBER = {"RANK_1": 1, "RANK_2": 2, "RANK_3": 3, "RANK_4": 4, "RANK_5": 5}
@@ -66,7 +63,7 @@ def build_segment(segments_dir: Path, docs: list[DocumentRecord], dim: int) -> s
     try:
         meta = _write_columns(tmp, docs, dim)
         _write_lexical(tmp, docs)
-        _write_ann(tmp, sum(len(d.chunks) for d in docs))
+        _write_projection(tmp, sum(len(d.chunks) for d in docs))
         meta.update(id=seg_id, format_version=SEGMENT_FORMAT_VERSION, created_at=datetime.now(UTC).isoformat(),
                     filter_fields=True)
         (tmp / "meta.json").write_text(json.dumps(meta))
@@ -198,15 +195,10 @@ def _write_lexical(folder: Path, docs: list[DocumentRecord]) -> None:
     writer.wait_merging_threads()
 
 
-def _write_ann(folder: Path, n_chunks: int) -> None:
-    """An ANN index for a segment of ANN_MIN_ROWS chunks or more, when the ann extra is installed."""
-    if n_chunks < ann_file.ANN_MIN_ROWS:
-        return
-    if not ann_file.faiss_installed():
-        log.warning("segment of %d chunks published without an ANN index: its dense search scores every chunk; "
-                    "pip install 'batchsearch[ann]' for approximate search on large segments", n_chunks)
-        return
-    ann_file.build_ann(np.load(folder / "vectors.npy", mmap_mode="r"), folder)
+def _write_projection(folder: Path, n_chunks: int) -> None:
+    """Projected vectors for a segment of PROJECTION_MIN_ROWS chunks or more (their dense search shortlists on them)."""
+    if n_chunks >= projection.PROJECTION_MIN_ROWS:
+        projection.build_projection(np.load(folder / "vectors.npy", mmap_mode="r"), folder)
 
 
 def _mkdir(path: Path) -> Path:

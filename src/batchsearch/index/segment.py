@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import tantivy
 
+from batchsearch.index.projection import BASIS, PROJECTED
+
 SEGMENT_FORMAT_VERSION = 1
 DOC_CSR = ("doc_hent", "doc_htop", "doc_tag", "doc_rent", "doc_rper")
 CHUNK_CSR = ("chunk_ent", "chunk_top")
@@ -130,6 +132,17 @@ class Segment:
             raise ValueError(f"segment {self.path.name} has vectors {vectors.dtype}{vectors.shape}, expected "
                              f"C-ordered float32{shape}: re-ingest the data")
         return vectors
+
+    @cached_property
+    def projection(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(basis, projected vectors) when publishing wrote them (index/projection.py), memory-mapped; else None."""
+        if not (self.path / f"{PROJECTED}.npy").exists():
+            return None
+        basis, projected = np.asarray(self.array(BASIS)), self.array(PROJECTED)
+        if projected.shape[0] != self.n_chunks or basis.shape != (int(self.meta["dim"]), projected.shape[1]):
+            raise ValueError(f"segment {self.path.name} has a projection {basis.shape}/{projected.shape} that does "
+                             f"not fit its {self.n_chunks} vectors: re-ingest the data")
+        return basis, projected
 
     @cached_property
     def source_keys(self) -> np.ndarray:

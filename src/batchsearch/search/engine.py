@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,14 +21,11 @@ import numpy as np
 
 from batchsearch.embeddings import Embedder
 from batchsearch.errors import BatchSearchError, InternalError
-from batchsearch.index.ann_file import ANN_FILE
 from batchsearch.index.snapshot_ids import snapshot_id
 from batchsearch.index.snapshot_ids import snapshot_key as key_of_secret
-from batchsearch.index.segment import Segment
 from batchsearch.index.store import IndexStore, Snapshot
 from batchsearch.models.search import Query
 from batchsearch.search import ranking
-from batchsearch.search.ann import AnnIndex
 from batchsearch.search.dense import DenseRequest, search_segment
 from batchsearch.search.filters import FilterEvaluator, epoch
 from batchsearch.search.fusion import fuse
@@ -73,14 +69,13 @@ class SearchEngine:
         """`snapshot_key` makes metadata.snapshot_id opaque (index.snapshot_ids); without it the id names the
         generation, as an embedded single-user index may. `lexical_thread` runs the lexical searches on a helper
         thread beside the encoder and the dense products (more than one CPU per call); without it a call uses one
-        CPU, as a Ray actor that reserved one should. `dense="exact"` scores every chunk even where a segment has
-        an ANN index (the reference the approximate path is measured against)."""
+        CPU, as a Ray actor that reserved one should. `dense="exact"` scores every chunk in full even where a
+        segment has projected vectors (the reference the shortlisted path is measured against)."""
         if dense not in ("auto", "exact"):
             raise ValueError(f"dense must be 'auto' or 'exact', got {dense!r}")
         self.store = store
         self.dense = dense
-        # Each segment's memory-mapped ANN index, loaded on first use and dropped with the segment.
-        self._ann: weakref.WeakKeyDictionary[Segment, AnnIndex | None] = weakref.WeakKeyDictionary()
+
         self.snapshot_key = snapshot_key
         self.embedder = embedder
         self.fusion = fusion
@@ -198,30 +193,13 @@ class SearchEngine:
     def _dense(self, plans: list[_Plan], snap: Snapshot) -> list[list[tuple[np.ndarray, np.ndarray]]]:
         per_query: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in plans]
         active = [i for i, p in enumerate(plans) if p.vector is not None]
-        if not active:
-            return per_query
         for v, view in enumerate(snap.views):
-            ann = self._ann_index(view.segment)
-            if ann is None:
-                requests = [DenseRequest(_vector(plans[i]), plans[i].masks[v][0], plans[i].masks[v][1],
-                                         plans[i].depth) for i in active]
-                found_all = search_segment(view.segment, requests)
-            else:
-                found_all = ann.search_many(np.stack([_vector(plans[i]) for i in active]),
-                                            [plans[i].masks[v][0] for i in active],
-                                            [plans[i].masks[v][1] for i in active],
-                                            [plans[i].depth for i in active], view.segment.vectors)
+            requests = [DenseRequest(_vector(plans[i]), plans[i].masks[v][0], plans[i].masks[v][1], plans[i].depth)
+                        for i in active]
+            found_all = search_segment(view.segment, requests, projected=self.dense == "auto")
             for i, found in zip(active, found_all, strict=True):
                 per_query[i].append(found)
         return per_query
-
-    def _ann_index(self, seg: Segment) -> AnnIndex | None:
-        """The segment's ANN index when approximate search is on and the segment has one, else None."""
-        if self.dense == "exact":
-            return None
-        if seg not in self._ann:
-            self._ann[seg] = _load_ann(seg)
-        return self._ann[seg]
 
     def _lexical(self, plan: _Plan, snap: Snapshot) -> list[tuple[np.ndarray, np.ndarray]]:
         found = []
@@ -333,17 +311,6 @@ class SearchEngine:
         if plan.audit:
             metadata["audit"] = {"queries": [plan.query.model_dump(mode="json", by_alias=True, exclude_none=True)]}
         return {"results": results, "metadata": metadata, "usage": {"api_query_units": ranking.query_units(len(keys))}}
-
-
-def _load_ann(seg: Segment) -> AnnIndex | None:
-    """A segment's ANN index, or None when it has none or faiss is missing here (then it is scored exactly)."""
-    if not (seg.path / ANN_FILE).exists():
-        return None
-    try:
-        return AnnIndex(seg.path)
-    except ImportError as exc:
-        log.warning("segment %s has an ANN index but %s; scoring its chunks exactly", seg.id, exc)
-        return None
 
 
 def _vector(plan: _Plan) -> np.ndarray:

@@ -130,6 +130,22 @@ def test_broad_mask_that_excludes_the_nearest_rows_falls_back_to_exact(big: Any,
     assert_same_top(got, big.vectors, q, allowed, 20)
 
 
+def test_a_misleading_sample_falls_back_to_the_exact_answer(big: Any, queries: np.ndarray) -> None:
+    """The threshold is judged on every (n // SAMPLE_SIZE)-th row: a mask allowing none of those rows, or data whose
+    sampled rows all score high, leaves too few candidates, and the query is scored in full instead."""
+    stride = max(1, big.n_chunks // dense.SAMPLE_SIZE)
+    off_sample = np.ones(big.n_chunks, bool)
+    off_sample[::stride] = False
+    for q in queries[:3]:
+        got = dense.blocked_top(q[None, :], big.vectors, [off_sample], [int(off_sample.sum())], [30])[0]
+        assert_same_top(got, big.vectors, q, off_sample, 30)
+    q = queries[0]
+    skewed = np.array(big.vectors)
+    skewed[::stride] = q  # every sampled row is the query itself: the estimated threshold is its best score
+    got = dense.blocked_top(q[None, :], skewed, [None], [big.n_chunks], [len(skewed[::stride]) + 40])[0]
+    assert_same_top(got, skewed, q, None, len(skewed[::stride]) + 40)
+
+
 # ---- across segments, through the engine ------------------------------------------------------
 
 NEUTRAL = {"freshness_boost": 0, "source_boost": 0, "content_diversification": {"enabled": False}}

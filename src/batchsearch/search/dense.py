@@ -30,6 +30,7 @@ from batchsearch.index.segment import Segment
 GATHER_MAX_ROWS = 4096
 BATCH_QUERIES = 64
 SAMPLE_SIZE = 4096
+BLOCK_ROWS = 16_384  # 64 queries x 16,384 rows of float32 scores: 4 MB, in cache while it is read back
 SHORTLIST_FACTOR = 5  # projected search rescores the 5 * k best rows by projected score (k: the query's depth)
 SHORTLIST_MIN = 500
 
@@ -88,43 +89,79 @@ def search_segment(seg: Segment, requests: list[DenseRequest], *,
             wide.append(i)
     projection = seg.projection if projected else None
     for start in range(0, len(wide), BATCH_QUERIES):
-        group = wide[start : start + BATCH_QUERIES]
-        matrix = np.stack([requests[i].vector for i in group]).astype(np.float32, copy=False)
+        group = [requests[i] for i in wide[start : start + BATCH_QUERIES]]
+        matrix = np.stack([req.vector for req in group]).astype(np.float32, copy=False)
+        masks, allowed = [req.mask for req in group], [req.n_allowed for req in group]
         if projection is None:
-            scores = matrix @ seg.vectors.T
-            depth = [requests[i].k for i in group]
+            found = blocked_top(matrix, seg.vectors, masks, allowed, [req.k for req in group])
         else:
             basis, narrow = projection
-            scores = (matrix @ basis) @ narrow.T
-            depth = [max(SHORTLIST_MIN, SHORTLIST_FACTOR * requests[i].k) for i in group]
-        for j, i in enumerate(group):
-            mask = requests[i].mask
-            if mask is not None:
-                scores[j][~mask] = -np.inf
-        thresholds = _thresholds(scores, max(depth))
-        for j, i in enumerate(group):
-            found = _row_top_k(scores[j], thresholds[j], depth[j])
-            if projection is not None:  # rescore the shortlist exactly, reading its rows in file order
-                rows = np.sort(found[0])
-                found = top_k(rows, seg.vectors[rows] @ requests[i].vector, requests[i].k)
-            results[i] = found
+            shortlists = [max(SHORTLIST_MIN, SHORTLIST_FACTOR * req.k) for req in group]
+            found = [_rescored(seg, req, rows) for req, (rows, _) in
+                     zip(group, blocked_top(matrix @ basis, narrow, masks, allowed, shortlists), strict=True)]
+        for i, result in zip(wide[start : start + BATCH_QUERIES], found, strict=True):
+            results[i] = result
     return results
 
 
-def _thresholds(scores: np.ndarray, k: int) -> np.ndarray:
-    """Per row, a score that (judging by a strided sample) about 3k entries reach: a cheap pre-filter."""
-    n = scores.shape[1]
+def _rescored(seg: Segment, req: DenseRequest, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The top-k of a shortlist by exact float32 inner product, reading its rows in file order."""
+    rows = np.sort(rows)
+    return top_k(rows, seg.vectors[rows] @ req.vector, req.k)
+
+
+def blocked_top(queries: np.ndarray, data: np.ndarray, masks: list[np.ndarray | None], allowed: list[int],
+                depths: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per query, its exact top-`depth` allowed rows of `data` by inner product (best first, ties by row).
+
+    Scores are computed BLOCK_ROWS rows at a time and only those reaching the query's threshold are kept,
+    so no queries x rows score matrix is ever written out. The threshold is estimated on a strided sample
+    so that about 3 * depth allowed rows reach it; a query left with too few is scored again in full, so
+    the answer is exact whatever the estimate."""
+    thresholds = _thresholds(queries, data, masks, allowed, depths)[:, None]
+    q_parts, row_parts, score_parts = [], [], []
+    reached = np.empty((len(queries), BLOCK_ROWS), dtype=bool)
+    masked = [(j, mask) for j, mask in enumerate(masks) if mask is not None]
+    for start in range(0, len(data), BLOCK_ROWS):
+        block = queries @ np.asarray(data[start : start + BLOCK_ROWS]).T
+        width = block.shape[1]
+        # flatnonzero over one flat boolean buffer: 4-5x faster than a 2-d nonzero of the comparison
+        np.greater_equal(block, thresholds, out=reached[:, :width])
+        for j, mask in masked:  # else a narrow mask lets through every disallowed row above the threshold
+            reached[j, :width] &= mask[start : start + width]
+        flat = np.flatnonzero(reached[:, :width])
+        q, col = np.divmod(flat, width)
+        q_parts.append(q)
+        row_parts.append(col + start)
+        score_parts.append(block.ravel()[flat])
+    q_all = np.concatenate(q_parts)
+    order = np.argsort(q_all, kind="stable")
+    rows_all, scores_all = np.concatenate(row_parts)[order], np.concatenate(score_parts)[order]
+    bounds = np.searchsorted(q_all[order], np.arange(len(queries) + 1))
+    out = []
+    for j, (mask, n_allowed, depth) in enumerate(zip(masks, allowed, depths, strict=True)):
+        rows, scores = rows_all[bounds[j] : bounds[j + 1]], scores_all[bounds[j] : bounds[j + 1]]
+        if len(rows) >= min(depth, n_allowed):
+            out.append(top_k(rows, scores, depth))
+        else:  # the sample misjudged this query (or asked for every row): score it in full
+            full = np.asarray(data) @ queries[j]
+            if mask is not None:
+                full[~mask] = -np.inf
+            out.append(top_k(None, full, depth))
+    return out
+
+
+def _thresholds(queries: np.ndarray, data: np.ndarray, masks: list[np.ndarray | None], allowed: list[int],
+                depths: list[int]) -> np.ndarray:
+    """Per query, a score that about 3 * depth of its allowed rows reach, judged on every (n // SAMPLE_SIZE)-th row;
+    +inf where the sample cannot tell (the query is then scored in full)."""
+    n = len(data)
     stride = max(1, n // SAMPLE_SIZE)
-    sample = scores[:, ::stride]
-    m = sample.shape[1]
-    rank = min(m - 1, int(np.ceil(3.0 * k * m / n)) + 8)
-    return np.partition(sample, m - 1 - rank, axis=1)[:, m - 1 - rank]
-
-
-def _row_top_k(row: np.ndarray, threshold: float, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k of one score row: candidates at or above the threshold, else the whole row."""
-    if np.isfinite(threshold):
-        candidates = np.flatnonzero(row >= threshold)
-        if len(candidates) >= k:
-            return top_k(candidates, row[candidates], k)
-    return top_k(None, row, k)
+    sample = queries @ np.asarray(data[::stride]).T
+    out = np.full(len(queries), np.inf, dtype=np.float32)
+    for j, (mask, n_allowed, depth) in enumerate(zip(masks, allowed, depths, strict=True)):
+        row = sample[j] if mask is None else sample[j][mask[::stride]]
+        rank = int(np.ceil(3.0 * depth * len(row) / max(n_allowed, 1))) + 8
+        if rank < len(row):
+            out[j] = np.partition(row, len(row) - 1 - rank)[len(row) - 1 - rank]
+    return out

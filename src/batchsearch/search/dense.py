@@ -127,8 +127,8 @@ def blocked_top(queries: np.ndarray, data: np.ndarray, masks: list[np.ndarray | 
         width = block.shape[1]
         # flatnonzero over one flat boolean buffer: 4-5x faster than a 2-d nonzero of the comparison
         np.greater_equal(block, thresholds, out=reached[:, :width])
-        for j, mask in masked:  # else a narrow mask lets through every disallowed row above the threshold
-            reached[j, :width] &= mask[start : start + width]
+        for j, allowed_rows in masked:  # else a narrow mask lets through every disallowed row above the threshold
+            reached[j, :width] &= allowed_rows[start : start + width]
         flat = np.flatnonzero(reached[:, :width])
         q, col = np.divmod(flat, width)
         q_parts.append(q)

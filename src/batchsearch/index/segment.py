@@ -78,7 +78,8 @@ class Postings:
     def rows_with(self, code: int) -> np.ndarray:
         """Rows that carry this code (ascending, may repeat if a row repeats the code)."""
         sorted_codes, sorted_rows, _ = self._inverted
-        lo, hi = np.searchsorted(sorted_codes, [code, code + 1])
+        # bounds of the codes' own dtype: mixed dtypes would make numpy convert the whole column on every call
+        lo, hi = np.searchsorted(sorted_codes, np.array([code, code + 1], dtype=sorted_codes.dtype))
         return sorted_rows[lo:hi]
 
 

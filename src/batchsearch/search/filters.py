@@ -41,14 +41,6 @@ def _doc_has(seg: Segment, csr: str, vocab: str, value: str) -> np.ndarray:
     return mask
 
 
-def _chunk_has(seg: Segment, csr: str, vocab: str, value: str) -> np.ndarray:
-    mask = np.zeros(seg.n_chunks, dtype=bool)
-    code = seg.codes[vocab].get(value)
-    if code is not None:
-        mask[seg.postings(csr).rows_with(code)] = True
-    return mask
-
-
 def _annotation_has(seg: Segment, kind: str, value: str, search_in: str) -> np.ndarray:
     """Chunks whose headline (doc-level) and/or body (chunk-level) carry an entity/topic."""
     vocab, head_csr, body_csr = ("entities", "doc_hent", "chunk_ent") if kind == "entity" else ("topics", "doc_htop", "chunk_top")
@@ -56,8 +48,8 @@ def _annotation_has(seg: Segment, kind: str, value: str, search_in: str) -> np.n
     code = seg.codes[vocab].get(value)
     if code is not None and search_in in ("HEADLINE", "ALL"):
         out[seg.chunks_of(seg.postings(head_csr).rows_with(code))] = True
-    if search_in in ("BODY", "ALL"):
-        out |= _chunk_has(seg, body_csr, vocab, value)
+    if code is not None and search_in in ("BODY", "ALL"):
+        out[seg.postings(body_csr).rows_with(code)] = True
     return out
 
 
@@ -65,10 +57,9 @@ def _any_all_none(n: int, has: Callable[[str], np.ndarray],
                   f: EntityFilter | TopicFilter | TagFilter | KeywordFilter) -> np.ndarray:
     mask = np.ones(n, dtype=bool)
     if f.any_of:
-        any_mask = np.zeros(n, dtype=bool)
-        for value in f.any_of:
-            any_mask |= has(value)
-        mask &= any_mask
+        mask = has(f.any_of[0]).copy()  # a copy: `has` may return a cached mask
+        for value in f.any_of[1:]:
+            mask |= has(value)
     for value in f.all_of:
         mask &= has(value)
     for value in f.none_of:

@@ -34,6 +34,7 @@ from batchsearch.search.lexical import Lexical
 log = logging.getLogger(__name__)
 
 MIN_DEPTH = 100
+PLAN_SLICE = 16  # queries planned before their lexical searches start on the helper thread
 ROW_BITS = 40
 
 
@@ -123,20 +124,26 @@ class SearchEngine:
         """Run many queries together; one response dict or error per query, in order."""
         snap = snapshot or self.snapshot()
         method = fusion or self.fusion
-        plans = self._plan(queries, snap, owner)
-        for plan in plans:
-            plan.audit = audit
-        # tantivy holds the GIL while BLAS does not: run all lexical searches on a helper thread
-        # while this thread embeds the texts and runs the dense matrix products.
         if self._lexical_pool is None:
+            plans = self._plan(queries, snap, owner)
             lexical_found = self._lexical_all(plans, snap)
             self._embed(plans)
             dense = self._dense(plans, snap)
         else:
-            lexical = self._lexical_pool.submit(self._lexical_all, plans, snap)
+            # tantivy and BLAS both release the GIL: the helper thread runs each slice of plans' lexical
+            # searches as soon as that slice is planned, while this thread plans the next slice, then
+            # embeds the texts and runs the dense products.
+            plans, pending = [], []
+            masks: dict[str, list[tuple[np.ndarray | None, int]]] = {}
+            for start in range(0, len(queries), PLAN_SLICE):
+                part = self._plan(queries[start : start + PLAN_SLICE], snap, owner, masks)
+                pending.append(self._lexical_pool.submit(self._lexical_all, part, snap))
+                plans += part
             self._embed(plans)
             dense = self._dense(plans, snap)
-            lexical_found = lexical.result()
+            lexical_found = [found for future in pending for found in future.result()]
+        for plan in plans:
+            plan.audit = audit
         out: list[dict[str, Any] | BatchSearchError] = []
         for i, plan in enumerate(plans):
             rid = (request_ids[i] if request_ids else None) or str(uuid.uuid4())
@@ -153,9 +160,11 @@ class SearchEngine:
         return out
 
     # ---- planning --------------------------------------------------------------------------
-    def _plan(self, queries: Sequence[Query], snap: Snapshot, owner: str | None) -> list[_Plan]:
-        """Filter masks (each distinct filter once) and query terms; vectors come from `_embed`."""
-        mask_cache: dict[str, list[tuple[np.ndarray | None, int]]] = {}
+    def _plan(self, queries: Sequence[Query], snap: Snapshot, owner: str | None,
+              mask_cache: dict[str, list[tuple[np.ndarray | None, int]]] | None = None) -> list[_Plan]:
+        """Filter masks (each distinct filter once, across calls sharing `mask_cache`) and query terms; vectors
+        come from `_embed`."""
+        mask_cache = {} if mask_cache is None else mask_cache
         plans = []
         for q in queries:
             text = q.text.strip() if q.text else ""

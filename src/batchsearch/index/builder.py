@@ -15,8 +15,10 @@ import numpy as np
 import tantivy
 
 from batchsearch.index import projection
-from batchsearch.index.records import DocumentRecord
+from batchsearch.index.records import ChunkRecord, DocumentRecord
 from batchsearch.index.segment import (
+    ANNOTATION_FIELDS,
+    DOC_VALUE_FIELDS,
     SEGMENT_FORMAT_VERSION,
     VOCABS,
     build_schema,
@@ -184,15 +186,21 @@ def _write_lexical(folder: Path, docs: list[DocumentRecord]) -> None:
             entry.add_unsigned("row", row)
             entry.add_text("headline", doc.headline)
             entry.add_text("body", chunk.text)
-            for field, values in (("ent_head", doc.headline_entities), ("ent_body", chunk.entities),
-                                  ("top_head", doc.headline_topics), ("top_body", chunk.topics),
-                                  ("source", [doc.source_id]), ("category", [doc.category])):
+            for field, values in _filter_values(doc, chunk):
                 for value in sorted(set(values)):
                     entry.add_text(field, value)
             writer.add_document(entry)
             row += 1
     writer.commit()
     writer.wait_merging_threads()
+
+
+def _filter_values(doc: DocumentRecord, chunk: ChunkRecord) -> list[tuple[str, list[str]]]:
+    """The values of one chunk's filter fields (index/segment.py), field by field."""
+    (ent_head, ent_body), (top_head, top_body) = ANNOTATION_FIELDS["entity"], ANNOTATION_FIELDS["topic"]
+    return [(ent_head, doc.headline_entities), (ent_body, chunk.entities), (top_head, doc.headline_topics),
+            (top_body, chunk.topics), (DOC_VALUE_FIELDS["source"], [doc.source_id]),
+            (DOC_VALUE_FIELDS["category"], [doc.category])]
 
 
 def _write_projection(folder: Path, n_chunks: int) -> None:

@@ -37,7 +37,7 @@ DOC_VALUE_FIELDS = {"source": "source", "category": "category"}
 
 
 def build_schema() -> tantivy.Schema:
-    """The lexical schema: a fast row number, stemmed headline and body, and the annotation id fields."""
+    """The lexical schema: a fast row number, stemmed headline and body, and the untokenised filter fields."""
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("row", stored=False, indexed=True, fast=True)
     builder.add_text_field("headline", stored=False, tokenizer_name="en_stem", index_option="position")

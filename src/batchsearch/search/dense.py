@@ -1,9 +1,10 @@
 """Dense retrieval: inner-product top-k under a chunk mask, batched over queries.
 
-Queries whose mask allows many rows share one BLAS matrix product per micro-batch against every
-chunk vector; disallowed rows are set to -inf in the query's score row before a top-k, so the result
-is exact for any mask. Queries whose mask allows only a few thousand rows gather those rows and score
-them directly (work proportional to the rows allowed).
+Queries whose mask allows many rows share BLAS matrix products per micro-batch, a block of rows at a
+time (`blocked_top`): each query keeps only its allowed rows that reach a threshold estimated on a
+sample, and is scored in full if that leaves too few, so the result is exact for any mask. Queries
+whose mask allows only a few thousand rows gather those rows and score them directly (work
+proportional to the rows allowed).
 
 A large segment also has its vectors projected onto 128 leading directions (index/projection.py).
 With `projected=True` the product runs against those (a third of the work and of the memory read),

@@ -76,7 +76,6 @@ class SearchEngine:
             raise ValueError(f"dense must be 'auto' or 'exact', got {dense!r}")
         self.store = store
         self.dense = dense
-
         self.snapshot_key = snapshot_key
         self.embedder = embedder
         self.fusion = fusion
@@ -218,9 +217,9 @@ class SearchEngine:
             if query is None:
                 found.append((np.zeros(0, np.int64), np.zeros(0, np.float32)))
                 continue
-            # Keyword, entity and topic filters are tantivy clauses too: tantivy skips the rows they rule out
-            # instead of scoring them first (a common keyword's best-scoring rows may all lack it), and a
-            # company's few chunks need no row-number term set.
+            # Keyword, entity, topic, source and category filters are tantivy clauses too: tantivy skips the
+            # rows they rule out instead of scoring them first (a common keyword's best-scoring rows may all
+            # lack it), and a company's few chunks need no row-number term set.
             required = self.lexical.filter_query(view.segment, plan.query.filters)
             found.append(self.lexical.top(view.segment, query, plan.depth, mask, count, required))
         return found

@@ -10,7 +10,13 @@ import numpy as np
 import tantivy
 
 from batchsearch.index.segment import ANNOTATION_FIELDS, DOC_VALUE_FIELDS, Segment
-from batchsearch.models.search import EntityFilter, Filters, KeywordFilter, ModeValues, TopicFilter
+from batchsearch.models.search import (
+    EntityFilter,
+    Filters,
+    KeywordFilter,
+    ModeValues,
+    TopicFilter,
+)
 
 TERM_SET_MAX = 4096
 MAX_QUERY_TERMS = 64

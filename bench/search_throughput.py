@@ -4,14 +4,14 @@ recall of the approximate dense path, resident vector bytes and a real batch, in
     python bench/search_throughput.py --chunks 200000,1000000 --queries 1000 [--json]
         [--text generated|zipf] [--vectors composed|random] [--pool 20000] [--encoder default|numpy]
         [--batch-lines N (default --queries; 0 skips the batch)] [--batch-workers 1]
-        [--projection-min-rows N (project smaller segments, to test the approximate path on small sizes)]
+        [--projection-min-rows N (give smaller segments int8 codes, to test the approximate path on small sizes)]
 
 Each size runs in a process of its own (the hidden `--one-size N`), so each size's peak_rss_mb is its own.
 That process first runs two helper processes: `--prepare` builds (or reuses, under .bench-cache/) the index
-and any missing projection, and `--oracle` runs the same queries through an exact engine (dense="exact",
+and any missing int8 codes, and `--oracle` runs the same queries through an exact engine (dense="exact",
 every vector scored in full) and the bare kernels. The measured process itself never scores exactly: its
-engine is the default dense="auto" (a segment with projected vectors, index/projection.py, is scored on
-them and each query's shortlist rescored exactly).
+engine is the default dense="auto" (a segment with int8 codes, index/projection.py, is scored on them and
+the best of each query's shortlist read in float32 and rescored exactly).
 
 Index: N chunks with real text for the lexical side, cached in .bench-cache/generated-composed-p<pool>-N
 (random vectors: generated-N, or search-N for zipf text, as before):
@@ -34,8 +34,8 @@ Query texts always go through the real encoder (the configured default, or --enc
 
 How to read the result, per size (one JSON object each under "sizes"):
   index_cached, index_build_s,      whether the index was cached, else how long building it took (publishing
-  projection_build_s,               projects segments of PROJECTION_MIN_ROWS+ rows; projection_build_s is
-  index_created_at                  the bench projecting a cached index that lacked it). A cached index keeps
+  projection_build_s,               gives segments of PROJECTION_MIN_ROWS+ rows int8 codes; projection_build_s
+  index_created_at                  is the bench coding a cached index that lacked them). A cached index keeps
                                     what its builder wrote: delete the folder after a builder change.
   search_many_qps, one_by_one_qps   the auto engine, after a warm-up of a few other searches (nothing pages
                                     the vectors in beforehand: they are read as search reads them).
@@ -57,14 +57,14 @@ How to read the result, per size (one JSON object each under "sizes"):
   dense_recall_at_100_vs_exact      score): the share of the exact top 10 / 100 the auto path lists in its
                                     own (oracle process).
   vector_bytes_resident             smaps Rss of the measured process's mappings of vectors.npy and
-                                    proj_vectors.npy under the index, after the warm-up and the timed runs;
+                                    rot_codes.npy under the index, after the warm-up and the timed runs;
                                     vector_bytes_on_disk the files' sizes; rss_now_mb the whole process
                                     (anon: private memory; file: mapped files, shared page cache). Rss counts
                                     mapped page-cache pages, and the kernel maps them in large blocks around
                                     each fault (on this machine's 6.x kernel, 100 random row reads of a cached
-                                    307 MB vectors.npy map 151 MB): a few hundred exact rescoring reads make
-                                    a whole file resident. Those pages are shared by every worker and
-                                    reclaimable, unlike anon.
+                                    307 MB vectors.npy map 151 MB), which is why the auto path reads its few
+                                    float32 rows with pread instead of through the map: vectors.npy should
+                                    show 0 here, and rot_codes.npy its whole size.
   peak_rss_mb                       ru_maxrss of the measured process (file pages included).
   ingest_chunks_per_s               the real ingestion pipeline (encoder, annotator) on 40 Zipf-word
                                     documents, in the oracle process; it does not depend on N.

@@ -165,15 +165,16 @@ def test_the_pointer_is_read_at_most_once_a_second(deployment: Deployment, monke
     assert reader.snapshot().generation == 2 and len(reads) == 2
 
 
-def test_a_segments_projection_travels_with_it(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A large segment's projected vectors are published with its other files; another host searches with them."""
+def test_a_segments_compact_vectors_travel_with_it(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large segment's int8 codes are published with its other files; another host searches with them."""
     monkeypatch.setattr(projection, "PROJECTION_MIN_ROWS", 20)
     a, b = deployment.host("a"), deployment.host("b")
     publish(a, [replace(d, chunks=[replace(c, vector=np.resize(c.vector, 160) / np.linalg.norm(np.resize(c.vector, 160)))
                                    for c in d.chunks]) for d in docs(4, 40, "a")], dim=160)
     seg = b.snapshot().views[0].segment
-    assert seg.n_chunks >= 20 and seg.projection is not None
-    assert any(key.endswith(f"/{projection.PROJECTED}.npy") for key in deployment.keys())
+    assert seg.n_chunks >= 20 and seg.compact is not None
+    for name in projection.FILES:
+        assert any(key.endswith(f"/{name}.npy") for key in deployment.keys())
     assert results(b, dim=160) == results(a, dim=160)
 
 

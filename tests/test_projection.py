@@ -1,4 +1,5 @@
-"""Projected dense search against exact search (the oracle): the build at publish, the shortlist, the engine.
+"""Dense search on compact vectors against exact search (the oracle): the build at publish, the shortlist, the
+float32 reads, the engine.
 
 Vectors here have a decaying spectrum, as sentence embeddings do (a few directions carry most of the
 energy), so 128 directions of 384 keep most of each inner product. The threshold is lowered so a few
@@ -18,7 +19,7 @@ import pytest
 
 from batchsearch.config import Settings
 from batchsearch.index import projection
-from batchsearch.index.projection import BASIS, PROJECTED, PROJECTED_DIM, build_projection
+from batchsearch.index.projection import BASIS, CODES, FILES, HEAD_DIM, SCALE, build_projection
 from batchsearch.index.records import DocumentRecord
 from batchsearch.index.segment import Segment
 from batchsearch.index.store import IndexStore
@@ -97,21 +98,34 @@ def recall(got: Sequence[tuple[np.ndarray, np.ndarray]], want: Sequence[tuple[np
     return float(np.mean(shares))
 
 
-def test_the_build_projects_onto_orthonormal_leading_directions(tmp_path: Path) -> None:
-    """Basis columns are orthonormal, the file holds vectors @ basis, and a seed gives the same bytes."""
+def test_the_build_rotates_onto_orthonormal_directions_and_rounds_to_int8(tmp_path: Path) -> None:
+    """The basis is a rotation, the codes are the rotated vectors in steps of their direction's scale (clipped
+    beyond the sample's range), a seed gives the same bytes, and the head keeps most of the energy."""
     vectors = embedding_like(np.random.default_rng(1), 3_000)
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         build_projection(vectors, tmp_path / name, seed=4)
-    basis = np.load(tmp_path / "a" / f"{BASIS}.npy")
-    projected = np.load(tmp_path / "a" / f"{PROJECTED}.npy")
-    assert basis.shape == (DIM, PROJECTED_DIM) and projected.shape == (3_000, PROJECTED_DIM)
-    np.testing.assert_allclose(basis.T @ basis, np.eye(PROJECTED_DIM), atol=1e-5)
-    np.testing.assert_allclose(projected, vectors @ basis, atol=1e-5)
-    for name in (BASIS, PROJECTED):
+    basis, scale = np.load(tmp_path / "a" / f"{BASIS}.npy"), np.load(tmp_path / "a" / f"{SCALE}.npy")
+    codes = np.load(tmp_path / "a" / f"{CODES}.npy")
+    assert basis.shape == (DIM, DIM) and scale.shape == (DIM,) and codes.shape == (3_000, DIM)
+    assert codes.dtype == np.int8 and int(np.abs(codes).max()) == 127
+    np.testing.assert_allclose(basis.T @ basis, np.eye(DIM), atol=1e-5)
+    rotated = vectors @ basis
+    assert np.all(np.abs(codes * scale - rotated) <= 0.5 * scale + 1e-6), "within half a step of every coordinate"
+    for name in FILES:
         assert (tmp_path / "a" / f"{name}.npy").read_bytes() == (tmp_path / "b" / f"{name}.npy").read_bytes()
-    energy = float((projected.astype(np.float64) ** 2).sum() / len(vectors))
+    energy = float((rotated[:, :HEAD_DIM].astype(np.float64) ** 2).sum() / len(vectors))
     assert energy > 0.7, "the leading directions keep most of the unit rows' energy"
+    # what the search side relies on: query-side scaling makes the codes' product the inner product
+    q = vectors[:5]
+    np.testing.assert_allclose(((q @ basis) * scale) @ codes.T, q @ vectors.T, atol=0.02)
+
+
+def test_fewer_rows_than_dimensions_still_give_a_full_rotation(tmp_path: Path) -> None:
+    vectors = embedding_like(np.random.default_rng(2), 40)
+    build_projection(vectors, tmp_path)
+    basis = np.load(tmp_path / f"{BASIS}.npy")
+    np.testing.assert_allclose(basis.T @ basis, np.eye(DIM), atol=1e-5)
 
 
 def test_bad_inputs_are_refused(tmp_path: Path) -> None:
@@ -121,14 +135,73 @@ def test_bad_inputs_are_refused(tmp_path: Path) -> None:
         build_projection(np.ones((10, DIM), np.float64), tmp_path)
 
 
-def test_publish_projects_only_large_segments(corpus: tuple[IndexStore, np.ndarray]) -> None:
+def test_publish_builds_codes_only_for_large_segments(corpus: tuple[IndexStore, np.ndarray]) -> None:
     store, vectors = corpus
     big, small = (view.segment for view in store.snapshot().views)
     assert big.n_chunks == len(vectors) >= MIN_ROWS > small.n_chunks
-    assert big.projection is not None and small.projection is None
-    basis, projected = big.projection
-    assert isinstance(projected, np.memmap), "memory-mapped, shared by every process"
-    np.testing.assert_allclose(projected[:50], vectors[:50] @ basis, atol=1e-5)
+    assert big.compact is not None and small.compact is None
+    compact = big.compact
+    assert isinstance(compact.codes, np.memmap), "memory-mapped, shared by every process"
+    assert compact.head.shape == (len(vectors), HEAD_DIM) and not compact.head.flags.c_contiguous
+    np.testing.assert_allclose(compact.queries(vectors[:50]) @ np.asarray(compact.codes[:50], np.float32).T,
+                               vectors[:50] @ vectors[:50].T, atol=0.02)
+
+
+def test_rows_are_read_from_the_file_as_the_map_holds_them(corpus: tuple[IndexStore, np.ndarray]) -> None:
+    """Runs of consecutive rows, isolated rows, repeats, the first and last row, and none at all."""
+    store, vectors = corpus
+    seg = big_segment(store)
+    rows = np.array([0, 1, 2, 5, 9, 9, 10, 400, len(vectors) - 2, len(vectors) - 1])
+    got = seg.read_vectors(rows)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, vectors[rows])
+    assert seg.read_vectors(np.zeros(0, np.int64)).shape == (0, DIM)
+
+
+def test_a_truncated_vector_file_is_an_error_not_zeros(corpus: tuple[IndexStore, np.ndarray], tmp_path: Path) -> None:
+    store, vectors = corpus
+    copy = tmp_path / "segment"
+    copy.mkdir()
+    source = big_segment(store).path
+    for name in ("meta.json", "vectors.npy"):
+        (copy / name).write_bytes((source / name).read_bytes())
+    seg = Segment(copy)
+    rows = np.array([3, len(vectors) - 1])
+    np.testing.assert_array_equal(seg.read_vectors(rows), vectors[rows])
+    with open(copy / "vectors.npy", "r+b") as fh:  # the file loses its tail under the open segment
+        fh.truncate((copy / "vectors.npy").stat().st_size - 100)
+    with pytest.raises(OSError, match="short read"):
+        seg.read_vectors(np.array([3, len(vectors) - 1]))
+
+
+def test_projected_search_leaves_the_float32_map_untouched(corpus: tuple[IndexStore, np.ndarray]) -> None:
+    """The process's mapping of vectors.npy stays without resident pages: candidates come from the codes, and
+    the float32 rows are read from the file (the kernel would otherwise map whole blocks around each read)."""
+    store, vectors = corpus
+    seg = Segment(big_segment(store).path)
+    rng = np.random.default_rng(9)
+    requests = [DenseRequest(q, None, len(vectors), 20) for q in near(rng, vectors[rng.integers(0, len(vectors), 30)])]
+    narrow = np.zeros(len(vectors), bool)
+    narrow[::40] = True
+    requests.append(DenseRequest(vectors[3], narrow, int(narrow.sum()), 5))
+    found = search_segment(seg, requests, projected=True)
+    assert all(len(rows) for rows, _ in found)
+    assert _resident_kb(seg.path / "vectors.npy") == 0
+    exact_search(seg, vectors[0], None, len(vectors), 5)
+    assert _resident_kb(seg.path / "vectors.npy") > 0, "the measurement sees pages the exact path maps"
+
+
+def _resident_kb(path: Path) -> int:
+    """Rss of this process's mappings of `path`, from /proc/self/smaps."""
+    total, inside = 0, False
+    with open("/proc/self/smaps", encoding="utf-8") as fh:
+        for line in fh:
+            fields = line.split()
+            if fields and "-" in fields[0] and len(fields) >= 5 and fields[0][0] in "0123456789abcdef":
+                inside = fields[-1] == str(path)
+            elif inside and fields[:1] == ["Rss:"]:
+                total += int(fields[1])
+    return total
 
 
 @pytest.mark.parametrize("share", [1.0, 0.6, 0.15])
@@ -150,29 +223,29 @@ def test_projected_search_finds_the_exact_top_k_with_exact_scores(corpus: tuple[
         assert np.all(np.diff(scores) <= 0)
 
 
-def test_a_narrow_mask_is_gathered_exactly(corpus: tuple[IndexStore, np.ndarray]) -> None:
-    """A mask allowing few rows never reaches the projection: the answer is the exact one."""
+def test_a_narrow_mask_scores_its_rows_on_every_direction(corpus: tuple[IndexStore, np.ndarray]) -> None:
+    """A mask allowing few rows skips the head scan: its rows are scored on the full codes and the best read in
+    float32, which finds the exact answer with exact scores."""
     store, vectors = corpus
     seg = big_segment(store)
     mask = np.zeros(len(vectors), bool)
     mask[::50] = True
-    request = DenseRequest(vectors[7], mask, int(mask.sum()), 10)
-    got = search_segment(seg, [request], projected=True)[0]
-    want = exact_search(seg, request.vector, mask, request.n_allowed, 10)
-    assert got[0].tolist() == want[0].tolist()
+    for row in (7, 300, 1_200):
+        request = DenseRequest(near(np.random.default_rng(row), vectors[row : row + 1])[0], mask, int(mask.sum()), 10)
+        got = search_segment(seg, [request], projected=True)[0]
+        want = exact_search(seg, request.vector, mask, request.n_allowed, 10)
+        assert got[0].tolist() == want[0].tolist()
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
 
 
-def test_too_few_directions_lose_recall(corpus: tuple[IndexStore, np.ndarray], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The recall test above can fail: with 4 directions and a short shortlist the exact top-k is missed."""
+def test_too_few_directions_lose_recall(corpus: tuple[IndexStore, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recall test above can fail: with a head of 4 directions and a short shortlist the exact top-k is missed."""
     store, vectors = corpus
-    monkeypatch.setattr(projection, "PROJECTED_DIM", 4)
+    monkeypatch.setattr(dense, "HEAD_DIM", 4)
+    monkeypatch.setattr(projection, "HEAD_DIM", 4)
     monkeypatch.setattr(dense, "SHORTLIST_MIN", 20)
     monkeypatch.setattr(dense, "SHORTLIST_FACTOR", 1)
     seg = big_segment(store)
-    build_projection(np.asarray(seg.vectors), tmp_path)
-    narrow = (np.load(tmp_path / f"{BASIS}.npy"), np.load(tmp_path / f"{PROJECTED}.npy"))
-    monkeypatch.setitem(seg.__dict__, "projection", narrow)
     rng = np.random.default_rng(5)
     requests = [DenseRequest(q, None, len(vectors), 20) for q in near(rng, vectors[rng.integers(0, len(vectors), 40)])]
     got = search_segment(seg, requests, projected=True)
@@ -200,16 +273,17 @@ def chunks_of(response: Any) -> set[tuple[str, int]]:
     return {(doc["id"], chunk["cnum"]) for doc in response["results"] for chunk in doc["chunks"]}
 
 
-def test_the_engine_matches_exact_and_exact_ignores_the_projection(corpus: tuple[IndexStore, np.ndarray],
+def test_the_engine_matches_exact_and_exact_ignores_the_codes(corpus: tuple[IndexStore, np.ndarray],
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """auto: recall@10 of the responses >= 0.98 of dense="exact"; exact never reads the projection."""
+    """auto: recall@10 of the responses >= 0.98 of dense="exact"; exact never reads the codes."""
     store, vectors = corpus
     queries = mixed_queries(150)
     want = SearchEngine(store, NearEmbedder(vectors), dense="exact").search_many(queries)
     got = SearchEngine(store, NearEmbedder(vectors)).search_many(queries)
     shares = [len(chunks_of(g) & chunks_of(w)) / len(chunks_of(w)) for g, w in zip(got, want, strict=True)]
     assert len(shares) == len(queries) and np.mean(shares) >= 0.98
-    monkeypatch.setattr(Segment, "projection", property(lambda self: pytest.fail("exact read the projection")))
+    monkeypatch.setattr(Segment, "compact", property(lambda self: pytest.fail("exact read the codes")))
+    monkeypatch.setattr(Segment, "read_vectors", lambda self, rows: pytest.fail("exact read rows from the file"))
     again = SearchEngine(store, NearEmbedder(vectors), dense="exact").search_many(queries)
     assert [chunks_of(a) for a in again] == [chunks_of(w) for w in want]
 
@@ -229,11 +303,12 @@ def test_the_setting_picks_the_path(corpus: tuple[IndexStore, np.ndarray], monke
         SearchEngine(store, NearEmbedder(vectors), dense=cast(Any, "fast"))
 
 
-def test_a_projection_that_does_not_fit_is_refused(corpus: tuple[IndexStore, np.ndarray], tmp_path: Path) -> None:
-    """Projected vectors of another row count (a damaged or foreign file) raise instead of answering wrongly."""
+def test_codes_that_do_not_fit_are_refused(corpus: tuple[IndexStore, np.ndarray], tmp_path: Path) -> None:
+    """Codes of another row count or type (a damaged or foreign file) raise instead of answering wrongly."""
     store, _ = corpus
-    seg = Segment(big_segment(store).path)
-    np.save(tmp_path / "short.npy", np.zeros((3, PROJECTED_DIM), np.float32))
-    seg._arrays[PROJECTED] = np.load(tmp_path / "short.npy", mmap_mode="r")
-    with pytest.raises(ValueError, match="re-ingest"):
-        _ = seg.projection
+    for bad in (np.zeros((3, DIM), np.int8), np.zeros((big_segment(store).n_chunks, DIM), np.float32)):
+        seg = Segment(big_segment(store).path)
+        np.save(tmp_path / "bad.npy", bad)
+        seg._arrays[CODES] = np.load(tmp_path / "bad.npy", mmap_mode="r")
+        with pytest.raises(ValueError, match="re-ingest"):
+            _ = seg.compact

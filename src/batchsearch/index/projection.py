@@ -1,55 +1,91 @@
-"""A large segment's projected vectors: its chunk vectors in their PROJECTED_DIM leading directions.
+"""A large segment's compact vectors: its chunk vectors rotated onto their principal directions, as int8 codes.
 
-Dense search over a large segment first scores every allowed chunk against these narrower vectors (a
-third of the float32 work and memory), keeps a shortlist, and rescores the shortlist exactly with the
-float32 vectors (search/dense.py). The directions are the top right-singular vectors of a seeded
-sample of the segment's own vectors, uncentred, so they keep as much of the inner products as any
-PROJECTED_DIM directions can (MiniLM vectors share a strong common direction, which centring would
-drop). Publishing writes them for segments of PROJECTION_MIN_ROWS chunks or more:
-  proj_basis.npy     (dim, PROJECTED_DIM) float32, the directions as columns
-  proj_vectors.npy   (n_chunks, PROJECTED_DIM) float32, vectors @ basis, memory-mapped at search
+Dense search over a large segment (search/dense.py) reads these instead of the float32 vectors: it scores every
+allowed chunk on the HEAD_DIM leading directions only (a third of the work), rescores a shortlist on all the
+directions (inner products survive the rotation, so that is the full product up to the int8 rounding), and
+reads the float32 rows of the few best from vectors.npy for the exact scores it returns. The codes are a
+quarter of the float32 bytes (384 MB per million 384-d chunks), and they are all a search keeps resident.
 
-Measured on 100,000 vectors mixed from real MiniLM paragraph embeddings and 300 company/theme
-queries (bench/search_throughput.py builds the same kind): 128 directions keep 85% of the energy, and
-a 500-row shortlist holds 0.997 of the exact top 10 (64 directions: 0.86; 96: 0.967).
+The directions are the right-singular vectors of a seeded sample of the segment's own vectors, uncentred and
+leading first, so the head keeps as much of each inner product as any HEAD_DIM directions can (MiniLM
+vectors share a strong common direction, which centring would drop). Each direction has its own int8 step
+(its largest magnitude in the sample over 127; rows beyond it are clipped), and the query side folds the
+step in, so scoring is a float32 product of the query with the codes as they are. Publishing writes them
+for segments of PROJECTION_MIN_ROWS chunks or more:
+  rot_basis.npy   (dim, dim) float32, orthonormal directions as columns, leading first
+  rot_scale.npy   (dim,) float32, the int8 step of each direction
+  rot_codes.npy   (n_chunks, dim) int8, round(vectors @ basis / scale), memory-mapped at search
+
+Measured on 100,000 vectors mixed from real MiniLM paragraph embeddings and 300 company/theme queries
+(bench/search_throughput.py builds the same kind): 128 directions keep 85% of the energy, and a 500-row
+shortlist holds 0.997 of the exact top 10 (64 directions: 0.86; 96: 0.967).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 PROJECTION_MIN_ROWS = 50_000  # smaller segments are scored exactly in full: it costs little there
-PROJECTED_DIM = 128
+HEAD_DIM = 128
 SAMPLE_ROWS = 50_000
 BLOCK_ROWS = 65_536
-BASIS = "proj_basis"
-PROJECTED = "proj_vectors"
+BASIS = "rot_basis"
+SCALE = "rot_scale"
+CODES = "rot_codes"
+FILES = (BASIS, SCALE, CODES)
+
+
+@dataclass(frozen=True)
+class Codes:
+    """A segment's rotated int8 vectors (see the module docstring)."""
+
+    basis: np.ndarray  # (dim, dim) float32
+    scale: np.ndarray  # (dim,) float32
+    codes: np.ndarray  # (n, dim) int8, memory-mapped
+
+    @property
+    def head(self) -> np.ndarray:
+        """The codes of the HEAD_DIM leading directions (a strided view, no copy)."""
+        return self.codes[:, :HEAD_DIM]
+
+    def queries(self, vectors: np.ndarray) -> np.ndarray:
+        """Query vectors in code space: rotated, with each direction's step folded in, so that
+        queries(q) @ codes[row] approximates q @ vector[row]."""
+        return np.ascontiguousarray((vectors @ self.basis) * self.scale, dtype=np.float32)
 
 
 def build_projection(vectors: np.ndarray, folder: Path, *, seed: int = 0) -> None:
-    """Write folder/proj_basis.npy and folder/proj_vectors.npy for `vectors` (n x dim float32 unit rows)."""
-    if vectors.ndim != 2 or vectors.dtype != np.float32 or vectors.shape[1] <= PROJECTED_DIM:
-        raise ValueError(f"a projection needs a 2-d float32 array wider than {PROJECTED_DIM}, "
+    """Write folder/rot_basis.npy, rot_scale.npy and rot_codes.npy for `vectors` (n x dim float32 unit rows)."""
+    if vectors.ndim != 2 or vectors.dtype != np.float32 or vectors.shape[1] <= HEAD_DIM:
+        raise ValueError(f"compact vectors need a 2-d float32 array wider than {HEAD_DIM}, "
                          f"got {vectors.dtype}{vectors.shape}")
-    basis = leading_directions(vectors, seed)
-    out = np.lib.format.open_memmap(folder / f"{PROJECTED}.npy", mode="w+", dtype=np.float32,
-                                    shape=(len(vectors), PROJECTED_DIM))
+    basis, sample = principal_directions(vectors, seed)
+    scale = (np.abs(sample @ basis).max(axis=0) / 127.0).astype(np.float32)
+    scale[scale == 0] = 1.0
+    out = np.lib.format.open_memmap(folder / f"{CODES}.npy", mode="w+", dtype=np.int8, shape=vectors.shape)
     for start in range(0, len(vectors), BLOCK_ROWS):
-        out[start : start + BLOCK_ROWS] = np.asarray(vectors[start : start + BLOCK_ROWS]) @ basis
+        rotated = np.asarray(vectors[start : start + BLOCK_ROWS]) @ basis / scale
+        out[start : start + BLOCK_ROWS] = np.clip(np.rint(rotated), -127, 127)
     out.flush()
     del out
     np.save(folder / f"{BASIS}.npy", basis)
+    np.save(folder / f"{SCALE}.npy", scale)
 
 
-def leading_directions(vectors: np.ndarray, seed: int) -> np.ndarray:
-    """The PROJECTED_DIM top right-singular vectors of a seeded sample of rows, as (dim, PROJECTED_DIM) columns."""
+def principal_directions(vectors: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The right-singular vectors of a seeded sample of rows, leading first, as (dim, dim) float32 columns; and
+    the sample (float32)."""
     n = len(vectors)
     if n > SAMPLE_ROWS:
         rows = np.sort(np.random.default_rng(seed).choice(n, SAMPLE_ROWS, replace=False))
-        sample = np.asarray(vectors[rows], dtype=np.float64)
+        sample = np.asarray(vectors[rows], dtype=np.float32)
     else:
-        sample = np.asarray(vectors, dtype=np.float64)
-    _, _, vt = np.linalg.svd(sample, full_matrices=False)
-    return np.ascontiguousarray(vt[:PROJECTED_DIM].T, dtype=np.float32)
+        sample = np.asarray(vectors, dtype=np.float32)
+    _, _, vt = np.linalg.svd(sample.astype(np.float64), full_matrices=False)
+    if vt.shape[0] < vectors.shape[1]:  # fewer sample rows than dimensions: complete the basis
+        q, _ = np.linalg.qr(np.concatenate([vt.T, np.eye(vectors.shape[1])], axis=1))
+        vt = q[:, : vectors.shape[1]].T
+    return np.ascontiguousarray(vt.T, dtype=np.float32), sample

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import tantivy
 
-from batchsearch.index.projection import BASIS, PROJECTED
+from batchsearch.index.projection import BASIS, CODES, SCALE, Codes
 
 SEGMENT_FORMAT_VERSION = 1
 DOC_CSR = ("doc_hent", "doc_htop", "doc_tag", "doc_rent", "doc_rper")
@@ -135,15 +135,51 @@ class Segment:
         return vectors
 
     @cached_property
-    def projection(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(basis, projected vectors) when publishing wrote them (index/projection.py), memory-mapped; else None."""
-        if not (self.path / f"{PROJECTED}.npy").exists():
+    def compact(self) -> Codes | None:
+        """The rotated int8 vectors when publishing wrote them (index/projection.py), memory-mapped; else None."""
+        if not (self.path / f"{CODES}.npy").exists():
             return None
-        basis, projected = np.asarray(self.array(BASIS)), self.array(PROJECTED)
-        if projected.shape[0] != self.n_chunks or basis.shape != (int(self.meta["dim"]), projected.shape[1]):
-            raise ValueError(f"segment {self.path.name} has a projection {basis.shape}/{projected.shape} that does "
-                             f"not fit its {self.n_chunks} vectors: re-ingest the data")
-        return basis, projected
+        dim = int(self.meta["dim"])
+        codes = Codes(np.asarray(self.array(BASIS)), np.asarray(self.array(SCALE)), self.array(CODES))
+        if (codes.codes.shape != (self.n_chunks, dim) or codes.codes.dtype != np.int8
+                or codes.basis.shape != (dim, dim) or codes.scale.shape != (dim,)):
+            raise ValueError(f"segment {self.path.name} has compact vectors {codes.codes.dtype}{codes.codes.shape} "
+                             f"that do not fit its {self.n_chunks} x {dim} vectors: re-ingest the data")
+        return codes
+
+    @cached_property
+    def _vectors_offset(self) -> int:
+        """Where the rows of vectors.npy start, after its header."""
+        mapped = np.load(self.path / "vectors.npy", mmap_mode="r")  # maps without reading a row
+        return int(mapped.offset)
+
+    def read_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The float32 vectors of `rows` (ascending), read from vectors.npy with positioned reads instead of
+        through the memory map: the kernel maps cached pages around every faulting address, so a few hundred
+        scattered reads through the map would make most of the file resident in this process; these only
+        pass through the shared page cache. Consecutive rows are read together."""
+        vectors = self.vectors  # checks the file's shape and dtype; its mapping is not touched here
+        offset = self._vectors_offset
+        width = vectors.shape[1] * vectors.itemsize
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), vectors.shape[1]), dtype=np.float32)
+        if not len(rows):
+            return out
+        view = memoryview(out.data).cast("B")
+        # runs of consecutive rows: [first, last] index pairs into `rows`
+        breaks = np.flatnonzero(np.diff(rows) != 1)
+        firsts = np.concatenate([[0], breaks + 1]).tolist()
+        lasts = np.concatenate([breaks, [len(rows) - 1]]).tolist()
+        fd = os.open(self.path / "vectors.npy", os.O_RDONLY)
+        try:
+            for first, last in zip(firsts, lasts, strict=True):
+                want = (last - first + 1) * width
+                got = os.preadv(fd, [view[first * width : (last + 1) * width]], offset + int(rows[first]) * width)
+                if got != want:
+                    raise OSError(f"segment {self.path.name}: short read of vectors.npy ({got} of {want} bytes)")
+        finally:
+            os.close(fd)
+        return out
 
     @cached_property
     def source_keys(self) -> np.ndarray:

@@ -6,18 +6,21 @@ sample, and is scored in full if that leaves too few, so the result is exact for
 whose mask allows only a few thousand rows gather those rows and score them directly (work
 proportional to the rows allowed).
 
-A large segment also has its vectors projected onto 128 leading directions (index/projection.py).
-With `projected=True` the product runs against those (a third of the work and of the memory read),
-each query keeps its SHORTLIST_FACTOR * k best rows by projected score, and those are rescored
-exactly: returned scores are exact float32 inner products, only recall is approximate (0.997 of the
-exact top 10 with a 500-row shortlist on MiniLM vectors; SciFact's real vectors: 1.0, top 100: 0.999).
+A large segment also has compact vectors: rotated onto their principal directions and rounded to int8
+(index/projection.py). With `projected=True` the product runs against the codes of the 128 leading
+directions (a third of the work, converted to float32 a block at a time), each query keeps its
+SHORTLIST_FACTOR * k best rows, rescores them on all the directions of the codes, and reads from the file
+the float32 rows whose int8 score may still reach its top k (a few dozen per query): returned scores are
+exact float32 inner products, only recall is approximate (1.0 of the exact top 10 and 0.99 of the top 100
+at a million MiniLM-like chunks; SciFact's real vectors: 1.0 and 0.999). The codes are all a search keeps
+resident; the float32 rows are read with positioned reads, never through the memory map.
 
-The vectors are the segment's read-only float32 memory map of vectors.npy, so every process shares
-one copy in the OS page cache; scoring reads it and writes only into fresh score arrays. We score
-with numpy because, measured on our target machine, a BLAS product plus argpartition beats faiss's
-flat search several times over. faiss's approximate indexes were measured first, on the same 100,000
-MiniLM-mixed vectors: IVF (8-bit codes) found 0.90 of the exact top 10 probing a tenth of its lists,
-HNSW 0.92 at efSearch 256 (SciFact's real vectors: IVF 0.989 only when probing a quarter of its lists).
+The exact path scores the segment's read-only float32 memory map of vectors.npy, so every process shares
+one copy in the OS page cache. We score with numpy because, measured on our target machine, a BLAS
+product plus argpartition beats faiss's flat search several times over. faiss's approximate indexes were
+measured first, on the same 100,000 MiniLM-mixed vectors: IVF (8-bit codes) found 0.90 of the exact top
+10 probing a tenth of its lists, HNSW 0.92 at efSearch 256 (SciFact's real vectors: IVF 0.989 only when
+probing a quarter of its lists).
 """
 
 from __future__ import annotations
@@ -26,14 +29,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from batchsearch.index.projection import HEAD_DIM
 from batchsearch.index.segment import Segment
 
 GATHER_MAX_ROWS = 4096
-BATCH_QUERIES = 64
+BATCH_QUERIES = 256
 SAMPLE_SIZE = 4096
-BLOCK_ROWS = 16_384  # 64 queries x 16,384 rows of float32 scores: 4 MB, in cache while it is read back
+BLOCK_ROWS = 8_192  # 256 queries x 8,192 rows of float32 scores: 8 MB, read back while it is still in cache
 SHORTLIST_FACTOR = 5  # projected search rescores the 5 * k best rows by projected score (k: the query's depth)
 SHORTLIST_MIN = 500
+RESCORE_SIGMAS = 4.0  # float32 rows read per query: those whose int8 score may still reach the top k
 
 
 @dataclass
@@ -77,43 +82,73 @@ def exact_search(seg: Segment, vector: np.ndarray, mask: np.ndarray | None, n_al
 def search_segment(seg: Segment, requests: list[DenseRequest], *,
                    projected: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
     """Masked top-k for many queries on one segment; wide masks share matrix products. Exact, unless `projected`
-    and the segment has projected vectors: then each query's SHORTLIST_FACTOR * k best rows by projected score
-    are rescored exactly (returned scores are exact float32 inner products; only recall is approximate)."""
+    and the segment has compact vectors: then the candidates come from the int8 codes and only the best few
+    are read in float32 (returned scores are exact float32 inner products; only recall is approximate)."""
     results: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, np.int64), np.zeros(0, np.float32))] * len(requests)
-    wide = []
+    codes = seg.compact if projected else None
+    wide, gathered = [], []
     for i, req in enumerate(requests):
         if req.n_allowed == 0 or req.k == 0:
             continue
         if req.mask is not None and req.n_allowed <= GATHER_MAX_ROWS:
-            results[i] = exact_search(seg, req.vector, req.mask, req.n_allowed, req.k)
+            if codes is None:
+                results[i] = exact_search(seg, req.vector, req.mask, req.n_allowed, req.k)
+            else:
+                gathered.append(i)
         else:
             wide.append(i)
-    projection = seg.projection if projected else None
     for start in range(0, len(wide), BATCH_QUERIES):
         group = [requests[i] for i in wide[start : start + BATCH_QUERIES]]
         matrix = np.stack([req.vector for req in group]).astype(np.float32, copy=False)
         masks, allowed = [req.mask for req in group], [req.n_allowed for req in group]
-        if projection is None:
+        if codes is None:
             found = blocked_top(matrix, seg.vectors, masks, allowed, [req.k for req in group])
         else:
-            basis, narrow = projection
+            coded = codes.queries(matrix)
             shortlists = [max(SHORTLIST_MIN, SHORTLIST_FACTOR * req.k) for req in group]
-            found = [_rescored(seg, req, rows) for req, (rows, _) in
-                     zip(group, blocked_top(matrix @ basis, narrow, masks, allowed, shortlists), strict=True)]
+            heads = blocked_top(coded[:, :HEAD_DIM], codes.head, masks, allowed, shortlists)
+            found = _rescored(seg, codes.codes, coded, group, [rows for rows, _ in heads])
         for i, result in zip(wide[start : start + BATCH_QUERIES], found, strict=True):
+            results[i] = result
+    for start in range(0, len(gathered), BATCH_QUERIES):  # only with codes: the rows a mask allows, scored directly
+        assert codes is not None
+        group = [requests[i] for i in gathered[start : start + BATCH_QUERIES]]
+        coded = codes.queries(np.stack([req.vector for req in group]).astype(np.float32, copy=False))
+        candidates = [np.flatnonzero(req.mask) if req.mask is not None else np.arange(seg.n_chunks) for req in group]
+        found = _rescored(seg, codes.codes, coded, group, candidates)
+        for i, result in zip(gathered[start : start + BATCH_QUERIES], found, strict=True):
             results[i] = result
     return results
 
 
-def _rescored(seg: Segment, req: DenseRequest, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The top-k of a shortlist by exact float32 inner product, reading its rows in file order."""
-    rows = np.sort(rows)
-    return top_k(rows, seg.vectors[rows] @ req.vector, req.k)
+def _rescored(seg: Segment, codes: np.ndarray, coded: np.ndarray, group: list[DenseRequest],
+              candidates: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each query's exact top-k among its candidate rows: scored on every direction of the int8 codes, then the
+    float32 rows that can still be in the top k (int8 score within RESCORE_SIGMAS rounding deviations of the
+    k-th best) are read from the file, once for the whole group, and scored exactly."""
+    picked = []
+    for j, (req, rows) in enumerate(zip(group, candidates, strict=True)):
+        rows = np.sort(rows)
+        approx = np.asarray(codes[rows], dtype=np.float32) @ coded[j]
+        if len(rows) > req.k:
+            # rounding to the nearest step leaves an error uniform over +-half a step per direction
+            margin = RESCORE_SIGMAS * float(np.sqrt(np.dot(coded[j], coded[j]) / 12.0))
+            kth = np.partition(approx, len(approx) - req.k)[len(approx) - req.k]
+            rows = rows[approx >= kth - margin]
+        picked.append(rows)
+    union = np.unique(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
+    exact = seg.read_vectors(union)
+    out = []
+    for req, rows in zip(group, picked, strict=True):
+        at = np.searchsorted(union, rows)
+        out.append(top_k(rows, exact[at] @ req.vector, req.k))
+    return out
 
 
 def blocked_top(queries: np.ndarray, data: np.ndarray, masks: list[np.ndarray | None], allowed: list[int],
                 depths: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per query, its exact top-`depth` allowed rows of `data` by inner product (best first, ties by row).
+    """Per query, its exact top-`depth` allowed rows of `data` by inner product (best first, ties by row); `data`
+    is float32, or int8 codes converted a block at a time.
 
     Scores are computed BLOCK_ROWS rows at a time and only those reaching the query's threshold are kept,
     so no queries x rows score matrix is ever written out. The threshold is estimated on a strided sample
@@ -122,9 +157,10 @@ def blocked_top(queries: np.ndarray, data: np.ndarray, masks: list[np.ndarray | 
     thresholds = _thresholds(queries, data, masks, allowed, depths)[:, None]
     q_parts, row_parts, score_parts = [], [], []
     reached = np.empty((len(queries), BLOCK_ROWS), dtype=bool)
+    buffer = np.empty((BLOCK_ROWS, data.shape[1]), dtype=np.float32)
     masked = [(j, mask) for j, mask in enumerate(masks) if mask is not None]
     for start in range(0, len(data), BLOCK_ROWS):
-        block = queries @ np.asarray(data[start : start + BLOCK_ROWS]).T
+        block = queries @ _float_rows(data, start, buffer).T
         width = block.shape[1]
         # flatnonzero over one flat boolean buffer: 4-5x faster than a 2-d nonzero of the comparison
         np.greater_equal(block, thresholds, out=reached[:, :width])
@@ -145,10 +181,20 @@ def blocked_top(queries: np.ndarray, data: np.ndarray, masks: list[np.ndarray | 
         if len(rows) >= min(depth, n_allowed):
             out.append(top_k(rows, scores, depth))
         else:  # the sample misjudged this query (or asked for every row): score it in full
-            full = np.asarray(data) @ queries[j]
+            full = np.concatenate([_float_rows(data, at, buffer) @ queries[j] for at in range(0, len(data), BLOCK_ROWS)])
             if mask is not None:
                 full[~mask] = -np.inf
             out.append(top_k(None, full, depth))
+    return out
+
+
+def _float_rows(data: np.ndarray, start: int, buffer: np.ndarray) -> np.ndarray:
+    """Rows start .. start + len(buffer) of `data` as float32: a view of float32 data, else converted into `buffer`."""
+    part = data[start : start + len(buffer)]
+    if part.dtype == np.float32:
+        return np.asarray(part)
+    out = buffer[: len(part)]
+    np.copyto(out, part, casting="unsafe")
     return out
 
 
@@ -158,7 +204,7 @@ def _thresholds(queries: np.ndarray, data: np.ndarray, masks: list[np.ndarray | 
     +inf where the sample cannot tell (the query is then scored in full)."""
     n = len(data)
     stride = max(1, n // SAMPLE_SIZE)
-    sample = queries @ np.asarray(data[::stride]).T
+    sample = queries @ np.asarray(data[::stride], dtype=np.float32).T
     out = np.full(len(queries), np.inf, dtype=np.float32)
     for j, (mask, n_allowed, depth) in enumerate(zip(masks, allowed, depths, strict=True)):
         row = sample[j] if mask is None else sample[j][mask[::stride]]

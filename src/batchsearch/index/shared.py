@@ -37,6 +37,7 @@ from batchsearch.index.records import DocumentRecord
 from batchsearch.index.store import (
     MANIFEST_FORMAT_VERSION,
     IndexStore,
+    SegmentMerge,
     SegmentView,
     Snapshot,
     deletes_after,
@@ -151,6 +152,28 @@ class SharedIndexStore(IndexStore):
                      generation, attempt, self._publish_attempts)
         raise ConflictError(f"Publishing to the index lost to other writers {self._publish_attempts} times; "
                             "try again")
+
+    def publish_merged(self, base: Snapshot, merges: list[SegmentMerge]) -> Snapshot:
+        """Publish a generation for every host that lists each merge's segment in place of the segments it
+        replaces, read from generation `base`; when other hosts published meanwhile the merge rebases on the newest
+        generation, deleting from the merged segments what they deleted. Call under writer_lock; ConflictError
+        when a replaced segment is gone or other hosts kept winning for publish_attempts tries."""
+        for attempt in range(1, self._publish_attempts + 1):
+            current = self._newest()
+            generation = current.generation + 1
+            entries = self._read_manifest(current.generation)["segments"] if current.generation else []
+            key = self._put_manifest(generation, self._merged_entries(base, current, entries, merges, generation))
+            if self.pointer.advance(current.generation, generation, key):
+                self._remember(generation, key)
+                return self.snapshot()
+            log.info("index: another host published generation %d first; rebasing the merge (attempt %d of %d)",
+                     generation, attempt, self._publish_attempts)
+        raise ConflictError(f"Publishing the merged segments lost to other writers {self._publish_attempts} times; "
+                            "try again")
+
+    def discard_staged(self, staged: list[dict[str, Any]]) -> None:
+        """Nothing to do here: garbage collection removes uploaded segments no generation lists (once older than
+        its grace period) and drops them from the cache."""
 
     def _newest(self) -> Snapshot:
         """The newest generation, read from the database now (not the once-a-second value)."""

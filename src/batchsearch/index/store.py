@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
+from batchsearch.errors import ConflictError
 from batchsearch.index.builder import build_segment
 from batchsearch.index.records import DocumentRecord
 from batchsearch.index.segment import Segment, fsync_dir
@@ -43,6 +45,15 @@ class SegmentView:
         if self.deleted is None:
             return np.ones(self.segment.n_chunks, dtype=bool)
         return ~self.deleted
+
+
+@dataclass(frozen=True)
+class SegmentMerge:
+    """Segments of one generation rewritten as one (index/compact.py): the ids it replaces and the staged entry of
+    the merged segment (None: none of their documents was live, so they are dropped)."""
+
+    replaces: list[str]
+    staged: dict[str, Any] | None
 
 
 @dataclass
@@ -109,8 +120,8 @@ class IndexStore:
         views = []
         for entry in manifest["segments"]:
             views.append(SegmentView(self._segment(entry), self._load_deletes(entry), entry.get("deletes")))
-        max_ts = max((int(np.max(v.segment.array("doc_ts"))) for v in views if v.segment.n_docs), default=0)
-        return Snapshot(generation=generation, views=views, max_timestamp=max_ts)
+        return Snapshot(generation=generation, views=views, max_timestamp=max((newest_timestamp(v) for v in views),
+                                                                              default=0))
 
     def _read_manifest(self, generation: int) -> dict[str, Any]:
         return check_manifest(json.loads((self.manifests_dir / f"{generation:08d}.json").read_text()))
@@ -155,6 +166,59 @@ class IndexStore:
         _atomic_write(self.root / "CURRENT", str(generation))
         return self.snapshot()
 
+    def publish_merged(self, base: Snapshot, merges: list[SegmentMerge]) -> Snapshot:
+        """Publish a generation that lists each merge's segment in place of the segments it replaces, read from
+        generation `base`; documents deleted since `base` are deleted from the merged segments too. Call under
+        writer_lock; ConflictError when a replaced segment is no longer listed."""
+        make_private_dir(self.manifests_dir)
+        current = self.snapshot()
+        generation = current.generation + 1
+        entries = [{"id": view.segment.id, "deletes": view.deletes_file} for view in current.views]
+        manifest = {"format_version": MANIFEST_FORMAT_VERSION, "generation": generation,
+                    "created_at": datetime.now(UTC).isoformat(),
+                    "segments": self._merged_entries(base, current, entries, merges, generation)}
+        _atomic_write(self.manifests_dir / f"{generation:08d}.json", json.dumps(manifest, indent=1))
+        _atomic_write(self.root / "CURRENT", str(generation))
+        return self.snapshot()
+
+    def discard_staged(self, staged: list[dict[str, Any]]) -> None:
+        """Remove staged segments that will not be published (a merge that failed half way)."""
+        for entry in staged:
+            shutil.rmtree(self.segments_dir / entry["id"], ignore_errors=True)
+
+    def _merged_entries(self, base: Snapshot, current: Snapshot, entries: list[dict[str, Any]],
+                        merges: list[SegmentMerge], generation: int) -> list[dict[str, Any]]:
+        """The manifest entries of `current` with each merge's segments replaced by its merged segment, at the
+        place of the first of them (so rows keep their order across the index, and ties their order)."""
+        listed = {view.segment.id: view for view in current.views}
+        before = {view.segment.id: view for view in base.views}
+        in_place: dict[str, dict[str, Any] | None] = {}
+        for merge in merges:
+            missing = [sid for sid in merge.replaces if sid not in listed or sid not in before]
+            if missing:
+                raise ConflictError(f"Segments {missing} are no longer in the index (merged or dropped by another "
+                                    "writer); nothing was merged")
+            first = min(merge.replaces, key=[view.segment.id for view in current.views].index)
+            in_place[first] = None
+            if merge.staged is not None:
+                gone = set().union(*(deleted_since(before[sid], listed[sid]) for sid in merge.replaces))
+                view = SegmentView(self._loaded(merge.staged), None)
+                in_place[first] = self._entry_after(merge.staged, view, gone, generation)
+        replaced = {sid for merge in merges for sid in merge.replaces}
+        out = []
+        for entry, view in zip(entries, current.views, strict=True):
+            sid = view.segment.id
+            if sid in in_place:
+                merged = in_place[sid]
+                out += [merged] if merged is not None else []
+            elif sid not in replaced:
+                out.append(entry)
+        return out
+
+    def _entry_after(self, entry: dict[str, Any], view: SegmentView, ids: set[str], generation: int) -> dict[str, Any]:
+        """A staged segment's entry in a new generation, with the documents `ids` deleted."""
+        return self._entry_with_deletes(view, ids, generation)
+
     def _loaded(self, entry: dict[str, Any]) -> Segment:
         """The segment of a manifest entry, loaded once per process."""
         with self._lock:
@@ -195,6 +259,23 @@ def deletes_after(view: SegmentView, ids: set[str]) -> np.ndarray | None:
     deleted = view.deleted.copy() if view.deleted is not None else np.zeros(seg.n_chunks, dtype=bool)
     deleted |= np.isin(seg.chunk_doc, np.asarray(hit, dtype=np.int32))
     return deleted
+
+
+def newest_timestamp(view: SegmentView) -> int:
+    """The newest timestamp of the documents live in a view (0: none); deleted ones do not count, so the freshness
+    reference does not move when a merge drops them."""
+    chunk_ts = view.segment.chunk_ts
+    live = chunk_ts if view.deleted is None else chunk_ts[~view.deleted]
+    return int(live.max()) if len(live) else 0
+
+
+def deleted_since(before: SegmentView, after: SegmentView) -> set[str]:
+    """Ids of the documents of one segment deleted in `after` but not in `before` (two snapshots' views of it)."""
+    if after.deleted is None:
+        return set()
+    newly = after.deleted if before.deleted is None else after.deleted & ~before.deleted
+    seg = after.segment
+    return {seg.docs[int(d)]["id"] for d in np.unique(seg.chunk_doc[newly])}
 
 
 def ids_replaced_later(views: list[SegmentView]) -> list[set[str]]:

@@ -18,7 +18,8 @@ from batchsearch.cli.common import (
 
 db_app = typer.Typer(help="The service database: schema revisions (servers and workers also upgrade it at start).",
                      no_args_is_help=True)
-index_app = typer.Typer(help="The search index: garbage collection of a shared index's old generations.",
+index_app = typer.Typer(help="The search index: merging small segments, garbage collection of a shared index's old "
+                        "generations.",
                         no_args_is_help=True)
 LogFormatOption = Annotated[Literal["text", "json"] | None, typer.Option(
     "--log-format", help="Log lines as text, or json: one object per line (default $BATCHSEARCH_LOG_FORMAT or text).")]
@@ -121,3 +122,42 @@ def index_gc(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     else:
         print(f"kept generations {report.kept}; collected {report.collected or 'none'}: "
               f"{report.deleted_objects} objects deleted, {report.pruned_segments} cached segments dropped")
+
+
+@index_app.command("compact")
+def index_compact(
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the merges the policy picks; change nothing.")] = False,
+    max_chunks: Annotated[int | None, typer.Option(
+        "--max-chunks", min=1, help="Largest merged segment, in live chunks (default 1,000,000).")] = None,
+    min_segments: Annotated[int | None, typer.Option(
+        "--min-segments", min=2, help="Small segments of one size tier that make a merge (default 4; 2 merges "
+        "more often).")] = None,
+    merge_all: Annotated[bool, typer.Option("--all", help="Merge small segments whatever their size tier, into as "
+                                            "few segments as --max-chunks allows.")] = False,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Merge small index segments (and rewrite ones mostly deleted) into a new generation, as ingests also do;
+    waits for a running ingest."""
+    from dataclasses import asdict, replace
+
+    from batchsearch.index.compact import DEFAULT_POLICY, compact
+    from batchsearch.services import index_store
+
+    settings = settings_for(data_dir)
+    chosen = {"max_chunks": max_chunks, "min_segments": 2 if merge_all and min_segments is None else min_segments}
+    policy = replace(DEFAULT_POLICY, tiered=not merge_all, **{k: v for k, v in chosen.items() if v is not None})
+    with user_errors(), database_errors(settings.resolved_database_url()):
+        report = compact(index_store(settings), policy, dry_run=dry_run)
+    if json_out:
+        emit_json(asdict(report))
+        return
+    verb = "would merge" if dry_run else "merged"
+    if not report.merged:
+        print(f"generation {report.generation}: {report.segments_before} segments, nothing to merge")
+        return
+    for group in report.merged:
+        print(f"{verb} {len(group)} segment(s): {', '.join(group)}")
+    print(f"generation {report.generation}: {report.segments_before} -> {report.segments_after} segments, "
+          f"{report.chunks} chunks {'to rewrite' if dry_run else 'rewritten'} in {report.seconds:.1f}s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -9,12 +10,14 @@ from typing import Protocol
 
 import numpy as np
 
+from batchsearch.index.compact import DEFAULT_POLICY, MergePolicy, compact_under_lock
 from batchsearch.index.records import ChunkRecord, Detection, DocumentRecord
 from batchsearch.index.store import IndexStore, Snapshot
 from batchsearch.ingest.chunking import MAX_COUNT_CHARS, Span, TokenCounter, chunk_text
 from batchsearch.ingest.documents import DocumentIn, DocumentLineError, read_documents
 from batchsearch.models.search import normalise_topic
 
+log = logging.getLogger(__name__)
 EMBED_BATCH_CHUNKS = 512
 SEGMENT_MAX_CHUNKS = 100_000
 HEADLINE_TOKEN_CAP = 64
@@ -92,11 +95,13 @@ class Ingestor:
     """Turns validated documents into indexed segments."""
 
     def __init__(self, store: IndexStore, embedder: TokenizingEmbedder, annotator: Annotator | None = None,
-                 *, owner: str | None = None) -> None:
+                 *, owner: str | None = None, merge_policy: MergePolicy | None = DEFAULT_POLICY) -> None:
+        """After publishing, segments are merged when `merge_policy` says so (index/compact.py); None never merges."""
         self.store = store
         self.embedder = embedder
         self.annotator = annotator
         self.owner = owner
+        self.merge_policy = merge_policy
 
     def ingest_file(self, path: str, fmt: str = "jsonl", progress: Progress | None = None) -> IngestReport:
         """Ingest a JSONL file; bad lines are reported and skipped, the rest is indexed."""
@@ -128,7 +133,9 @@ class Ingestor:
             self._add(pending, segment, report)
             if segment:
                 report.generation = self._publish(segment)
-            elif report.generation == 0:
+            if report.generation:
+                report.generation = self._merge_segments() or report.generation
+            else:
                 report.generation = self.store.current_generation()
         report.seconds = time.perf_counter() - started
         if progress:
@@ -140,9 +147,11 @@ class Ingestor:
         return self._records(items)
 
     def publish(self, records: list[DocumentRecord]) -> int:
-        """Publish built documents as one segment under the writer lock; returns the new generation."""
+        """Publish built documents as one segment under the writer lock; returns the new generation (the merge's when
+        segments were merged after it)."""
         with self.store.writer_lock():
-            return self._publish(records)
+            generation = self._publish(records)
+            return self._merge_segments() or generation
 
     def delete(self, ids: set[str]) -> Snapshot:
         """Remove documents from search (a new generation without them)."""
@@ -151,6 +160,18 @@ class Ingestor:
 
     def _publish(self, segment: list[DocumentRecord]) -> int:
         return self.store.publish(segment, self.embedder.dim).generation
+
+    def _merge_segments(self) -> int | None:
+        """Merge segments when the policy says so (under the writer lock): the merge's generation, else None. A
+        merge that fails is logged and left for the next one: the documents are published already."""
+        if self.merge_policy is None:
+            return None
+        try:
+            report = compact_under_lock(self.store, self.merge_policy)
+        except Exception:
+            log.exception("index: merging segments after an ingest failed")
+            return None
+        return report.generation if report.merged else None
 
     def _add(self, docs: list[DocumentIn | ChunkedDocument], segment: list[DocumentRecord],
              report: IngestReport) -> None:

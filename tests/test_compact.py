@@ -412,3 +412,16 @@ def test_merging_a_shared_index(s3_server: S3Server, tmp_path: Path, monkeypatch
         assert victim not in live_ids(a.snapshot()) and len(live_ids(a.snapshot())) == len(live_ids(base)) - 1
     finally:
         db.dispose()
+
+
+def test_the_setting_switches_merging_after_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """BATCHSEARCH_INDEX_AUTO_COMPACT reaches the ingestor the services build (on by default)."""
+    from batchsearch.config import Settings
+    from batchsearch.index.compact import DEFAULT_POLICY
+    from batchsearch.services import build_ingestor
+
+    monkeypatch.setenv("BATCHSEARCH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BATCHSEARCH_EMBED_BACKEND", "numpy")
+    assert build_ingestor(Settings()).merge_policy is DEFAULT_POLICY
+    monkeypatch.setenv("BATCHSEARCH_INDEX_AUTO_COMPACT", "false")
+    assert build_ingestor(Settings()).merge_policy is None

@@ -70,10 +70,12 @@ class Settings(BaseSettings):
     fusion: Literal["rrf", "weighted"] = Field(
         "weighted", description="How lexical and dense candidates are fused: weighted (0.75 x cosine + 0.25 x BM25 / "
         "the query's best BM25) or rrf (reciprocal rank fusion).")
+    index_auto_compact: bool = Field(True, description="Merge small index segments after each ingest (index/compact.py).")
     dense: Literal["auto", "exact"] = Field(
-        "auto", description="Dense retrieval: auto (segments of 50,000 chunks or more are scored on their vectors "
-        "projected to 128 leading directions, written at publish, and each query's 500 best are rescored exactly: "
-        "recall@10 >= 0.98 of exact) or exact (every chunk scored in full: the reference).")
+        "auto", description="Dense retrieval: auto (segments of 50,000 chunks or more are scored on int8 codes of "
+        "their rotated vectors, written at publish, and the float32 rows that can still reach each query's top k are "
+        "read and rescored exactly: recall@10 >= 0.98 of exact) or exact (every chunk's float32 vector scored in "
+        "full: the reference).")
     query_timeout_seconds: float = Field(30.0, gt=0, description="Per-query deadline for batch lines (504 after).")
 
     # --- batch jobs ---

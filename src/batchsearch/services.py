@@ -86,5 +86,7 @@ def build_annotator(settings: Settings) -> Annotator:
 def build_ingestor(settings: Settings, owner: str | None = None) -> Ingestor:
     """An ingestor writing into this data dir with the configured embedder and the default annotator."""
     from batchsearch.embeddings import build_embedder
+    from batchsearch.index.compact import DEFAULT_POLICY
 
-    return Ingestor(index_store(settings), build_embedder(settings), build_annotator(settings), owner=owner)
+    return Ingestor(index_store(settings), build_embedder(settings), build_annotator(settings), owner=owner,
+                    merge_policy=DEFAULT_POLICY if settings.index_auto_compact else None)

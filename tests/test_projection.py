@@ -186,22 +186,24 @@ def test_projected_search_leaves_the_float32_map_untouched(corpus: tuple[IndexSt
     requests.append(DenseRequest(vectors[3], narrow, int(narrow.sum()), 5))
     found = search_segment(seg, requests, projected=True)
     assert all(len(rows) for rows, _ in found)
-    assert _resident_kb(seg.path / "vectors.npy") == 0
+    assert _resident_kb(seg.vectors) == 0
     exact_search(seg, vectors[0], None, len(vectors), 5)
-    assert _resident_kb(seg.path / "vectors.npy") > 0, "the measurement sees pages the exact path maps"
+    assert _resident_kb(seg.vectors) > 0, "the measurement sees pages the exact path maps"
 
 
-def _resident_kb(path: Path) -> int:
-    """Rss of this process's mappings of `path`, from /proc/self/smaps."""
-    total, inside = 0, False
+def _resident_kb(array: np.ndarray) -> int:
+    """Rss of the mapping that holds `array` (a memory map), from /proc/self/smaps."""
+    address, inside = array.ctypes.data, False
     with open("/proc/self/smaps", encoding="utf-8") as fh:
         for line in fh:
             fields = line.split()
-            if fields and "-" in fields[0] and len(fields) >= 5 and fields[0][0] in "0123456789abcdef":
-                inside = fields[-1] == str(path)
-            elif inside and fields[:1] == ["Rss:"]:
-                total += int(fields[1])
-    return total
+            head = fields[0] if fields else ""
+            if "-" in head and all(c in "0123456789abcdef-" for c in head):
+                start, end = (int(x, 16) for x in head.split("-"))
+                inside = start <= address < end
+            elif inside and head == "Rss:":
+                return int(fields[1])
+    raise AssertionError("no mapping holds the array")
 
 
 @pytest.mark.parametrize("share", [1.0, 0.6, 0.15])
@@ -286,6 +288,27 @@ def test_the_engine_matches_exact_and_exact_ignores_the_codes(corpus: tuple[Inde
     monkeypatch.setattr(Segment, "read_vectors", lambda self, rows: pytest.fail("exact read rows from the file"))
     again = SearchEngine(store, NearEmbedder(vectors), dense="exact").search_many(queries)
     assert [chunks_of(a) for a in again] == [chunks_of(w) for w in want]
+
+
+def test_the_auto_engine_never_maps_a_coded_segments_float32_vectors(corpus: tuple[IndexStore, np.ndarray]) -> None:
+    """End to end (dense candidates, lexical candidates' cosines, answers): only the codes are resident."""
+    store, vectors = corpus
+
+    class WordsToo(NearEmbedder):  # "q<i> words": near chunk i, and words the lexical side finds
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            return super().embed([t.split()[0] for t in texts])
+
+    queries = [q.model_copy(update={"text": f"{q.text} revenue growth dividend"}) for q in mixed_queries(60)]
+    fresh = IndexStore(store.root)
+    engine = SearchEngine(fresh, WordsToo(vectors))
+    responses = engine.search_many(queries)
+    assert all(isinstance(r, dict) and r["results"] for r in responses)
+    plans = engine._plan(queries, fresh.snapshot(), None)
+    lexical_rows = engine._lexical(plans[0], fresh.snapshot())[0][0]
+    assert len(lexical_rows) == plans[0].depth, "the lexical side brings candidates the dense side did not score"
+    big = big_segment(fresh)
+    assert big.compact is not None and _resident_kb(big.vectors) == 0
+    assert _resident_kb(big.compact.codes) > 0
 
 
 def test_the_setting_picks_the_path(corpus: tuple[IndexStore, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:

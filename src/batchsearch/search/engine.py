@@ -252,7 +252,7 @@ class SearchEngine:
         if len(l_keys):
             pos = np.searchsorted(keys, l_keys)
             lexical_norm[pos] = l_scores / best
-        dense_score = _cosines(snap, keys, plan.vector)
+        dense_score = _cosines(snap, keys, plan.vector, (d_keys, d_scores) if self.dense == "auto" else None)
         return _Candidates(keys, dense_score, dense_rank, lexical_norm, lexical_rank)
 
     def _filter_only(self, plan: _Plan, snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -349,14 +349,28 @@ def _split(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys >> ROW_BITS, keys & ((1 << ROW_BITS) - 1)
 
 
-def _cosines(snap: Snapshot, keys: np.ndarray, vector: np.ndarray | None) -> np.ndarray:
+def _cosines(snap: Snapshot, keys: np.ndarray, vector: np.ndarray | None,
+             dense: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Cosine of every candidate (`keys` ascending). With the dense candidates' exact (keys, scores) of the auto path,
+    a segment with compact vectors keeps its float32 vectors out of memory: those scores are reused and only the
+    other candidates' rows are read from the file; otherwise every row is read through the memory map."""
     out = np.zeros(len(keys), dtype=np.float64)
     if vector is None:
         return out
+    known = np.full(len(keys), np.nan)
+    if dense is not None:
+        known[np.searchsorted(keys, dense[0])] = dense[1]
     views, rows = _split(keys)
     for v in np.unique(views):
-        sel = views == v
-        out[sel] = snap.views[int(v)].segment.vectors[rows[sel]] @ vector
+        segment = snap.views[int(v)].segment
+        sel = np.flatnonzero(views == v)
+        if dense is None or segment.compact is None:
+            out[sel] = segment.vectors[rows[sel]] @ vector
+            continue
+        scored = ~np.isnan(known[sel])
+        out[sel[scored]] = known[sel[scored]]
+        unscored = sel[~scored]
+        out[unscored] = segment.read_vectors(rows[unscored]) @ vector
     return out
 
 

@@ -57,14 +57,14 @@ How to read the result, per size (one JSON object each under "sizes"):
   dense_recall_at_100_vs_exact      score): the share of the exact top 10 / 100 the auto path lists in its
                                     own (oracle process).
   vector_bytes_resident             smaps Rss of the measured process's mappings of vectors.npy and
-                                    rot_codes.npy under the index, after the warm-up and the timed runs;
+                                    rot_head/rot_tail.npy under the index, after the warm-up and the timed runs;
                                     vector_bytes_on_disk the files' sizes; rss_now_mb the whole process
                                     (anon: private memory; file: mapped files, shared page cache). Rss counts
                                     mapped page-cache pages, and the kernel maps them in large blocks around
                                     each fault (on this machine's 6.x kernel, 100 random row reads of a cached
                                     307 MB vectors.npy map 151 MB), which is why the auto path reads its few
                                     float32 rows with pread instead of through the map: vectors.npy should
-                                    show 0 here, and rot_codes.npy its whole size.
+                                    show 0 here, and the int8 codes their whole size.
   peak_rss_mb                       ru_maxrss of the measured process (file pages included).
   ingest_chunks_per_s               the real ingestion pipeline (encoder, annotator) on 40 Zipf-word
                                     documents, in the oracle process; it does not depend on N.

@@ -26,7 +26,7 @@ from batchsearch.models.search import Query
 DIM = 384
 SIGMA = 0.1
 POOL_WEIGHTS = np.array([1.0, 0.5, 0.25], dtype=np.float32)
-VECTOR_FILES = ("vectors.npy", "rot_codes.npy")  # the float32 vectors, and their int8 codes (index/projection.py)
+VECTOR_FILES = ("vectors.npy", "rot_head.npy", "rot_tail.npy")  # float32 vectors, int8 codes (index/projection.py)
 EMBED_BATCH = 256
 
 ChunkKey = tuple[str, int]
@@ -130,18 +130,18 @@ def build_missing_projections(snap: Snapshot, min_rows: int) -> dict[str, Any]:
     """Write int8 codes for every segment of at least min_rows rows that has none (an index cached before
     they existed); the seconds spent, and what the segments have now (an index cached before a
     builder change keeps what it was built with: its creation time tells)."""
-    from batchsearch.index.projection import CODES, build_projection
+    from batchsearch.index.projection import HEAD, build_projection
 
     started, built = time.perf_counter(), 0
     for view in snap.views:
         seg = view.segment
-        if seg.n_chunks >= min_rows and not (seg.path / f"{CODES}.npy").exists():
+        if seg.n_chunks >= min_rows and not (seg.path / f"{HEAD}.npy").exists():
             log(f"coding the {seg.n_chunks} vectors of segment {seg.path.name}")
             build_projection(np.asarray(seg.vectors), seg.path)
             built += 1
     return {"projections_built_by_bench": built, "projection_build_s": round(time.perf_counter() - started, 1),
             "segments": len(snap.views),
-            "segments_with_projection": sum((v.segment.path / f"{CODES}.npy").exists() for v in snap.views),
+            "segments_with_projection": sum((v.segment.path / f"{HEAD}.npy").exists() for v in snap.views),
             "segments_with_filter_fields": sum(view.segment.has_filter_fields for view in snap.views),
             "index_created_at": min(str(view.segment.meta.get("created_at")) for view in snap.views)}
 
@@ -203,7 +203,7 @@ def read_keys(path: Path) -> list[list[ChunkKey]]:
 
 # ---- memory --------------------------------------------------------------------------------------
 def resident_vector_bytes(root: Path) -> dict[str, int]:
-    """Resident bytes (smaps Rss) of this process's mappings of vectors.npy and rot_codes.npy under `root`."""
+    """Resident bytes (smaps Rss) of this process's mappings of the VECTOR_FILES under `root`."""
     prefix = str(root.resolve()) + os.sep
     totals = dict.fromkeys(VECTOR_FILES, 0)
     current: str | None = None
@@ -237,7 +237,7 @@ def rss_by_kind_mb() -> dict[str, float]:
 
 
 def vector_bytes_on_disk(root: Path) -> dict[str, int]:
-    """Bytes of the vectors.npy and rot_codes.npy files of every segment under `root`."""
+    """Bytes of the VECTOR_FILES of every segment under `root`."""
     totals = {name: sum(p.stat().st_size for p in root.glob(f"segments/*/{name}")) for name in VECTOR_FILES}
     return totals | {"total": sum(totals.values())}
 

@@ -19,7 +19,7 @@ import pytest
 
 from batchsearch.config import Settings
 from batchsearch.index import projection
-from batchsearch.index.projection import BASIS, CODES, FILES, HEAD_DIM, SCALE, build_projection
+from batchsearch.index.projection import BASIS, FILES, HEAD, HEAD_DIM, SCALE, TAIL, Codes, build_projection
 from batchsearch.index.records import DocumentRecord
 from batchsearch.index.segment import Segment
 from batchsearch.index.store import IndexStore
@@ -106,8 +106,10 @@ def test_the_build_rotates_onto_orthonormal_directions_and_rounds_to_int8(tmp_pa
         (tmp_path / name).mkdir()
         build_projection(vectors, tmp_path / name, seed=4)
     basis, scale = np.load(tmp_path / "a" / f"{BASIS}.npy"), np.load(tmp_path / "a" / f"{SCALE}.npy")
-    codes = np.load(tmp_path / "a" / f"{CODES}.npy")
-    assert basis.shape == (DIM, DIM) and scale.shape == (DIM,) and codes.shape == (3_000, DIM)
+    head, tail = np.load(tmp_path / "a" / f"{HEAD}.npy"), np.load(tmp_path / "a" / f"{TAIL}.npy")
+    assert head.shape == (3_000, HEAD_DIM) and tail.shape == (3_000, DIM - HEAD_DIM)
+    codes = np.concatenate([head, tail], axis=1)
+    assert basis.shape == (DIM, DIM) and scale.shape == (DIM,)
     assert codes.dtype == np.int8 and int(np.abs(codes).max()) == 127
     np.testing.assert_allclose(basis.T @ basis, np.eye(DIM), atol=1e-5)
     rotated = vectors @ basis
@@ -141,10 +143,12 @@ def test_publish_builds_codes_only_for_large_segments(corpus: tuple[IndexStore, 
     assert big.n_chunks == len(vectors) >= MIN_ROWS > small.n_chunks
     assert big.compact is not None and small.compact is None
     compact = big.compact
-    assert isinstance(compact.codes, np.memmap), "memory-mapped, shared by every process"
-    assert compact.head.shape == (len(vectors), HEAD_DIM) and not compact.head.flags.c_contiguous
-    np.testing.assert_allclose(compact.queries(vectors[:50]) @ np.asarray(compact.codes[:50], np.float32).T,
-                               vectors[:50] @ vectors[:50].T, atol=0.02)
+    assert isinstance(compact.head, np.memmap) and isinstance(compact.tail, np.memmap), "shared by every process"
+    assert compact.head.shape == (len(vectors), HEAD_DIM) and compact.head.flags.c_contiguous
+    rows = np.arange(0, 500, 10)
+    coded = compact.queries(vectors[:3])
+    for j in range(3):
+        np.testing.assert_allclose(compact.scores(rows, coded[j]), vectors[rows] @ vectors[j], atol=0.02)
 
 
 def test_rows_are_read_from_the_file_as_the_map_holds_them(corpus: tuple[IndexStore, np.ndarray]) -> None:
@@ -240,14 +244,18 @@ def test_a_narrow_mask_scores_its_rows_on_every_direction(corpus: tuple[IndexSto
         np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
 
 
-def test_too_few_directions_lose_recall(corpus: tuple[IndexStore, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_few_directions_lose_recall(corpus: tuple[IndexStore, np.ndarray], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The recall test above can fail: with a head of 4 directions and a short shortlist the exact top-k is missed."""
     store, vectors = corpus
-    monkeypatch.setattr(dense, "HEAD_DIM", 4)
     monkeypatch.setattr(projection, "HEAD_DIM", 4)
     monkeypatch.setattr(dense, "SHORTLIST_MIN", 20)
     monkeypatch.setattr(dense, "SHORTLIST_FACTOR", 1)
     seg = big_segment(store)
+    build_projection(np.asarray(seg.vectors), tmp_path)
+    narrow = Codes(*(np.load(tmp_path / f"{name}.npy") for name in FILES))
+    assert narrow.head.shape[1] == 4
+    monkeypatch.setitem(seg.__dict__, "compact", narrow)
     rng = np.random.default_rng(5)
     requests = [DenseRequest(q, None, len(vectors), 20) for q in near(rng, vectors[rng.integers(0, len(vectors), 40)])]
     got = search_segment(seg, requests, projected=True)
@@ -308,7 +316,7 @@ def test_the_auto_engine_never_maps_a_coded_segments_float32_vectors(corpus: tup
     assert len(lexical_rows) == plans[0].depth, "the lexical side brings candidates the dense side did not score"
     big = big_segment(fresh)
     assert big.compact is not None and _resident_kb(big.vectors) == 0
-    assert _resident_kb(big.compact.codes) > 0
+    assert _resident_kb(big.compact.head) > 0
 
 
 def test_the_setting_picks_the_path(corpus: tuple[IndexStore, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,9 +337,11 @@ def test_the_setting_picks_the_path(corpus: tuple[IndexStore, np.ndarray], monke
 def test_codes_that_do_not_fit_are_refused(corpus: tuple[IndexStore, np.ndarray], tmp_path: Path) -> None:
     """Codes of another row count or type (a damaged or foreign file) raise instead of answering wrongly."""
     store, _ = corpus
-    for bad in (np.zeros((3, DIM), np.int8), np.zeros((big_segment(store).n_chunks, DIM), np.float32)):
+    n = big_segment(store).n_chunks
+    for name, bad in ((HEAD, np.zeros((3, HEAD_DIM), np.int8)), (HEAD, np.zeros((n, HEAD_DIM), np.float32)),
+                      (TAIL, np.zeros((n, DIM), np.int8))):
         seg = Segment(big_segment(store).path)
         np.save(tmp_path / "bad.npy", bad)
-        seg._arrays[CODES] = np.load(tmp_path / "bad.npy", mmap_mode="r")
+        seg._arrays[name] = np.load(tmp_path / "bad.npy", mmap_mode="r")
         with pytest.raises(ValueError, match="re-ingest"):
             _ = seg.compact

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import tantivy
 
-from batchsearch.index.projection import BASIS, CODES, SCALE, Codes
+from batchsearch.index.projection import BASIS, HEAD, HEAD_DIM, SCALE, TAIL, Codes
 
 SEGMENT_FORMAT_VERSION = 1
 DOC_CSR = ("doc_hent", "doc_htop", "doc_tag", "doc_rent", "doc_rper")
@@ -137,14 +137,16 @@ class Segment:
     @cached_property
     def compact(self) -> Codes | None:
         """The rotated int8 vectors when publishing wrote them (index/projection.py), memory-mapped; else None."""
-        if not (self.path / f"{CODES}.npy").exists():
+        if not (self.path / f"{HEAD}.npy").exists():
             return None
         dim = int(self.meta["dim"])
-        codes = Codes(np.asarray(self.array(BASIS)), np.asarray(self.array(SCALE)), self.array(CODES))
-        if (codes.codes.shape != (self.n_chunks, dim) or codes.codes.dtype != np.int8
+        codes = Codes(np.asarray(self.array(BASIS)), np.asarray(self.array(SCALE)), self.array(HEAD), self.array(TAIL))
+        if (codes.head.shape != (self.n_chunks, HEAD_DIM) or codes.tail.shape != (self.n_chunks, dim - HEAD_DIM)
+                or codes.head.dtype != np.int8 or codes.tail.dtype != np.int8
                 or codes.basis.shape != (dim, dim) or codes.scale.shape != (dim,)):
-            raise ValueError(f"segment {self.path.name} has compact vectors {codes.codes.dtype}{codes.codes.shape} "
-                             f"that do not fit its {self.n_chunks} x {dim} vectors: re-ingest the data")
+            raise ValueError(f"segment {self.path.name} has compact vectors {codes.head.dtype}{codes.head.shape} + "
+                             f"{codes.tail.dtype}{codes.tail.shape} that do not fit its {self.n_chunks} x {dim} "
+                             "vectors: re-ingest the data")
         return codes
 
     @cached_property

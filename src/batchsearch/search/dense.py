@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from batchsearch.index.projection import HEAD_DIM
+from batchsearch.index.projection import Codes
 from batchsearch.index.segment import Segment
 
 GATHER_MAX_ROWS = 4096
@@ -106,8 +106,8 @@ def search_segment(seg: Segment, requests: list[DenseRequest], *,
         else:
             coded = codes.queries(matrix)
             shortlists = [max(SHORTLIST_MIN, SHORTLIST_FACTOR * req.k) for req in group]
-            heads = blocked_top(coded[:, :HEAD_DIM], codes.head, masks, allowed, shortlists)
-            found = _rescored(seg, codes.codes, coded, group, [rows for rows, _ in heads])
+            heads = blocked_top(coded[:, : codes.head.shape[1]], codes.head, masks, allowed, shortlists)
+            found = _rescored(seg, codes, coded, group, [rows for rows, _ in heads])
         for i, result in zip(wide[start : start + BATCH_QUERIES], found, strict=True):
             results[i] = result
     for start in range(0, len(gathered), BATCH_QUERIES):  # only with codes: the rows a mask allows, scored directly
@@ -115,13 +115,13 @@ def search_segment(seg: Segment, requests: list[DenseRequest], *,
         group = [requests[i] for i in gathered[start : start + BATCH_QUERIES]]
         coded = codes.queries(np.stack([req.vector for req in group]).astype(np.float32, copy=False))
         candidates = [np.flatnonzero(req.mask) if req.mask is not None else np.arange(seg.n_chunks) for req in group]
-        found = _rescored(seg, codes.codes, coded, group, candidates)
+        found = _rescored(seg, codes, coded, group, candidates)
         for i, result in zip(gathered[start : start + BATCH_QUERIES], found, strict=True):
             results[i] = result
     return results
 
 
-def _rescored(seg: Segment, codes: np.ndarray, coded: np.ndarray, group: list[DenseRequest],
+def _rescored(seg: Segment, codes: Codes, coded: np.ndarray, group: list[DenseRequest],
               candidates: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each query's exact top-k among its candidate rows: scored on every direction of the int8 codes, then the
     float32 rows that can still be in the top k (int8 score within RESCORE_SIGMAS rounding deviations of the
@@ -129,7 +129,7 @@ def _rescored(seg: Segment, codes: np.ndarray, coded: np.ndarray, group: list[De
     picked = []
     for j, (req, rows) in enumerate(zip(group, candidates, strict=True)):
         rows = np.sort(rows)
-        approx = np.asarray(codes[rows], dtype=np.float32) @ coded[j]
+        approx = codes.scores(rows, coded[j])
         if len(rows) > req.k:
             # rounding to the nearest step leaves an error uniform over +-half a step per direction
             margin = RESCORE_SIGMAS * float(np.sqrt(np.dot(coded[j], coded[j]) / 12.0))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterable
@@ -30,6 +31,8 @@ from batchsearch.index.segment import Segment, fsync_dir
 from batchsearch.storage.local import make_private_dir
 
 MANIFEST_FORMAT_VERSION = 1
+_DELETES_FILE = re.compile(r"deletes-(\d{8})\.npy")
+_MANIFEST_FILE = re.compile(r"(\d{8})\.json")
 
 
 @dataclass
@@ -124,7 +127,22 @@ class IndexStore:
                                                                               default=0))
 
     def _read_manifest(self, generation: int) -> dict[str, Any]:
-        return check_manifest(json.loads((self.manifests_dir / f"{generation:08d}.json").read_text()))
+        return check_manifest(json.loads(self.manifest_path(generation).read_text()))
+
+    def manifest_path(self, generation: int) -> Path:
+        """The manifest file of a generation."""
+        return self.manifests_dir / f"{generation:08d}.json"
+
+    def manifest_generations(self) -> list[int]:
+        """The generations that have a manifest file, oldest first (any newer than CURRENT were never published)."""
+        if not self.manifests_dir.is_dir():
+            return []
+        found = (_MANIFEST_FILE.fullmatch(path.name) for path in self.manifests_dir.iterdir())
+        return sorted(int(match.group(1)) for match in found if match)
+
+    def segment_entries(self, generation: int) -> list[dict[str, Any]]:
+        """The manifest entries of a generation: each segment's id and delete file (None: nothing deleted)."""
+        return list(self._read_manifest(generation)["segments"])
 
     def _segment_path(self, entry: dict[str, Any]) -> Path:
         """The folder of a manifest entry's segment, ready to load."""
@@ -162,7 +180,7 @@ class IndexStore:
         entries += [self._entry_with_deletes(view, ids, generation) for view, ids in zip(views, ids_replaced_later(views))]
         manifest = {"format_version": MANIFEST_FORMAT_VERSION, "generation": generation,
                     "created_at": datetime.now(UTC).isoformat(), "segments": entries}
-        _atomic_write(self.manifests_dir / f"{generation:08d}.json", json.dumps(manifest, indent=1))
+        _atomic_write(self.manifest_path(generation), json.dumps(manifest, indent=1))
         _atomic_write(self.root / "CURRENT", str(generation))
         return self.snapshot()
 
@@ -177,7 +195,7 @@ class IndexStore:
         manifest = {"format_version": MANIFEST_FORMAT_VERSION, "generation": generation,
                     "created_at": datetime.now(UTC).isoformat(),
                     "segments": self._merged_entries(base, current, entries, merges, generation)}
-        _atomic_write(self.manifests_dir / f"{generation:08d}.json", json.dumps(manifest, indent=1))
+        _atomic_write(self.manifest_path(generation), json.dumps(manifest, indent=1))
         _atomic_write(self.root / "CURRENT", str(generation))
         return self.snapshot()
 
@@ -235,7 +253,7 @@ class IndexStore:
         deleted = deletes_after(view, ids)
         if deleted is None:
             return {"id": view.segment.id, "deletes": view.deletes_file}
-        name = f"deletes-{generation:08d}.npy"
+        name = deletes_file(generation)
         with open(view.segment.path / name, "wb") as fh:
             np.save(fh, deleted)
             fh.flush()
@@ -248,6 +266,17 @@ def check_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     if manifest.get("format_version") != MANIFEST_FORMAT_VERSION:
         raise ValueError(f"index manifest format {manifest.get('format_version')} is not supported")
     return manifest
+
+
+def deletes_file(generation: int) -> str:
+    """The name of the delete file a generation writes into a segment's folder."""
+    return f"deletes-{generation:08d}.npy"
+
+
+def deletes_file_generation(name: str) -> int | None:
+    """The generation that wrote a delete file (None for other file names)."""
+    match = _DELETES_FILE.fullmatch(name)
+    return int(match.group(1)) if match else None
 
 
 def deletes_after(view: SegmentView, ids: set[str]) -> np.ndarray | None:

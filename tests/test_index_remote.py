@@ -429,15 +429,6 @@ def test_engine_worker_and_cli_use_the_shared_index(deployment: Deployment, monk
                                             "pruned_segments": 0}
 
 
-def test_index_gc_on_the_embedded_index_collects_nothing(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from batchsearch.cli import app
-
-    done = CliRunner().invoke(app, ["index", "gc", "--data-dir", str(tmp_path)])
-    assert done.exit_code == 0 and "keeps every generation" in done.output
-
-
 def test_worker_sweeps_collect_garbage_at_most_once_a_minute_per_host(deployment: Deployment) -> None:
     from batch_fakes import FakeSearcher
     from batchsearch.jobs.worker import build_worker

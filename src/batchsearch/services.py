@@ -9,8 +9,14 @@ from sqlalchemy import Engine, select
 
 from batchsearch.clock import utcnow
 from batchsearch.config import Settings
-from batchsearch.index.deployment import cache_folder, is_shared, open_index_store, open_shared_index
-from batchsearch.index.gc import GarbageReport, collect_garbage
+from batchsearch.index.deployment import (
+    EMBEDDED_FOLDER,
+    cache_folder,
+    is_shared,
+    open_index_store,
+    open_shared_index,
+)
+from batchsearch.index.gc import GarbageReport, collect_garbage, collect_local_garbage
 from batchsearch.index.store import IndexStore
 from batchsearch.ingest.pipeline import Annotator, Ingestor
 from batchsearch.storage.protocol import ObjectStore
@@ -27,26 +33,26 @@ def index_store(settings: Settings) -> IndexStore:
 
 
 def collect_index_garbage(settings: Settings, *, objects: ObjectStore | None = None) -> GarbageReport | None:
-    """Collect the shared index's generations beyond the newest index_keep_generations that no unfinished
-    batch job pins, and prune this host's cache; None for the embedded index (it keeps every generation)."""
-    if not is_shared(settings):
-        return None
+    """Collect the index's generations beyond the newest index_keep_generations that no unfinished batch job pins:
+    a shared index's (pruning this host's cache too), or the embedded folder's under its writer lock; None when an
+    ingest or compaction held that lock (nothing was collected)."""
     from batchsearch.db import create_db_engine
 
     db = create_db_engine(settings.resolved_database_url())
     try:
+        keep, pinned = settings.index_keep_generations, pinned_generations(db)
+        if not is_shared(settings):
+            return collect_local_garbage(open_index_store(settings), keep=keep, pinned=pinned, now=utcnow())
         store = open_shared_index(settings, objects=objects, db=db)
-        return collect_garbage(store, keep=settings.index_keep_generations, pinned=pinned_generations(db),
-                               now=utcnow())
+        return collect_garbage(store, keep=keep, pinned=pinned, now=utcnow())
     finally:
         db.dispose()
 
 
 def sweep_index_garbage(settings: Settings, objects: ObjectStore) -> None:
-    """collect_index_garbage at most once per INDEX_GC_SECONDS per host, for worker sweeps; never raises."""
-    if not is_shared(settings):
-        return
-    stamp = cache_folder(settings) / _GC_STAMP
+    """collect_index_garbage at most once per INDEX_GC_SECONDS per index folder or host cache, for worker sweeps;
+    never raises."""
+    stamp = (cache_folder(settings) if is_shared(settings) else settings.data_dir / EMBEDDED_FOLDER) / _GC_STAMP
     try:
         if stamp.exists() and time.time() - stamp.stat().st_mtime < INDEX_GC_SECONDS:
             return

@@ -12,14 +12,14 @@ from batchsearch.cli.common import (
     console,
     database_errors,
     emit_json,
+    fail,
     settings_for,
     user_errors,
 )
 
 db_app = typer.Typer(help="The service database: schema revisions (servers and workers also upgrade it at start).",
                      no_args_is_help=True)
-index_app = typer.Typer(help="The search index: merging small segments, garbage collection of a shared index's old "
-                        "generations.",
+index_app = typer.Typer(help="The search index: merging small segments, garbage collection of old generations.",
                         no_args_is_help=True)
 LogFormatOption = Annotated[Literal["text", "json"] | None, typer.Option(
     "--log-format", help="Log lines as text, or json: one object per line (default $BATCHSEARCH_LOG_FORMAT or text).")]
@@ -103,25 +103,27 @@ def db_current(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
 
 @index_app.command("gc")
 def index_gc(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
-    """Collect shared index generations beyond BATCHSEARCH_INDEX_KEEP_GENERATIONS that no unfinished batch job
-    pins (workers also do this every minute)."""
+    """Delete index generations beyond BATCHSEARCH_INDEX_KEEP_GENERATIONS that no unfinished batch job pins, with the
+    segments and delete files only they use (workers also do this every minute); the embedded index is skipped while
+    an ingest or compaction writes to it."""
+    from batchsearch.index.deployment import is_shared
     from batchsearch.services import collect_index_garbage
 
     settings = settings_for(data_dir)
+    shared = is_shared(settings)
     with user_errors(), database_errors(settings.resolved_database_url()):
         report = collect_index_garbage(settings)
     if report is None:
-        if json_out:
-            emit_json({"shared": False})
-        else:
-            print("the embedded index (no BATCHSEARCH_OBJECT_STORE_URL) keeps every generation: nothing to collect")
-        return
+        fail("an ingest or compaction holds the index's writer lock: nothing was collected; try again when it is done")
     if json_out:
-        emit_json({"shared": True, "kept": report.kept, "collected": report.collected,
+        emit_json({"shared": shared, "kept": report.kept, "collected": report.collected,
                    "deleted_objects": report.deleted_objects, "pruned_segments": report.pruned_segments})
+        return
+    summary = f"kept generations {report.kept}; collected {report.collected or 'none'}: "
+    if shared:
+        print(f"{summary}{report.deleted_objects} objects deleted, {report.pruned_segments} cached segments dropped")
     else:
-        print(f"kept generations {report.kept}; collected {report.collected or 'none'}: "
-              f"{report.deleted_objects} objects deleted, {report.pruned_segments} cached segments dropped")
+        print(f"{summary}{report.deleted_objects} manifests, delete files and segment folders deleted")
 
 
 @index_app.command("compact")

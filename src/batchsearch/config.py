@@ -33,8 +33,8 @@ class Settings(BaseSettings):
         "come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION."
     )
     index_keep_generations: int = Field(
-        3, ge=1, description="With an object store URL set (a shared index): how many of the newest index "
-        "generations garbage collection keeps, besides those unfinished batch jobs pinned."
+        3, ge=1, description="How many of the newest index generations garbage collection keeps (embedded or "
+        "shared index), besides those unfinished batch jobs pinned."
     )
 
     # --- HTTP server ---

@@ -20,8 +20,7 @@ segment with the usual builder and publishes a generation whose manifest lists i
 replaces (IndexStore.publish_merged). It runs under the writer lock, so no ingest of this host races it; a
 document another host deleted or replaced meanwhile is deleted from the merged segment too. Older generations
 still list the old segments, so a search holding an older snapshot is unaffected; the old segments stay on disk
-until a shared index's garbage collection finds no kept generation listing them (the embedded index keeps every
-generation).
+until garbage collection (index/gc.py, embedded or shared index) finds no kept generation listing them.
 """
 
 from __future__ import annotations

@@ -229,6 +229,23 @@ def test_projected_search_finds_the_exact_top_k_with_exact_scores(corpus: tuple[
         assert np.all(np.diff(scores) <= 0)
 
 
+def test_one_query_at_a_time_finds_what_the_group_finds(corpus: tuple[IndexStore, np.ndarray],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small groups scan in smaller blocks (dense.SMALL_BLOCK_ROWS); the answer does not depend on the grouping."""
+    store, vectors = corpus
+    monkeypatch.setattr(dense, "SMALL_BLOCK_ROWS", 256)  # several blocks over this corpus, and a partial last one
+    seg = big_segment(store)
+    rng = np.random.default_rng(8)
+    masks = [None, rng.random(len(vectors)) < 0.5]
+    requests = [DenseRequest(q, masks[i % 2], len(vectors) if i % 2 == 0 else int(masks[1].sum()), 30)
+                for i, q in enumerate(near(rng, vectors[rng.integers(0, len(vectors), 40)]))]
+    together = search_segment(seg, requests, projected=True)
+    for request, (rows, scores) in zip(requests, together, strict=True):
+        alone_rows, alone_scores = search_segment(seg, [request], projected=True)[0]
+        assert alone_rows.tolist() == rows.tolist()
+        np.testing.assert_array_equal(alone_scores, scores)
+
+
 def test_a_narrow_mask_scores_its_rows_on_every_direction(corpus: tuple[IndexStore, np.ndarray]) -> None:
     """A mask allowing few rows skips the head scan: its rows are scored on the full codes and the best read in
     float32, which finds the exact answer with exact scores."""

@@ -139,6 +139,34 @@ def test_a_segment_read_back_and_built_again_is_the_same(tmp_path: Path) -> None
             assert {**c1.__dict__, "vector": None} == {**c2.__dict__, "vector": None}
 
 
+def test_a_stream_of_live_documents_builds_the_same_segment_as_their_list(tmp_path: Path) -> None:
+    """A merge builds from a RecordStream (two passes, one document at a time); it gives the list's columns."""
+    first = IndexStore(tmp_path / "one").publish(docs(4, 30, "s"), DIM).views[0]
+    stream = compact_module.LiveDocuments([first])
+    assert stream.n_chunks == first.segment.n_chunks and stream.n_docs == first.segment.n_docs
+    from_stream = IndexStore(tmp_path / "two")
+    from_stream.publish_staged([from_stream.stage(stream, DIM)])
+    from_list = IndexStore(tmp_path / "three").publish(read_documents(first), DIM).views[0]
+    assert_same_columns(from_list.segment, from_stream.snapshot().views[0].segment)
+
+
+def test_a_stream_announcing_the_wrong_chunk_count_builds_nothing(tmp_path: Path) -> None:
+    first = IndexStore(tmp_path / "one").publish(docs(2, 10, "w"), DIM).views[0]
+    stream = compact_module.LiveDocuments([first])
+    stream.n_chunks += 1
+    store = IndexStore(tmp_path / "two")
+    with pytest.raises(ValueError, match="announced"):
+        store.stage(stream, DIM)
+    assert list(store.segments_dir.iterdir()) == []
+
+
+def test_a_vector_of_the_wrong_width_is_refused(tmp_path: Path) -> None:
+    bad = docs(1, 3, "v")
+    bad[0].chunks[1].vector = np.ones(DIM + 1, np.float32)
+    with pytest.raises(ValueError, match="shape"):
+        IndexStore(tmp_path / "index").publish(bad, DIM)
+
+
 def test_reading_back_leaves_out_deleted_documents(tmp_path: Path) -> None:
     store = IndexStore(tmp_path / "index")
     records = docs(6, 10, "x")
@@ -344,7 +372,7 @@ def test_an_ingest_whose_merge_fails_is_still_published(tmp_path: Path, monkeypa
     def broken(*args: Any) -> None:
         raise OSError("unreadable segment")
 
-    monkeypatch.setattr(compact_module, "read_documents", broken)
+    monkeypatch.setattr(compact_module, "LiveDocuments", broken)
     report = ingestor.ingest_file(str(write_jsonl(tmp_path / "b.jsonl", 2, "b")))
     assert report.documents == 2 and report.generation == 2
     assert len(ingestor.store.snapshot().views) == 2 and len(live_ids(ingestor.store.snapshot())) == 4

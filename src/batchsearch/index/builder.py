@@ -15,7 +15,7 @@ import numpy as np
 import tantivy
 
 from batchsearch.index import projection
-from batchsearch.index.records import ChunkRecord, DocumentRecord
+from batchsearch.index.records import ChunkRecord, DocumentRecord, RecordStream
 from batchsearch.index.segment import (
     ANNOTATION_FIELDS,
     DOC_VALUE_FIELDS,
@@ -57,15 +57,17 @@ def document_type_label(doc_type: str, subtype: str | None) -> str:
     return doc_type.replace("-", " ").title()
 
 
-def build_segment(segments_dir: Path, docs: list[DocumentRecord], dim: int) -> str:
-    """Write `docs` as a new segment under `segments_dir`; returns the segment id."""
+def build_segment(segments_dir: Path, docs: list[DocumentRecord] | RecordStream, dim: int) -> str:
+    """Write `docs` as a new segment under `segments_dir`; returns the segment id. A RecordStream is read in
+    two passes, one document at a time (columns, then the lexical index)."""
     seg_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
     tmp = segments_dir / f".{seg_id}.tmp"
     make_private_dir(tmp)
     try:
-        meta = _write_columns(tmp, docs, dim)
+        n_chunks = sum(len(d.chunks) for d in docs) if isinstance(docs, list) else docs.n_chunks
+        meta = _write_columns(tmp, docs, dim, n_chunks)
         _write_lexical(tmp, docs)
-        _write_projection(tmp, sum(len(d.chunks) for d in docs))
+        _write_projection(tmp, n_chunks)
         meta.update(id=seg_id, format_version=SEGMENT_FORMAT_VERSION, created_at=datetime.now(UTC).isoformat(),
                     filter_fields=True)
         (tmp / "meta.json").write_text(json.dumps(meta))
@@ -82,10 +84,9 @@ def build_segment(segments_dir: Path, docs: list[DocumentRecord], dim: int) -> s
     return seg_id
 
 
-def _write_columns(folder: Path, docs: list[DocumentRecord], dim: int) -> dict[str, object]:
+def _write_columns(folder: Path, docs: list[DocumentRecord] | RecordStream, dim: int,
+                   n_chunks: int) -> dict[str, object]:
     vocab = {name: _Vocab() for name in VOCABS}
-    n_chunks = sum(len(d.chunks) for d in docs)
-    vectors = np.zeros((n_chunks, dim), dtype=np.float32)
     chunk_doc = np.zeros(n_chunks, dtype=np.int32)
     cnum = np.zeros(n_chunks, dtype=np.int32)
     sentiment = np.zeros(n_chunks, dtype=np.float32)
@@ -100,9 +101,15 @@ def _write_columns(folder: Path, docs: list[DocumentRecord], dim: int) -> dict[s
     chunk_top: list[list[int]] = []
     doc_cols: dict[str, list[int]] = {k: [] for k in ("ts", "source", "category", "type", "subtype", "owner", "rank")}
     doc_csr: dict[str, list[list[int]]] = {k: [] for k in ("doc_hent", "doc_htop", "doc_tag", "doc_rent", "doc_rper")}
-    row = 0
-    with open(folder / "text.bin", "wb") as text_fh, open(folder / "docs.jsonl", "w", encoding="utf-8") as docs_fh:
+    row, n_docs = 0, 0
+    # vectors are written as they come (a million chunks' are 1.5 GB), without mapping the file into memory
+    with (open(folder / "text.bin", "wb") as text_fh, open(folder / "docs.jsonl", "w", encoding="utf-8") as docs_fh,
+          open(folder / "vectors.npy", "wb") as vectors_fh):
+        np.lib.format.write_array_header_1_0(
+            vectors_fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                         "shape": (n_chunks, dim)})
         for ordinal, doc in enumerate(docs):
+            n_docs += 1
             docs_fh.write(json.dumps(_doc_meta(doc), ensure_ascii=False) + "\n")
             doc_cols["ts"].append(doc.timestamp)
             doc_cols["source"].append(vocab["sources"].code(doc.source_id))
@@ -120,7 +127,11 @@ def _write_columns(folder: Path, docs: list[DocumentRecord], dim: int) -> dict[s
                 data = chunk.text.encode("utf-8")
                 text_fh.write(data)
                 text_off[row + 1] = text_off[row] + len(data)
-                vectors[row] = chunk.vector
+                vector = np.asarray(chunk.vector, dtype=np.float32)
+                if vector.shape != (dim,):
+                    raise ValueError(f"chunk {chunk.cnum} of document {doc.id} has a vector of shape {vector.shape}, "
+                                     f"expected ({dim},)")
+                vectors_fh.write(vector.tobytes())
                 chunk_doc[row] = ordinal
                 cnum[row] = chunk.cnum
                 sentiment[row] = chunk.sentiment
@@ -135,8 +146,10 @@ def _write_columns(folder: Path, docs: list[DocumentRecord], dim: int) -> dict[s
                 chunk_ent.append(sorted({vocab["entities"].code(e) for e in chunk.entities}))
                 chunk_top.append(sorted({vocab["topics"].code(t) for t in chunk.topics}))
                 row += 1
+    if row != n_chunks:
+        raise ValueError(f"the documents have {row} chunks, {n_chunks} were announced")
     arrays: dict[str, np.ndarray] = {
-        "vectors": vectors, "chunk_doc": chunk_doc, "cnum": cnum, "sentiment": sentiment, "text_hash": hashes,
+        "chunk_doc": chunk_doc, "cnum": cnum, "sentiment": sentiment, "text_hash": hashes,
         "text_off": text_off, "det_off": det_off, "det_code": np.asarray(det_code, np.int32),
         "det_start": np.asarray(det_start, np.int32), "det_end": np.asarray(det_end, np.int32),
         "det_kind": np.asarray(det_kind, np.int8), "doc_ts": np.asarray(doc_cols["ts"], np.int64),
@@ -152,7 +165,7 @@ def _write_columns(folder: Path, docs: list[DocumentRecord], dim: int) -> dict[s
     save_csr(folder, "chunk_ent", chunk_ent)
     save_csr(folder, "chunk_top", chunk_top)
     return {
-        "n_docs": len(docs), "n_chunks": n_chunks, "dim": dim, "text_bytes": int(text_off[-1]),
+        "n_docs": n_docs, "n_chunks": n_chunks, "dim": dim, "text_bytes": int(text_off[-1]),
         "vocab": {name: v.items for name, v in vocab.items()},
     }
 
@@ -176,7 +189,7 @@ def _doc_meta(doc: DocumentRecord) -> dict[str, object]:
     return meta
 
 
-def _write_lexical(folder: Path, docs: list[DocumentRecord]) -> None:
+def _write_lexical(folder: Path, docs: list[DocumentRecord] | RecordStream) -> None:
     index = tantivy.Index(build_schema(), path=str(_mkdir(folder / "tantivy")))
     writer = index.writer(heap_size=256_000_000, num_threads=1)
     row = 0

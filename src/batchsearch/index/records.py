@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -54,3 +56,12 @@ class DocumentRecord:
     sentiment: float | None
     chunks: list[ChunkRecord]
     extra: dict[str, object] = field(default_factory=dict)
+
+
+class RecordStream(Protocol):
+    """Documents a builder reads in passes (one document at a time, each pass from the start), their chunk count
+    known up front: a merge builds a million chunks without holding their records (index/compact.py)."""
+
+    n_chunks: int
+
+    def __iter__(self) -> Iterator[DocumentRecord]: ...

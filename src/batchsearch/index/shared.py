@@ -33,7 +33,7 @@ from batchsearch.index.objects import (
     sha256_bytes,
 )
 from batchsearch.index.pointer import GenerationPointer
-from batchsearch.index.records import DocumentRecord
+from batchsearch.index.records import DocumentRecord, RecordStream
 from batchsearch.index.store import (
     MANIFEST_FORMAT_VERSION,
     IndexStore,
@@ -126,11 +126,11 @@ class SharedIndexStore(IndexStore):
         return self.cache.deletes(entry["id"], entry["deletes"], entry["deletes_sha256"])
 
     # ---- writing -------------------------------------------------------------------------
-    def stage(self, docs: list[DocumentRecord], dim: int) -> dict[str, Any]:
+    def stage(self, docs: list[DocumentRecord] | RecordStream, dim: int) -> dict[str, Any]:
         """Build `docs` as a segment in the cache and upload it, listed by no generation yet; its manifest entry,
         for publish_staged."""
         make_private_dir(self.segments_dir)
-        return self._upload_new_segment(last_version_only(docs), dim)
+        return self._upload_new_segment(last_version_only(docs) if isinstance(docs, list) else docs, dim)  # as store
 
     def publish_staged(self, staged: list[dict[str, Any]], removed_ids: Iterable[str] = ()) -> Snapshot:
         """Publish staged segments as one generation for every host: their documents replace older versions of the
@@ -183,7 +183,7 @@ class SharedIndexStore(IndexStore):
         self._remember(head.generation, head.manifest)
         return self.snapshot()
 
-    def _upload_new_segment(self, docs: list[DocumentRecord], dim: int) -> dict[str, Any]:
+    def _upload_new_segment(self, docs: list[DocumentRecord] | RecordStream, dim: int) -> dict[str, Any]:
         """Build the segment in the cache, upload it; its manifest entry."""
         segment_id = build_segment(self.segments_dir, docs, dim)
         listing = self.remote.upload_segment(self.segments_dir / segment_id)

@@ -26,7 +26,7 @@ from filelock import FileLock
 
 from batchsearch.errors import ConflictError
 from batchsearch.index.builder import build_segment
-from batchsearch.index.records import DocumentRecord
+from batchsearch.index.records import DocumentRecord, RecordStream
 from batchsearch.index.segment import Segment, fsync_dir
 from batchsearch.storage.local import make_private_dir
 
@@ -162,11 +162,13 @@ class IndexStore:
         """Add `docs` as a new segment, replacing older versions of the same ids; call under writer_lock."""
         return self.publish_staged([self.stage(docs, dim)] if docs else [], removed_ids)
 
-    def stage(self, docs: list[DocumentRecord], dim: int) -> dict[str, Any]:
+    def stage(self, docs: list[DocumentRecord] | RecordStream, dim: int) -> dict[str, Any]:
         """Write `docs` as a segment that no generation lists yet; its manifest entry, for publish_staged (a
-        staged segment that is never published is left unused)."""
+        staged segment that is never published is left unused). A list keeps the last version of each id; a
+        RecordStream (a merge's live documents) has each id once already."""
         make_private_dir(self.segments_dir)
-        return {"id": build_segment(self.segments_dir, last_version_only(docs), dim), "deletes": None}
+        unique = last_version_only(docs) if isinstance(docs, list) else docs
+        return {"id": build_segment(self.segments_dir, unique, dim), "deletes": None}
 
     def publish_staged(self, staged: list[dict[str, Any]], removed_ids: Iterable[str] = ()) -> Snapshot:
         """Publish staged segments as one generation: their documents replace older versions of the same ids (a

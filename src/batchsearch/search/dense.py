@@ -35,7 +35,7 @@ from batchsearch.index.segment import Segment
 GATHER_MAX_ROWS = 4096
 BATCH_QUERIES = 256
 SAMPLE_SIZE = 4096
-BLOCK_ROWS = 8_192  # 256 queries x 8,192 rows of float32 scores: 8 MB, read back while it is still in cache
+BLOCK_ROWS = 16_384  # 1M chunks, 64-256 queries: 5-10% faster than blocks of 8,192 (and than 32,768 at 128+)
 SMALL_GROUP = 16  # up to this many queries (interactive searches) scan int8 codes SMALL_BLOCK_ROWS at a time
 SMALL_BLOCK_ROWS = 2_048  # 1M chunks, one query: 47 ms against 64 in blocks of 8,192 (conversion and product)
 SHORTLIST_FACTOR = 5  # projected search rescores the 5 * k best rows by projected score (k: the query's depth)

@@ -258,6 +258,26 @@ def test_a_snapshot_taken_before_a_merge_still_searches(tmp_path: Path) -> None:
     assert answers(IndexStore(tmp_path / "index"), qs, IndexStore(tmp_path / "index").open_generation(4)) == before
 
 
+def test_merged_away_segments_are_released_once_no_snapshot_holds_them(tmp_path: Path) -> None:
+    """A long-running process forgets segments the newest generation no longer lists: its memory maps go once the
+    last snapshot using them is dropped (gc then frees their disk space too)."""
+    import gc
+    import weakref
+
+    store = IndexStore(tmp_path / "index")
+    corpus(store)
+    old = store.snapshot()
+    watched = [weakref.ref(view.segment) for view in old.views]
+    assert len(watched) > 1
+    compact(store, EVERYTHING)
+    new = store.snapshot()
+    assert len(new.views) == 1
+    assert answers(store, queries(None)[:5], old)  # a held snapshot still searches its own segments
+    del old
+    gc.collect()
+    assert all(ref() is None for ref in watched)
+
+
 def test_a_merge_deletes_what_was_deleted_after_it_read_the_segments(tmp_path: Path) -> None:
     """publish_merged rebases: documents deleted between reading and publishing stay deleted."""
     store = IndexStore(tmp_path / "index")

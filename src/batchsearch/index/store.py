@@ -109,6 +109,11 @@ class IndexStore:
         with self._lock:
             if self._snapshot is None or self._snapshot.generation != generation:
                 self._snapshot = self._open(generation)
+                # Segments the newest generation no longer lists (merged away, or wholly deleted) are forgotten, so
+                # a long-running process unmaps them once no snapshot it still holds uses them (a batch pinned to
+                # an older generation keeps its own snapshot, and reopening one loads them again).
+                listed = {view.segment.id for view in self._snapshot.views}
+                self._segments = {sid: seg for sid, seg in self._segments.items() if sid in listed}
             return self._snapshot
 
     def open_generation(self, generation: int) -> Snapshot:

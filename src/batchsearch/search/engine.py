@@ -70,8 +70,8 @@ class SearchEngine:
         """`snapshot_key` makes metadata.snapshot_id opaque (index.snapshot_ids); without it the id names the
         generation, as an embedded single-user index may. `lexical_thread` runs the lexical searches on a helper
         thread beside the encoder and the dense products (more than one CPU per call); without it a call uses one
-        CPU, as a Ray actor that reserved one should. `dense="exact"` scores every chunk in full even where a
-        segment has projected vectors (the reference the shortlisted path is measured against)."""
+        CPU, as a Ray actor that reserved one should. `dense="exact"` scores every chunk's float32 vector even where
+        a segment has int8 codes (the reference the shortlisted path is measured against)."""
         if dense not in ("auto", "exact"):
             raise ValueError(f"dense must be 'auto' or 'exact', got {dense!r}")
         self.store = store

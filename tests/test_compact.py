@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -320,29 +321,15 @@ def segment_folders(store: IndexStore) -> set[str]:
     return {path.name for path in store.segments_dir.iterdir() if path.is_dir()}
 
 
-def test_a_merge_that_fails_while_building_leaves_the_index_as_it_was(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    store = IndexStore(tmp_path / "index")
-    corpus(store)
-    qs = queries(UNMATCHED)[:10]
-    before, folders = answers(store, qs), segment_folders(store)
-
+def break_the_build(monkeypatch: pytest.MonkeyPatch) -> str:
     def broken(*args: Any) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr(builder, "_write_lexical", broken)
-    with pytest.raises(OSError, match="disk full"):
-        compact(store, EVERYTHING)
-    assert store.current_generation() == 4 and segment_folders(store) == folders
-    assert answers(IndexStore(tmp_path / "index"), qs) == before
+    return "disk full"
 
 
-def test_a_merge_that_fails_while_publishing_leaves_the_index_as_it_was(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    store = IndexStore(tmp_path / "index")
-    corpus(store)
-    qs = queries(UNMATCHED)[:10]
-    before, folders = answers(store, qs), segment_folders(store)
+def break_the_publish(monkeypatch: pytest.MonkeyPatch) -> str:
     atomic_write = store_module._atomic_write
 
     def crash_on_current(path: Path, text: str) -> None:
@@ -351,7 +338,20 @@ def test_a_merge_that_fails_while_publishing_leaves_the_index_as_it_was(tmp_path
         atomic_write(path, text)
 
     monkeypatch.setattr(store_module, "_atomic_write", crash_on_current)
-    with pytest.raises(OSError, match="power cut"):
+    return "power cut"
+
+
+@pytest.mark.parametrize("fault", [break_the_build, break_the_publish])
+def test_a_merge_that_fails_leaves_the_index_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       fault: Callable[[pytest.MonkeyPatch], str]) -> None:
+    """A fault while building the merged segment or while moving CURRENT: same generation, same segment folders,
+    same answers; once the fault is gone the merge succeeds."""
+    store = IndexStore(tmp_path / "index")
+    corpus(store)
+    qs = queries(UNMATCHED)[:10]
+    before, folders = answers(store, qs), segment_folders(store)
+    message = fault(monkeypatch)
+    with pytest.raises(OSError, match=message):
         compact(store, EVERYTHING)
     assert store.current_generation() == 4 and segment_folders(store) == folders
     assert answers(IndexStore(tmp_path / "index"), qs) == before

@@ -138,38 +138,39 @@ class SharedIndexStore(IndexStore):
         writer_lock. Raises ConflictError when other hosts kept winning for publish_attempts tries."""
         views = [SegmentView(self._loaded(entry), None) for entry in staged]
         replaced = set(removed_ids).union(*(view.segment.doc_index for view in views))
-        for attempt in range(1, self._publish_attempts + 1):
-            base = self._newest()
-            generation = base.generation + 1
+
+        def entries_on(base: Snapshot, generation: int) -> list[dict[str, Any]]:
             entries = self._entries_after(base, replaced, generation)
-            entries += [self._entry_after(entry, view, ids, generation)
-                        for entry, view, ids in zip(staged, views, ids_replaced_later(views), strict=True)]
-            key = self._put_manifest(generation, entries)
-            if self.pointer.advance(base.generation, generation, key):
-                self._remember(generation, key)
-                return self.snapshot()
-            log.info("index: another host published generation %d first; rebasing (attempt %d of %d)",
-                     generation, attempt, self._publish_attempts)
-        raise ConflictError(f"Publishing to the index lost to other writers {self._publish_attempts} times; "
-                            "try again")
+            return entries + [self._entry_after(entry, view, ids, generation)
+                              for entry, view, ids in zip(staged, views, ids_replaced_later(views), strict=True)]
+
+        return self._advance(entries_on, "the new segments")
 
     def publish_merged(self, base: Snapshot, merges: list[SegmentMerge]) -> Snapshot:
         """Publish a generation for every host that lists each merge's segment in place of the segments it
         replaces, read from generation `base`; when other hosts published meanwhile the merge rebases on the newest
         generation, deleting from the merged segments what they deleted. Call under writer_lock; ConflictError
         when a replaced segment is gone or other hosts kept winning for publish_attempts tries."""
-        for attempt in range(1, self._publish_attempts + 1):
-            current = self._newest()
-            generation = current.generation + 1
+
+        def entries_on(current: Snapshot, generation: int) -> list[dict[str, Any]]:
             entries = self._read_manifest(current.generation)["segments"] if current.generation else []
-            key = self._put_manifest(generation, self._merged_entries(base, current, entries, merges, generation))
-            if self.pointer.advance(current.generation, generation, key):
+            return self._merged_entries(base, current, entries, merges, generation)
+
+        return self._advance(entries_on, "the merged segments")
+
+    def _advance(self, entries_on: Callable[[Snapshot, int], list[dict[str, Any]]], what: str) -> Snapshot:
+        """Write the manifest `entries_on(newest snapshot, next generation)` and move the pointer to it; when another
+        host published in between, rebase on its generation. ConflictError after publish_attempts lost races."""
+        for attempt in range(1, self._publish_attempts + 1):
+            base = self._newest()
+            generation = base.generation + 1
+            key = self._put_manifest(generation, entries_on(base, generation))
+            if self.pointer.advance(base.generation, generation, key):
                 self._remember(generation, key)
                 return self.snapshot()
-            log.info("index: another host published generation %d first; rebasing the merge (attempt %d of %d)",
-                     generation, attempt, self._publish_attempts)
-        raise ConflictError(f"Publishing the merged segments lost to other writers {self._publish_attempts} times; "
-                            "try again")
+            log.info("index: another host published generation %d first; rebasing %s (attempt %d of %d)",
+                     generation, what, attempt, self._publish_attempts)
+        raise ConflictError(f"Publishing {what} lost to other writers {self._publish_attempts} times; try again")
 
     def discard_staged(self, staged: list[dict[str, Any]]) -> None:
         """Nothing to do here: garbage collection removes uploaded segments no generation lists (once older than

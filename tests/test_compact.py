@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from s3_server import S3Server
+from search_fixtures import FakeEmbedder, random_documents
+from test_filters_oracle import CASES
 from typer.testing import CliRunner
 
 from batchsearch.cli import app
@@ -32,10 +35,6 @@ from batchsearch.ingest.pipeline import Ingestor
 from batchsearch.models.search import Query
 from batchsearch.search.engine import SearchEngine
 from batchsearch.storage.s3 import S3ObjectStore
-
-from s3_server import S3Server
-from search_fixtures import FakeEmbedder, random_documents
-from test_filters_oracle import CASES
 
 DIM = 8
 EVERYTHING = MergePolicy(min_segments=2, tiered=False)

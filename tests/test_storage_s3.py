@@ -234,7 +234,7 @@ def test_tampered_presigned_urls_are_refused(store: S3ObjectStore) -> None:
     store.put_stream("other.jsonl", [b"other"])
     url = store.presign("GET", "mine.jsonl", int(time.time()) + 300)
     signature = parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
-    flipped = ("0" if signature[-1] != "0" else "1") + signature[1:]
+    flipped = ("0" if signature[0] != "0" else "1") + signature[1:]
     assert httpx.get(url.replace(signature, flipped)).status_code == 403
     assert httpx.get(url.replace("mine.jsonl", "other.jsonl")).status_code == 403
     assert httpx.put(url, content=b"overwrite").status_code == 403  # a GET URL does not authorise a PUT

@@ -19,7 +19,17 @@ import pytest
 
 from batchsearch.config import Settings
 from batchsearch.index import projection
-from batchsearch.index.projection import BASIS, FILES, HEAD, HEAD_DIM, SCALE, TAIL, Codes, build_projection
+from batchsearch.index.projection import (
+    BASIS,
+    FILES,
+    HEAD,
+    HEAD_DIM,
+    HEAD_SHIFT,
+    SCALE,
+    TAIL,
+    Codes,
+    build_projection,
+)
 from batchsearch.index.records import DocumentRecord
 from batchsearch.index.segment import Segment
 from batchsearch.index.store import IndexStore
@@ -108,9 +118,10 @@ def test_the_build_rotates_onto_orthonormal_directions_and_rounds_to_int8(tmp_pa
     basis, scale = np.load(tmp_path / "a" / f"{BASIS}.npy"), np.load(tmp_path / "a" / f"{SCALE}.npy")
     head, tail = np.load(tmp_path / "a" / f"{HEAD}.npy"), np.load(tmp_path / "a" / f"{TAIL}.npy")
     assert head.shape == (3_000, HEAD_DIM) and tail.shape == (3_000, DIM - HEAD_DIM)
-    codes = np.concatenate([head, tail], axis=1)
+    assert head.dtype == np.uint8 and tail.dtype == np.int8, "the head is stored unsigned, shifted by HEAD_SHIFT"
+    codes = np.concatenate([head.astype(np.int16) - HEAD_SHIFT, tail], axis=1)
     assert basis.shape == (DIM, DIM) and scale.shape == (DIM,)
-    assert codes.dtype == np.int8 and int(np.abs(codes).max()) == 127
+    assert int(np.abs(codes).max()) == 127
     np.testing.assert_allclose(basis.T @ basis, np.eye(DIM), atol=1e-5)
     rotated = vectors @ basis
     assert np.all(np.abs(codes * scale - rotated) <= 0.5 * scale + 1e-6), "within half a step of every coordinate"

@@ -14,8 +14,10 @@ step in, so scoring is a float32 product of the query with the codes as they are
 for segments of PROJECTION_MIN_ROWS chunks or more:
   rot_basis.npy   (dim, dim) float32, orthonormal directions as columns, leading first
   rot_scale.npy   (dim,) float32, the int8 step of each direction
-  rot_head.npy    (n_chunks, HEAD_DIM) int8, round(vectors @ basis / scale) of the leading directions
-  rot_tail.npy    (n_chunks, dim - HEAD_DIM) int8, the same of the others
+  rot_head.npy    (n_chunks, HEAD_DIM) uint8, round(vectors @ basis / scale) of the leading directions + 128
+                  (unsigned for the integer product that scans it, search/head_scan.py; segments written before
+                  hold it as int8, without the shift, and are scanned in float32)
+  rot_tail.npy    (n_chunks, dim - HEAD_DIM) int8, the same of the others, unshifted
 The head is a file of its own so that the scan reads it contiguously (converting strided rows to float32
 measured twice as slow); both are memory-mapped at search.
 
@@ -33,6 +35,7 @@ import numpy as np
 
 PROJECTION_MIN_ROWS = 50_000  # smaller segments are scored exactly in full: it costs little there
 HEAD_DIM = 128
+HEAD_SHIFT = 128  # the head is stored unsigned: code + HEAD_SHIFT
 SAMPLE_ROWS = 50_000
 BLOCK_ROWS = 65_536
 BASIS = "rot_basis"
@@ -48,14 +51,21 @@ class Codes:
 
     basis: np.ndarray  # (dim, dim) float32
     scale: np.ndarray  # (dim,) float32
-    head: np.ndarray  # (n, HEAD_DIM) int8, memory-mapped
+    head: np.ndarray  # (n, HEAD_DIM) uint8 (codes + HEAD_SHIFT; int8 unshifted in older segments), memory-mapped
     tail: np.ndarray  # (n, dim - HEAD_DIM) int8, memory-mapped
+
+    @property
+    def head_shift(self) -> int:
+        """What the stored head adds to each code: HEAD_SHIFT for a uint8 head, 0 for an older int8 one."""
+        return HEAD_SHIFT if self.head.dtype == np.uint8 else 0
 
     def scores(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Inner products of one query in code space (`queries`) with the full codes of `rows`."""
         width = self.head.shape[1]
-        return (np.asarray(self.head[rows], dtype=np.float32) @ query[:width]
-                + np.asarray(self.tail[rows], dtype=np.float32) @ query[width:])
+        head = np.asarray(self.head[rows], dtype=np.float32)
+        if self.head_shift:
+            head -= self.head_shift
+        return head @ query[:width] + np.asarray(self.tail[rows], dtype=np.float32) @ query[width:]
 
     def queries(self, vectors: np.ndarray) -> np.ndarray:
         """Query vectors in code space: rotated, with each direction's step folded in, so that
@@ -73,11 +83,11 @@ def build_projection(vectors: np.ndarray, folder: Path, *, seed: int = 0) -> Non
     scale = (np.abs(sample @ basis).max(axis=0) / 127.0).astype(np.float32)
     scale[scale == 0] = 1.0
     n, dim = vectors.shape
-    head = np.lib.format.open_memmap(folder / f"{HEAD}.npy", mode="w+", dtype=np.int8, shape=(n, HEAD_DIM))
+    head = np.lib.format.open_memmap(folder / f"{HEAD}.npy", mode="w+", dtype=np.uint8, shape=(n, HEAD_DIM))
     tail = np.lib.format.open_memmap(folder / f"{TAIL}.npy", mode="w+", dtype=np.int8, shape=(n, dim - HEAD_DIM))
     for start in range(0, n, BLOCK_ROWS):
         codes = np.clip(np.rint(np.asarray(vectors[start : start + BLOCK_ROWS]) @ basis / scale), -127, 127)
-        head[start : start + BLOCK_ROWS] = codes[:, :HEAD_DIM]
+        head[start : start + BLOCK_ROWS] = codes[:, :HEAD_DIM] + HEAD_SHIFT
         tail[start : start + BLOCK_ROWS] = codes[:, HEAD_DIM:]
     head.flush()
     tail.flush()

@@ -142,7 +142,7 @@ class Segment:
         dim = int(self.meta["dim"])
         codes = Codes(np.asarray(self.array(BASIS)), np.asarray(self.array(SCALE)), self.array(HEAD), self.array(TAIL))
         if (codes.head.shape != (self.n_chunks, HEAD_DIM) or codes.tail.shape != (self.n_chunks, dim - HEAD_DIM)
-                or codes.head.dtype != np.int8 or codes.tail.dtype != np.int8
+                or codes.head.dtype not in (np.uint8, np.int8) or codes.tail.dtype != np.int8
                 or codes.basis.shape != (dim, dim) or codes.scale.shape != (dim,)):
             raise ValueError(f"segment {self.path.name} has compact vectors {codes.head.dtype}{codes.head.shape} + "
                              f"{codes.tail.dtype}{codes.tail.shape} that do not fit its {self.n_chunks} x {dim} "

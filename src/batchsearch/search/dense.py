@@ -8,7 +8,9 @@ proportional to the rows allowed).
 
 A large segment also has compact vectors: rotated onto their principal directions and rounded to int8
 (index/projection.py). With `projected=True` the product runs against the codes of the 128 leading
-directions (a third of the work, converted to float32 a block at a time), each query keeps its
+directions (a third of the work: an integer product, search/head_scan.py, or without onnxruntime or for a
+segment written before the head was stored unsigned, converted to float32 a block at a time; a uint8 head
+only adds a constant to each query's scores there), each query keeps its
 SHORTLIST_FACTOR * k best rows, rescores them on all the directions of the codes, and reads from the file
 the float32 rows whose int8 score may still reach its top k (a few dozen per query): returned scores are
 exact float32 inner products, only recall is approximate (1.0 of the exact top 10 and 0.99 of the top 100
@@ -31,6 +33,8 @@ import numpy as np
 
 from batchsearch.index.projection import Codes
 from batchsearch.index.segment import Segment
+from batchsearch.search import head_scan
+from batchsearch.search.head_scan import head_top
 
 GATHER_MAX_ROWS = 4096
 BATCH_QUERIES = 256
@@ -108,7 +112,8 @@ def search_segment(seg: Segment, requests: list[DenseRequest], *,
         else:
             coded = codes.queries(matrix)
             shortlists = [max(SHORTLIST_MIN, SHORTLIST_FACTOR * req.k) for req in group]
-            heads = blocked_top(coded[:, : codes.head.shape[1]], codes.head, masks, allowed, shortlists)
+            scan = head_top if codes.head_shift and head_scan.available() else blocked_top
+            heads = scan(coded[:, : codes.head.shape[1]], codes.head, masks, allowed, shortlists)
             found = _rescored(seg, codes, coded, group, [rows for rows, _ in heads])
         for i, result in zip(wide[start : start + BATCH_QUERIES], found, strict=True):
             results[i] = result

@@ -108,3 +108,30 @@ def test_every_scan_finds_the_exact_answer(corpus: tuple, tmp_path: Path,  # noq
     for (rows, scores), req in zip(got, requests, strict=True):
         assert req.mask is None or req.mask[rows].all()
         np.testing.assert_allclose(scores, vectors[rows] @ req.vector, rtol=1e-5, atol=1e-6)
+
+
+def test_a_mask_allowing_few_rows_scans_only_their_head_codes(corpus: tuple,  # noqa: F811
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Masks allowing up to SUBSET_SHARE of the rows (but more than GATHER_MAX_ROWS) have their rows' head codes
+    gathered, once per mask object however many queries share it, and scanned alone: still the exact answer with
+    exact scores, and only allowed rows."""
+    store, vectors = corpus
+    seg = big_segment(store)
+    monkeypatch.setattr(dense, "GATHER_MAX_ROWS", 20)
+    rng = np.random.default_rng(4)
+    shared, other = rng.random(len(vectors)) < 0.03, rng.random(len(vectors)) < 0.045
+    assert 20 < shared.sum() and other.sum() <= dense.SUBSET_SHARE * len(vectors)
+    gathers: list[int] = []
+    original = dense._from_codes
+    monkeypatch.setattr(dense, "_from_codes", lambda seg_, codes, group, head, *a: gathers.append(len(head)) or
+                        original(seg_, codes, group, head, *a))
+    queries = near(rng, vectors[rng.integers(0, len(vectors), 30)])
+    masks = [shared if i % 3 else other for i in range(len(queries))]
+    requests = [DenseRequest(q, m, int(m.sum()), 15) for q, m in zip(queries, masks)]
+    got = search_segment(seg, requests, projected=True)
+    assert sorted(gathers) == sorted([int(shared.sum()), int(other.sum())]), "one scan per distinct mask"
+    want = [exact_search(seg, r.vector, r.mask, r.n_allowed, r.k) for r in requests]
+    assert recall(got, want) >= 0.98
+    for (rows, scores), req in zip(got, requests, strict=True):
+        assert req.mask is not None and req.mask[rows].all() and len(rows) == 15
+        np.testing.assert_allclose(scores, vectors[rows] @ req.vector, rtol=1e-5, atol=1e-6)

@@ -44,6 +44,7 @@ SMALL_GROUP = 16  # up to this many queries (interactive searches) scan int8 cod
 SMALL_BLOCK_ROWS = 2_048  # 1M chunks, one query: 47 ms against 64 in blocks of 8,192 (conversion and product)
 SHORTLIST_FACTOR = 5  # projected search rescores the 5 * k best rows by projected score (k: the query's depth)
 SHORTLIST_MIN = 500
+SUBSET_SHARE = 0.05  # integer scan: a mask allowing up to this share of rows scans its rows' gathered head codes
 RESCORE_SIGMAS = 4.0  # float32 rows read per query: those whose int8 score may still reach the top k
 
 
@@ -92,7 +93,9 @@ def search_segment(seg: Segment, requests: list[DenseRequest], *,
     are read in float32 (returned scores are exact float32 inner products; only recall is approximate)."""
     results: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, np.int64), np.zeros(0, np.float32))] * len(requests)
     codes = seg.compact if projected else None
+    integer = codes is not None and codes.head_shift != 0 and head_scan.available()
     wide, gathered = [], []
+    subsets: dict[int, list[int]] = {}  # id(mask) -> requests sharing that mask (one filter, planned once)
     for i, req in enumerate(requests):
         if req.n_allowed == 0 or req.k == 0:
             continue
@@ -101,22 +104,32 @@ def search_segment(seg: Segment, requests: list[DenseRequest], *,
                 results[i] = exact_search(seg, req.vector, req.mask, req.n_allowed, req.k)
             else:
                 gathered.append(i)
+        elif integer and req.mask is not None and req.n_allowed <= SUBSET_SHARE * seg.n_chunks:
+            subsets.setdefault(id(req.mask), []).append(i)
         else:
             wide.append(i)
     for start in range(0, len(wide), BATCH_QUERIES):
-        group = [requests[i] for i in wide[start : start + BATCH_QUERIES]]
-        matrix = np.stack([req.vector for req in group]).astype(np.float32, copy=False)
+        members = wide[start : start + BATCH_QUERIES]
+        group = [requests[i] for i in members]
         masks, allowed = [req.mask for req in group], [req.n_allowed for req in group]
         if codes is None:
+            matrix = np.stack([req.vector for req in group]).astype(np.float32, copy=False)
             found = blocked_top(matrix, seg.vectors, masks, allowed, [req.k for req in group])
         else:
-            coded = codes.queries(matrix)
-            shortlists = [max(SHORTLIST_MIN, SHORTLIST_FACTOR * req.k) for req in group]
-            scan = head_top if codes.head_shift and head_scan.available() else blocked_top
-            heads = scan(coded[:, : codes.head.shape[1]], codes.head, masks, allowed, shortlists)
-            found = _rescored(seg, codes, coded, group, [rows for rows, _ in heads])
-        for i, result in zip(wide[start : start + BATCH_QUERIES], found, strict=True):
+            found = _from_codes(seg, codes, group, codes.head, masks, allowed, None, integer)
+        for i, result in zip(members, found, strict=True):
             results[i] = result
+    for same_mask in subsets.values():  # the allowed rows' head codes, gathered once per mask
+        mask = requests[same_mask[0]].mask
+        assert codes is not None and mask is not None
+        rows = np.flatnonzero(mask)
+        head = np.ascontiguousarray(codes.head[rows])
+        for start in range(0, len(same_mask), BATCH_QUERIES):
+            members = same_mask[start : start + BATCH_QUERIES]
+            group = [requests[i] for i in members]
+            found = _from_codes(seg, codes, group, head, [None] * len(group), [len(rows)] * len(group), rows, integer)
+            for i, result in zip(members, found, strict=True):
+                results[i] = result
     for start in range(0, len(gathered), BATCH_QUERIES):  # only with codes: the rows a mask allows, scored directly
         assert codes is not None
         group = [requests[i] for i in gathered[start : start + BATCH_QUERIES]]
@@ -126,6 +139,18 @@ def search_segment(seg: Segment, requests: list[DenseRequest], *,
         for i, result in zip(gathered[start : start + BATCH_QUERIES], found, strict=True):
             results[i] = result
     return results
+
+
+def _from_codes(seg: Segment, codes: Codes, group: list[DenseRequest], head: np.ndarray,
+                masks: list[np.ndarray | None], allowed: list[int], rows: np.ndarray | None,
+                integer: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each query's shortlist by head score (the integer scan or the float32 one) over `head`, whose i-th row is
+    the segment's row rows[i] (`rows=None`: the segment's own head), rescored (`_rescored`)."""
+    coded = codes.queries(np.stack([req.vector for req in group]).astype(np.float32, copy=False))
+    shortlists = [max(SHORTLIST_MIN, SHORTLIST_FACTOR * req.k) for req in group]
+    scan = head_top if integer else blocked_top
+    heads = scan(coded[:, : codes.head.shape[1]], head, masks, allowed, shortlists)
+    return _rescored(seg, codes, coded, group, [found if rows is None else rows[found] for found, _ in heads])
 
 
 def _rescored(seg: Segment, codes: Codes, coded: np.ndarray, group: list[DenseRequest],

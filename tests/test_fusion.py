@@ -93,6 +93,26 @@ def test_rank_order_ties_and_duplicates() -> None:
     assert ranking.drop_duplicates(np.array([], dtype=np.int64), np.array([])).tolist() == []
 
 
+def test_diversify_and_dedup_match_a_walk_along_the_order() -> None:
+    """The vectorised demotion and dedup against the plain walk they replace, on random groups, orders and ties."""
+    rng = np.random.default_rng(12)
+    for n in (1, 2, 7, 60, 300):
+        order = rng.permutation(n)
+        docs, sources, hashes = rng.integers(0, max(1, n // 3), n), rng.integers(0, 4, n), rng.integers(0, n, n)
+        scores = rng.random(n)
+        want = scores.copy()
+        seen_docs: dict[int, int] = {}
+        seen_sources: dict[int, int] = {}
+        for i in order:
+            j, m = seen_docs.get(int(docs[i]), 0), seen_sources.get(int(sources[i]), 0)
+            want[i] = scores[i] * ranking.DOC_REPEAT_DECAY**j * ranking.SOURCE_REPEAT_DECAY**m
+            seen_docs[int(docs[i])], seen_sources[int(sources[i])] = j + 1, m + 1
+        np.testing.assert_allclose(ranking.diversify(order, docs, sources, scores), want, rtol=1e-12)
+        seen: set[int] = set()
+        kept = [i for i in order.tolist() if not (int(hashes[i]) in seen or seen.add(int(hashes[i])))]
+        assert ranking.drop_duplicates(order, hashes).tolist() == kept
+
+
 @pytest.mark.parametrize(("chunks", "units"), [(0, 0.0), (1, 0.1), (4, 0.4), (7, 0.7), (10, 1.0), (1000, 100.0)])
 def test_query_units(chunks: int, units: float) -> None:
     assert ranking.query_units(chunks) == units

@@ -271,3 +271,13 @@ def test_timestamps_before_1970(tmp_path: Any) -> None:
     for raw in ({"end": "1969-12-31T23:59:59.5Z"}, {"start": "1969-12-31T23:59:59.5Z"}, {"end": "1970-01-01"},
                 {"start": "1969-12-31", "end": "1969-12-31T23:59:59"}):
         check(corpus, {"timestamp": raw}, None)
+
+
+def test_every_filter_field_is_evaluated_at_one_level() -> None:
+    """FilterEvaluator skips the document-level or chunk-level pass when a query has no filter of that level, so
+    every field of Filters must be listed at exactly one of them (a new filter otherwise would be ignored)."""
+    from batchsearch.models.search import Filters
+    from batchsearch.search.filters import CHUNK_LEVEL_FILTERS, DOC_LEVEL_FILTERS
+
+    assert not set(DOC_LEVEL_FILTERS) & set(CHUNK_LEVEL_FILTERS)
+    assert set(DOC_LEVEL_FILTERS) | set(CHUNK_LEVEL_FILTERS) == set(Filters.model_fields)

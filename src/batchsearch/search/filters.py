@@ -26,6 +26,10 @@ SENTIMENT_LABEL_RANGES = {
 }
 
 KeywordMask = Callable[[Segment, str, str], np.ndarray]
+# Every field of Filters is one or the other (a test checks): a query without any of a kind skips that pass.
+DOC_LEVEL_FILTERS = ("timestamp", "source", "category", "document_type", "reporting_entities", "reporting_periods",
+                     "document", "tag")
+CHUNK_LEVEL_FILTERS = ("chunk", "sentiment", "entity", "topic", "keyword")
 
 
 def epoch(value: datetime) -> int:
@@ -93,11 +97,14 @@ class FilterEvaluator:
         """Chunks of `view` that are live, visible to `owner`, and pass every filter."""
         seg = view.segment
         doc_mask = self._visible(seg, owner)
-        doc_mask &= self._doc_filters(seg, filters, owner)
+        if (doc_level := self._doc_filters(seg, filters, owner)) is not None:
+            doc_mask &= doc_level
         mask = view.live_mask()
         if not doc_mask.all():  # spreading to a million chunks is the costly step: skip it when it changes nothing
             mask &= seg.spread(doc_mask)
-        return mask & self._chunk_filters(seg, filters) if mask.any() else mask
+        if mask.any() and (chunk_level := self._chunk_filters(seg, filters)) is not None:
+            mask &= chunk_level
+        return mask
 
     @staticmethod
     def _visible(seg: Segment, owner: str | None) -> np.ndarray:
@@ -108,7 +115,10 @@ class FilterEvaluator:
             mask |= owners == code
         return mask
 
-    def _doc_filters(self, seg: Segment, f: Filters, owner: str | None) -> np.ndarray:
+    def _doc_filters(self, seg: Segment, f: Filters, owner: str | None) -> np.ndarray | None:
+        """Documents passing the document-level filters; None without any (nothing to AND)."""
+        if all(getattr(f, name) is None for name in DOC_LEVEL_FILTERS):
+            return None
         mask = np.ones(seg.n_docs, dtype=bool)
         if f.timestamp is not None:
             ts = np.asarray(seg.array("doc_ts"))
@@ -171,7 +181,10 @@ class FilterEvaluator:
         mask[rows[hit]] = True
         return mask
 
-    def _chunk_filters(self, seg: Segment, f: Filters) -> np.ndarray:
+    def _chunk_filters(self, seg: Segment, f: Filters) -> np.ndarray | None:
+        """Chunks passing the chunk-level filters; None without any (nothing to AND)."""
+        if all(getattr(f, name) is None for name in CHUNK_LEVEL_FILTERS):
+            return None
         mask = np.ones(seg.n_chunks, dtype=bool)
         if f.chunk is not None:
             cnum = np.asarray(seg.array("cnum"))

@@ -137,7 +137,7 @@ def build_missing_projections(snap: Snapshot, min_rows: int) -> dict[str, Any]:
         seg = view.segment
         if seg.n_chunks >= min_rows and not (seg.path / f"{HEAD}.npy").exists():
             log(f"coding the {seg.n_chunks} vectors of segment {seg.path.name}")
-            build_projection(np.asarray(seg.vectors), seg.path)
+            build_projection(seg.path / "vectors.npy", seg.path)
             built += 1
     return {"projections_built_by_bench": built, "projection_build_s": round(time.perf_counter() - started, 1),
             "segments": len(snap.views),

@@ -134,6 +134,23 @@ def test_the_build_rotates_onto_orthonormal_directions_and_rounds_to_int8(tmp_pa
     np.testing.assert_allclose(((q @ basis) * scale) @ codes.T, q @ vectors.T, atol=0.02)
 
 
+def test_a_vector_file_gives_the_codes_of_its_array(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Publishing passes the path of vectors.npy (read a block at a time, nothing mapped): the same bytes as the
+    array itself, over several blocks and a partial last one, with the sample drawn from the file too."""
+    monkeypatch.setattr(projection, "BLOCK_ROWS", 700)
+    monkeypatch.setattr(projection, "SAMPLE_ROWS", 1_500)
+    vectors = embedding_like(np.random.default_rng(6), 2_600)
+    np.save(tmp_path / "vectors.npy", vectors)
+    for name, source in (("from_array", vectors), ("from_file", tmp_path / "vectors.npy")):
+        (tmp_path / name).mkdir()
+        build_projection(source, tmp_path / name, seed=2)
+    for name in FILES:
+        assert (tmp_path / "from_array" / f"{name}.npy").read_bytes() == (tmp_path / "from_file" / f"{name}.npy").read_bytes()
+    with pytest.raises(ValueError, match="float32"):
+        np.save(tmp_path / "wide.npy", vectors.astype(np.float64))
+        build_projection(tmp_path / "wide.npy", tmp_path)
+
+
 def test_fewer_rows_than_dimensions_still_give_a_full_rotation(tmp_path: Path) -> None:
     vectors = embedding_like(np.random.default_rng(2), 40)
     build_projection(vectors, tmp_path)

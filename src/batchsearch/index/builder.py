@@ -219,7 +219,7 @@ def _filter_values(doc: DocumentRecord, chunk: ChunkRecord) -> list[tuple[str, l
 def _write_projection(folder: Path, n_chunks: int) -> None:
     """Projected vectors for a segment of PROJECTION_MIN_ROWS chunks or more (their dense search shortlists on them)."""
     if n_chunks >= projection.PROJECTION_MIN_ROWS:
-        projection.build_projection(np.load(folder / "vectors.npy", mmap_mode="r"), folder)
+        projection.build_projection(folder / "vectors.npy", folder)
 
 
 def _mkdir(path: Path) -> Path:

@@ -29,6 +29,7 @@ shortlist holds 0.997 of the exact top 10 (64 directions: 0.86; 96: 0.967).
 from __future__ import annotations
 
 from dataclasses import dataclass
+import os
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ PROJECTION_MIN_ROWS = 50_000  # smaller segments are scored exactly in full: it 
 HEAD_DIM = 128
 HEAD_SHIFT = 128  # the head is stored unsigned: code + HEAD_SHIFT
 SAMPLE_ROWS = 50_000
-BLOCK_ROWS = 65_536
+BLOCK_ROWS = 16_384  # rows coded at a time: a few tens of MB of temporaries
 BASIS = "rot_basis"
 SCALE = "rot_scale"
 HEAD = "rot_head"
@@ -73,40 +74,88 @@ class Codes:
         return np.ascontiguousarray((vectors @ self.basis) * self.scale, dtype=np.float32)
 
 
-def build_projection(vectors: np.ndarray, folder: Path, *, seed: int = 0) -> None:
+def build_projection(vectors: np.ndarray | Path, folder: Path, *, seed: int = 0) -> None:
     """Write folder/rot_basis.npy, rot_scale.npy, rot_head.npy and rot_tail.npy for `vectors` (n x dim float32
-    unit rows)."""
-    if vectors.ndim != 2 or vectors.dtype != np.float32 or vectors.shape[1] <= HEAD_DIM:
+    unit rows), an array or the path of a .npy file. A file is read with positioned reads, a block of rows at a
+    time, and the codes are written as they are made, so building them for a million chunks holds a block and
+    the sample in memory, not the 1.5 GB file (mapping it made the whole file resident: 2.3 GB peak)."""
+    rows = _Rows(vectors)
+    if rows.dtype != np.float32 or len(rows.shape) != 2 or rows.shape[1] <= HEAD_DIM:
         raise ValueError(f"compact vectors need a 2-d float32 array wider than {HEAD_DIM}, "
-                         f"got {vectors.dtype}{vectors.shape}")
-    basis, sample = principal_directions(vectors, seed)
+                         f"got {rows.dtype}{rows.shape}")
+    basis, sample = principal_directions(rows, seed)
     scale = (np.abs(sample @ basis).max(axis=0) / 127.0).astype(np.float32)
     scale[scale == 0] = 1.0
-    n, dim = vectors.shape
-    head = np.lib.format.open_memmap(folder / f"{HEAD}.npy", mode="w+", dtype=np.uint8, shape=(n, HEAD_DIM))
-    tail = np.lib.format.open_memmap(folder / f"{TAIL}.npy", mode="w+", dtype=np.int8, shape=(n, dim - HEAD_DIM))
-    for start in range(0, n, BLOCK_ROWS):
-        codes = np.clip(np.rint(np.asarray(vectors[start : start + BLOCK_ROWS]) @ basis / scale), -127, 127)
-        head[start : start + BLOCK_ROWS] = codes[:, :HEAD_DIM] + HEAD_SHIFT
-        tail[start : start + BLOCK_ROWS] = codes[:, HEAD_DIM:]
-    head.flush()
-    tail.flush()
-    del head, tail
+    n, dim = rows.shape
+    with open(folder / f"{HEAD}.npy", "wb") as head, open(folder / f"{TAIL}.npy", "wb") as tail:
+        for fh, dtype, width in ((head, np.uint8, HEAD_DIM), (tail, np.int8, dim - HEAD_DIM)):
+            np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                      "fortran_order": False, "shape": (n, width)})
+        for start in range(0, n, BLOCK_ROWS):
+            codes = np.clip(np.rint(rows.read(start, min(n, start + BLOCK_ROWS)) @ basis / scale), -127, 127)
+            head.write((codes[:, :HEAD_DIM] + HEAD_SHIFT).astype(np.uint8).tobytes())
+            tail.write(codes[:, HEAD_DIM:].astype(np.int8).tobytes())
     np.save(folder / f"{BASIS}.npy", basis)
     np.save(folder / f"{SCALE}.npy", scale)
 
 
-def principal_directions(vectors: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+class _Rows:
+    """Rows of an array, or of a .npy file read with positioned reads (nothing mapped)."""
+
+    def __init__(self, source: np.ndarray | Path) -> None:
+        self._array: np.ndarray | None = None
+        self._path: Path | None = None
+        if isinstance(source, Path):
+            self._path = source
+            mapped = np.load(source, mmap_mode="r")  # its header only: no row is read through the map
+            if not mapped.flags.c_contiguous:
+                raise ValueError(f"{source.name} is not C-ordered; compact vectors need contiguous rows")
+            self.shape: tuple[int, ...] = mapped.shape
+            self.dtype = mapped.dtype
+            self._offset = int(mapped.offset)
+            del mapped
+        else:
+            self._array = source
+            self.shape, self.dtype = source.shape, source.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows start .. stop as a float32 array of their own."""
+        if self._array is not None:
+            return np.array(self._array[start:stop], dtype=np.float32)
+        assert self._path is not None
+        width = self.shape[1] * self.dtype.itemsize
+        out = np.empty((stop - start, self.shape[1]), dtype=self.dtype)
+        with open(self._path, "rb", buffering=0) as fh:
+            got = os.preadv(fh.fileno(), [memoryview(out).cast("B")], self._offset + start * width)
+        if got != out.nbytes:
+            raise OSError(f"{self._path.name}: short read ({got} of {out.nbytes} bytes)")
+        return out
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The given rows (ascending) as a float32 array."""
+        if self._array is not None:
+            return np.asarray(self._array[rows], dtype=np.float32)
+        return np.concatenate([self.read(int(r), int(r) + 1) for r in rows]) if len(rows) else np.zeros(
+            (0, self.shape[1]), np.float32)
+
+
+def principal_directions(vectors: np.ndarray | _Rows, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The right-singular vectors of a seeded sample of rows, leading first, as (dim, dim) float32 columns; and
-    the sample (float32)."""
-    n = len(vectors)
+    the sample (float32). They are the eigenvectors of the sample's (dim x dim) Gram matrix, accumulated in
+    float64 a block at a time: an SVD of the sample itself needed three sample-sized float64 arrays."""
+    rows = vectors if isinstance(vectors, _Rows) else _Rows(vectors)
+    n = len(rows)
     if n > SAMPLE_ROWS:
-        rows = np.sort(np.random.default_rng(seed).choice(n, SAMPLE_ROWS, replace=False))
-        sample = np.asarray(vectors[rows], dtype=np.float32)
+        sample = rows.take(np.sort(np.random.default_rng(seed).choice(n, SAMPLE_ROWS, replace=False)))
     else:
-        sample = np.asarray(vectors, dtype=np.float32)
-    _, _, vt = np.linalg.svd(sample.astype(np.float64), full_matrices=False)
-    if vt.shape[0] < vectors.shape[1]:  # fewer sample rows than dimensions: complete the basis
-        q, _ = np.linalg.qr(np.concatenate([vt.T, np.eye(vectors.shape[1])], axis=1))
-        vt = q[:, : vectors.shape[1]].T
-    return np.ascontiguousarray(vt.T, dtype=np.float32), sample
+        sample = rows.read(0, n)
+    dim = sample.shape[1]
+    gram = np.zeros((dim, dim), dtype=np.float64)
+    for start in range(0, len(sample), BLOCK_ROWS):
+        block = sample[start : start + BLOCK_ROWS].astype(np.float64)
+        gram += block.T @ block
+    values, directions = np.linalg.eigh(gram)  # ascending, orthonormal columns even where the sample is too small
+    return np.ascontiguousarray(directions[:, np.argsort(-values, kind="stable")], dtype=np.float32), sample

@@ -129,7 +129,7 @@ class _Rows:
         width = self.shape[1] * self.dtype.itemsize
         out = np.empty((stop - start, self.shape[1]), dtype=self.dtype)
         with open(self._path, "rb", buffering=0) as fh:
-            got = os.preadv(fh.fileno(), [memoryview(out).cast("B")], self._offset + start * width)
+            got = os.preadv(fh.fileno(), [memoryview(out.data).cast("B")], self._offset + start * width)
         if got != out.nbytes:
             raise OSError(f"{self._path.name}: short read ({got} of {out.nbytes} bytes)")
         return out

@@ -125,21 +125,28 @@ class _Rows:
         """Rows start .. stop as a float32 array of their own."""
         if self._array is not None:
             return np.array(self._array[start:stop], dtype=np.float32)
-        assert self._path is not None
-        width = self.shape[1] * self.dtype.itemsize
-        out = np.empty((stop - start, self.shape[1]), dtype=self.dtype)
-        with open(self._path, "rb", buffering=0) as fh:
-            got = os.preadv(fh.fileno(), [memoryview(out.data).cast("B")], self._offset + start * width)
-        if got != out.nbytes:
-            raise OSError(f"{self._path.name}: short read ({got} of {out.nbytes} bytes)")
-        return out
+        return self._read_runs([(start, stop)])
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """The given rows (ascending) as a float32 array."""
         if self._array is not None:
             return np.asarray(self._array[rows], dtype=np.float32)
-        return np.concatenate([self.read(int(r), int(r) + 1) for r in rows]) if len(rows) else np.zeros(
-            (0, self.shape[1]), np.float32)
+        return self._read_runs([(int(r), int(r) + 1) for r in rows])
+
+    def _read_runs(self, runs: list[tuple[int, int]]) -> np.ndarray:
+        """The rows of each (start, stop) run, one after another, read from the file opened once."""
+        assert self._path is not None
+        width = self.shape[1] * self.dtype.itemsize
+        out = np.empty((sum(stop - start for start, stop in runs), self.shape[1]), dtype=self.dtype)
+        view, at = memoryview(out.data).cast("B"), 0
+        with open(self._path, "rb", buffering=0) as fh:
+            for start, stop in runs:
+                want = (stop - start) * width
+                got = os.preadv(fh.fileno(), [view[at : at + want]], self._offset + start * width)
+                if got != want:
+                    raise OSError(f"{self._path.name}: short read ({got} of {want} bytes)")
+                at += want
+        return out
 
 
 def principal_directions(vectors: np.ndarray | _Rows, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -33,15 +33,19 @@ def oracle(queries: np.ndarray, head: np.ndarray, masks: list[np.ndarray | None]
 
 @pytest.fixture(scope="module")
 def coded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Codes, np.ndarray]:
-    """Codes of 20,000 embedding-like vectors (several product blocks of BLOCK_ROWS and a partial last one)."""
+    """Codes of 20,000 embedding-like vectors."""
     folder = tmp_path_factory.mktemp("head")
     vectors = embedding_like(np.random.default_rng(11), 20_000)
     build_projection(vectors, folder)
     return Codes(*(np.load(folder / f"{name}.npy", mmap_mode="r") for name in FILES)), vectors
 
 
-def test_the_scan_returns_the_exact_top_by_integer_score(coded: tuple[Codes, np.ndarray]) -> None:
-    """Unmasked, broad, mid and narrow masks and several depths: the rows and scores of the integer oracle."""
+def test_the_scan_returns_the_exact_top_by_integer_score(coded: tuple[Codes, np.ndarray],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unmasked, broad, mid and narrow masks and several depths, over several blocks and a partial last one: the
+    rows and scores of the integer oracle."""
+    monkeypatch.setattr(head_scan, "MIN_BLOCK_ROWS", 1_000)
+    monkeypatch.setattr(head_scan, "BLOCK_SCORES", 24 * 3_000)
     codes, vectors = coded
     rng = np.random.default_rng(3)
     raw = near(rng, vectors[rng.integers(0, len(vectors), 24)])
@@ -62,6 +66,8 @@ def test_a_misjudged_sample_is_scored_in_full(coded: tuple[Codes, np.ndarray],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A threshold no row reaches (as a sample that misjudges a query gives) falls back to scoring every row."""
     codes, vectors = coded
+    monkeypatch.setattr(head_scan, "MIN_BLOCK_ROWS", 1_000)
+    monkeypatch.setattr(head_scan, "BLOCK_SCORES", 7_000)  # the full scoring of one query in blocks too
     monkeypatch.setattr(head_scan, "_thresholds", lambda ints, *_: np.full(ints.shape[1], 2**31 - 1, np.int32))
     queries = codes.queries(vectors[:3])[:, : codes.head.shape[1]]
     mask = np.random.default_rng(0).random(len(vectors)) < 0.3

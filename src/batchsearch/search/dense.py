@@ -34,7 +34,7 @@ import numpy as np
 from batchsearch.index.projection import Codes
 from batchsearch.index.segment import Segment
 from batchsearch.search import head_scan
-from batchsearch.search.head_scan import head_top
+from batchsearch.search.head_scan import by_query, head_top
 
 GATHER_MAX_ROWS = 4096
 BATCH_QUERIES = 256
@@ -205,13 +205,10 @@ def blocked_top(queries: np.ndarray, data: np.ndarray, masks: list[np.ndarray | 
         q_parts.append(q)
         row_parts.append(col + start)
         score_parts.append(block.ravel()[flat])
-    q_all = np.concatenate(q_parts)
-    order = np.argsort(q_all, kind="stable")
-    rows_all, scores_all = np.concatenate(row_parts)[order], np.concatenate(score_parts)[order]
-    bounds = np.searchsorted(q_all[order], np.arange(len(queries) + 1))
     out = []
-    for j, (mask, n_allowed, depth) in enumerate(zip(masks, allowed, depths, strict=True)):
-        rows, scores = rows_all[bounds[j] : bounds[j + 1]], scores_all[bounds[j] : bounds[j + 1]]
+    for j, (rows, scores), mask, n_allowed, depth in zip(range(len(queries)),
+                                                         by_query(q_parts, row_parts, score_parts, len(queries)),
+                                                         masks, allowed, depths, strict=True):
         if len(rows) >= min(depth, n_allowed):
             out.append(top_k(rows, scores, depth))
         else:  # the sample misjudged this query (or asked for every row): score it in full

@@ -110,13 +110,10 @@ def head_top(queries: np.ndarray, head: np.ndarray, masks: list[np.ndarray | Non
         q_parts.append(q)
         row_parts.append(row + start)
         score_parts.append(scores.ravel()[flat] - shift[q])
-    q_all = np.concatenate(q_parts)
-    order = np.argsort(q_all, kind="stable")
-    rows_all, scores_all = np.concatenate(row_parts)[order], np.concatenate(score_parts)[order]
-    bounds = np.searchsorted(q_all[order], np.arange(len(queries) + 1))
     out = []
-    for j, (mask, n_allowed, depth) in enumerate(zip(masks, allowed, depths, strict=True)):
-        rows, scores = rows_all[bounds[j] : bounds[j + 1]], scores_all[bounds[j] : bounds[j + 1]]
+    for j, (rows, scores), mask, n_allowed, depth in zip(range(len(queries)),
+                                                         by_query(q_parts, row_parts, score_parts, len(queries)),
+                                                         masks, allowed, depths, strict=True):
         if len(rows) < min(depth, n_allowed):  # the sample misjudged this query: score it in full
             scores = np.concatenate([_product(head[at : at + _block_rows(1)], ints[:, j : j + 1])[:, 0]
                                      for at in range(0, len(head), _block_rows(1))]).astype(np.int64) - shift[j]
@@ -124,6 +121,16 @@ def head_top(queries: np.ndarray, head: np.ndarray, masks: list[np.ndarray | Non
             scores = scores[rows]
         out.append(_best(rows, scores, depth, steps[j]))
     return out
+
+
+def by_query(q_parts: list[np.ndarray], row_parts: list[np.ndarray], score_parts: list[np.ndarray],
+             n_queries: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(query, row, score) triples gathered block by block, as each query's (rows, scores) in the order found."""
+    q_all = np.concatenate(q_parts)
+    order = np.argsort(q_all, kind="stable")
+    rows_all, scores_all = np.concatenate(row_parts)[order], np.concatenate(score_parts)[order]
+    bounds = np.searchsorted(q_all[order], np.arange(n_queries + 1))
+    return [(rows_all[bounds[j] : bounds[j + 1]], scores_all[bounds[j] : bounds[j + 1]]) for j in range(n_queries)]
 
 
 def _block_rows(n_queries: int) -> int:

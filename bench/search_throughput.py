@@ -73,6 +73,11 @@ How to read the result, per size (one JSON object each under "sizes"):
                                     micro-batches of the configured size) over the same index, after a
                                     warm-up batch of 64 lines; search_many_vs_batch compares it. One worker:
                                     two measured slower on 2 cores (1M chunks: 93 against 99 lines/s).
+  blas_threads                      (printed once) BATCHSEARCH_BLAS_THREADS of every process of the run, the
+                                    measured searches, the oracle and `serve` alike: 1 unless set. A batched
+                                    search runs on two threads of its own, and BLAS worker threads spin after
+                                    each product, taking CPU time from the other thread (1M chunks: 2 ms per
+                                    query, 166 against 190 queries/s).
   growth_<big>_vs_<small>           (printed once, over all sizes) search_many_qps of the smallest size over
                                     that of the largest: the issue wants 1M vs 200k <= 2.
 """
@@ -429,7 +434,7 @@ def real_batch(args: argparse.Namespace) -> dict[str, Any]:
     work = args.cache / f"serve-run-{args.one_size}"
     result = batch_rate(index_root(args), lines, warm, args.batch_workers, serve_settings, work)
     return result | {"batch_micro_batch_size": settings.micro_batch_size,
-                     "batch_blas_threads": int(os.environ.get("BATCHSEARCH_BLAS_THREADS", "1"))}  # as start_serve
+                     "batch_blas_threads": int(os.environ["BATCHSEARCH_BLAS_THREADS"])}  # as the bench's own
 
 
 def run_step(args: argparse.Namespace, n: int, *extra: str) -> dict[str, Any]:
@@ -454,7 +459,7 @@ def every_size(args: argparse.Namespace) -> dict[str, Any]:
     for n in sizes:
         log(f"size {n}")
         results.append(run_step(args, n))
-    combined: dict[str, Any] = {"sizes": results}
+    combined: dict[str, Any] = {"sizes": results, "blas_threads": int(os.environ["BATCHSEARCH_BLAS_THREADS"])}
     if len(results) > 1:
         small, big = results[0], results[-1]
         name = f"growth_{size_label(sizes[-1])}_vs_{size_label(sizes[0])}"
@@ -510,6 +515,11 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """The parent runs every size; a child runs one step of one size and prints its JSON."""
     args = parse_args()
+    # every process of the bench (children inherit it) runs BLAS as the `batchsearch serve` it starts does
+    os.environ.setdefault("BATCHSEARCH_BLAS_THREADS", "1")
+    from batchsearch.runtime import apply_blas_threads
+
+    apply_blas_threads(default_settings())
     if args.one_size is None:
         print_result(every_size(args), args.json)
         return

@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     search_threads: int = Field(2, ge=1, description="Threads that run synchronous searches for the API.")
     blas_threads: int | None = Field(
         None, ge=1, description="BLAS threads per process (numpy); default the library's. Set 1 when several "
-        "busy processes share a small machine: oversubscribed BLAS threads slow everything down.")
+        "busy processes share a small machine, and when serving searches (a batched search runs two threads of its "
+        "own): oversubscribed BLAS threads slow everything down.")
 
     # --- embeddings ---
     embed_backend: Literal["auto", "numpy", "onnx"] = Field(

@@ -26,7 +26,6 @@ from batchsearch.index.snapshot_ids import snapshot_id
 from batchsearch.index.snapshot_ids import snapshot_key as key_of_secret
 from batchsearch.index.store import IndexStore, Snapshot
 from batchsearch.models.search import Query
-from batchsearch.runtime import one_blas_thread
 from batchsearch.search import ranking
 from batchsearch.search.dense import DenseRequest, search_segment
 from batchsearch.search.filters import FilterEvaluator, epoch
@@ -137,14 +136,13 @@ class SearchEngine:
             # embeds the texts and runs the dense products, with the helper once its lexical searches are done.
             plans, pending = [], []
             masks: dict[str, list[tuple[np.ndarray | None, int]]] = {}
-            with one_blas_thread():
-                for start in range(0, len(queries), PLAN_SLICE):
-                    part = self._plan(queries[start : start + PLAN_SLICE], snap, owner, masks)
-                    pending.append(self._lexical_pool.submit(self._lexical_all, part, snap))
-                    plans += part
-                self._embed(plans)
-                dense = self._dense_shared(plans, snap)
-                lexical_found = [found for future in pending for found in future.result()]
+            for start in range(0, len(queries), PLAN_SLICE):
+                part = self._plan(queries[start : start + PLAN_SLICE], snap, owner, masks)
+                pending.append(self._lexical_pool.submit(self._lexical_all, part, snap))
+                plans += part
+            self._embed(plans)
+            dense = self._dense_shared(plans, snap)
+            lexical_found = [found for future in pending for found in future.result()]
         for plan in plans:
             plan.audit = audit
         out: list[dict[str, Any] | BatchSearchError] = []

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from threading import Lock
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -36,7 +35,6 @@ log = logging.getLogger(__name__)
 
 MIN_DEPTH = 100
 PLAN_SLICE = 16  # queries planned before their lexical searches start on the helper thread
-DENSE_SLICE = 64  # queries whose dense products the two threads share out
 ROW_BITS = 40
 
 
@@ -133,7 +131,9 @@ class SearchEngine:
         else:
             # tantivy and BLAS both release the GIL: the helper thread runs each slice of plans' lexical
             # searches as soon as that slice is planned, while this thread plans the next slice, then
-            # embeds the texts and runs the dense products, with the helper once its lexical searches are done.
+            # embeds the texts and runs the dense products (sharing them out between the two threads measured
+            # slower: the int8 scan of 256 queries at a time costs less per query than of 64, and a filter shared
+            # by many queries gathers its rows once).
             plans, pending = [], []
             masks: dict[str, list[tuple[np.ndarray | None, int]]] = {}
             for start in range(0, len(queries), PLAN_SLICE):
@@ -141,7 +141,7 @@ class SearchEngine:
                 pending.append(self._lexical_pool.submit(self._lexical_all, part, snap))
                 plans += part
             self._embed(plans)
-            dense = self._dense_shared(plans, snap)
+            dense = self._dense(plans, snap)
             lexical_found = [found for future in pending for found in future.result()]
         for plan in plans:
             plan.audit = audit
@@ -210,29 +210,6 @@ class SearchEngine:
             for i, found in zip(active, found_all, strict=True):
                 per_query[i].append(found)
         return per_query
-
-    def _dense_shared(self, plans: list[_Plan], snap: Snapshot) -> list[list[tuple[np.ndarray, np.ndarray]]]:
-        """`_dense` of slices of DENSE_SLICE plans that this thread and the helper each take in turn (the helper
-        once the lexical searches queued before are done), so neither CPU idles while the other scores."""
-        assert self._lexical_pool is not None
-        slices = [plans[start : start + DENSE_SLICE] for start in range(0, len(plans), DENSE_SLICE)]
-        found: list[list[list[tuple[np.ndarray, np.ndarray]]]] = [[] for _ in slices]
-        untaken = iter(range(len(slices)))
-        lock = Lock()
-
-        def work() -> None:
-            while True:
-                with lock:
-                    i = next(untaken, None)
-                if i is None:
-                    return
-                found[i] = self._dense(slices[i], snap)
-
-        helper = self._lexical_pool.submit(work) if len(slices) > 1 else None
-        work()
-        if helper is not None:
-            helper.result()
-        return [per_query for part in found for per_query in part]
 
     def _lexical(self, plan: _Plan, snap: Snapshot) -> list[tuple[np.ndarray, np.ndarray]]:
         found = []

@@ -28,8 +28,8 @@ shortlist holds 0.997 of the exact top 10 (64 directions: 0.86; 96: 0.967).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -21,11 +21,11 @@ search falls back to the float32 scan without them.
 from __future__ import annotations
 
 from functools import cache
-from threading import Lock
 from typing import Any
 
 import numpy as np
 
+from batchsearch.embeddings.factory import is_onnx_available
 from batchsearch.index.projection import HEAD_SHIFT
 
 # scores per product (8 MB of int32): 8,192 rows for 256 queries, 32,768 for 64, a whole segment for one query
@@ -33,18 +33,7 @@ from batchsearch.index.projection import HEAD_SHIFT
 BLOCK_SCORES = 1 << 21
 MIN_BLOCK_ROWS = 4_096
 SAMPLE_SIZE = 4096
-_session_lock = Lock()
-
-
-@cache
-def available() -> bool:
-    """Whether onnxruntime and onnx can be imported (the `onnx` extra)."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+available = cache(is_onnx_available)  # whether onnxruntime and onnx can be imported, asked once per process
 
 
 @cache
@@ -66,8 +55,7 @@ def _session() -> Any:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    with _session_lock:
-        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
 def quantized(queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +80,7 @@ def head_top(queries: np.ndarray, head: np.ndarray, masks: list[np.ndarray | Non
                          f"and queries {queries.shape}")
     ints, steps = quantized(queries)
     shift = HEAD_SHIFT * ints.astype(np.int64).sum(axis=0)  # what the stored shift adds to each query's scores
-    thresholds = _thresholds(ints, shift, head, masks, allowed, depths)
+    thresholds = _thresholds(ints, head, masks, allowed, depths)
     masked = [j for j, mask in enumerate(masks) if mask is not None]
     slot = np.full(len(queries), -1, dtype=np.int64)
     slot[masked] = np.arange(len(masked))
@@ -146,8 +134,8 @@ def _best(rows: np.ndarray, scores: np.ndarray, depth: int, step: float) -> tupl
     return rows[order].astype(np.int64), (scores[order] * step).astype(np.float32)
 
 
-def _thresholds(ints: np.ndarray, shift: np.ndarray, head: np.ndarray, masks: list[np.ndarray | None],
-                allowed: list[int], depths: list[int]) -> np.ndarray:
+def _thresholds(ints: np.ndarray, head: np.ndarray, masks: list[np.ndarray | None], allowed: list[int],
+                depths: list[int]) -> np.ndarray:
     """Per query, a shifted integer score that about 3 * depth of its allowed rows reach, judged on every
     (n // SAMPLE_SIZE)-th row; the lowest int32 (every row reaches it) where the sample cannot tell."""
     stride = max(1, len(head) // SAMPLE_SIZE)

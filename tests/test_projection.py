@@ -31,7 +31,7 @@ from batchsearch.index.projection import (
     build_projection,
 )
 from batchsearch.index.records import DocumentRecord
-from batchsearch.index.segment import Segment
+from batchsearch.index.segment import Segment, mapped_file
 from batchsearch.index.store import IndexStore
 from batchsearch.models.search import Query
 from batchsearch.search import dense
@@ -171,7 +171,8 @@ def test_publish_builds_codes_only_for_large_segments(corpus: tuple[IndexStore, 
     assert big.n_chunks == len(vectors) >= MIN_ROWS > small.n_chunks
     assert big.compact is not None and small.compact is None
     compact = big.compact
-    assert isinstance(compact.head, np.memmap) and isinstance(compact.tail, np.memmap), "shared by every process"
+    assert mapped_file(compact.head) == (big.path / f"{HEAD}.npy").resolve(), "shared by every process"
+    assert mapped_file(compact.tail) == (big.path / f"{TAIL}.npy").resolve()
     assert compact.head.shape == (len(vectors), HEAD_DIM) and compact.head.flags.c_contiguous
     rows = np.arange(0, 500, 10)
     coded = compact.queries(vectors[:3])

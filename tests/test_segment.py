@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from batchsearch.index.records import DocumentRecord
-from batchsearch.index.segment import Segment
+from batchsearch.index.segment import Segment, mapped_file
 from batchsearch.index.store import IndexStore
 from batchsearch.search.dense import DenseRequest, exact_search, search_segment
 from search_fixtures import random_documents, unit_vectors
@@ -28,8 +28,8 @@ def _segment(tmp_path: Path, docs: list[DocumentRecord]) -> Segment:
 def test_vectors_are_the_read_only_memory_map_of_the_file(tmp_path: Path) -> None:
     seg = _segment(tmp_path, _docs(1, 10))
     vectors = seg.vectors
-    assert isinstance(vectors, np.memmap), "a copy (faiss storage, np.asarray, astype) would be private per process"
-    assert Path(vectors.filename) == (seg.path / "vectors.npy").resolve()
+    # a copy (faiss storage, astype) would be private per process
+    assert mapped_file(vectors) == (seg.path / "vectors.npy").resolve()
     assert not vectors.flags.writeable
     assert vectors.dtype == np.float32 and vectors.flags.c_contiguous and vectors.shape == (seg.n_chunks, DIM)
     assert seg.vectors is vectors and np.shares_memory(vectors, seg.array("vectors"))

@@ -101,10 +101,12 @@ class Segment:
         self._postings: dict[str, Postings] = {}
 
     def array(self, name: str) -> np.ndarray:
-        """A column, memory-mapped on first use."""
+        """A column, memory-mapped on first use. Handed out as a plain ndarray over the map: indexing an
+        np.memmap runs Python code per call, which building responses does per chunk (memmap's bookkeeping
+        took a fifth of the answer step at a million chunks)."""
         arr = self._arrays.get(name)
         if arr is None:
-            arr = np.load(self.path / f"{name}.npy", mmap_mode="r")
+            arr = np.asarray(np.load(self.path / f"{name}.npy", mmap_mode="r"))
             self._arrays[name] = arr
         return arr
 
@@ -207,11 +209,17 @@ class Segment:
             return None
         return np.bincount(chunk_doc, minlength=self.n_docs)
 
+    @cached_property
+    def _chunk_doc_index(self) -> np.ndarray:
+        """chunk_doc as numpy's index type, kept in memory (8 bytes a chunk): gathering with it skips converting
+        the int32 column first, the larger part of a gather by it."""
+        return self.chunk_doc.astype(np.intp)
+
     def spread(self, per_doc: np.ndarray) -> np.ndarray:
-        """Per-chunk values from per-document ones: every chunk gets its document's. A repeat over the
-        contiguous layout, about 4x faster than gathering by chunk_doc at a million chunks (filter masks)."""
-        counts = self._doc_chunk_counts
-        return np.repeat(per_doc, counts) if counts is not None else per_doc[self.chunk_doc]
+        """Per-chunk values from per-document ones: every chunk gets its document's. A million chunks of filter
+        mask: 0.5 ms, against 1.5 for a repeat over the contiguous layout and 2.0 for indexing by chunk_doc
+        (chunk_doc is in range by construction, so the gather skips its bounds check)."""
+        return np.take(per_doc, self._chunk_doc_index, mode="clip")
 
     @cached_property
     def _doc_starts(self) -> np.ndarray | None:
@@ -245,7 +253,7 @@ class Segment:
 
     @cached_property
     def _text(self) -> tuple[np.ndarray, np.ndarray]:
-        blob = np.memmap(self.path / "text.bin", dtype=np.uint8, mode="r") if self.meta["text_bytes"] else np.zeros(0, np.uint8)
+        blob = np.asarray(np.memmap(self.path / "text.bin", dtype=np.uint8, mode="r")) if self.meta["text_bytes"] else np.zeros(0, np.uint8)
         return blob, np.asarray(self.array("text_off"))
 
     def chunk_text(self, row: int) -> str:
@@ -276,6 +284,17 @@ class Segment:
             out.append({"id": vocab[int(code)], "start": int(start), "end": int(end),
                         "type": "entity" if kind == 0 else "topic"})
         return out
+
+
+def mapped_file(array: np.ndarray) -> Path | None:
+    """The file `array` is a memory map of (through any views of the map: `Segment.array` hands out plain ndarrays
+    over it), else None for memory of its own."""
+    base: object = array
+    while isinstance(base, np.ndarray):
+        if isinstance(base, np.memmap):
+            return Path(base.filename) if base.filename else None
+        base = base.base
+    return None
 
 
 def fsync_dir(path: Path) -> None:

@@ -365,6 +365,32 @@ def test_the_auto_engine_never_maps_a_coded_segments_float32_vectors(corpus: tup
     assert _resident_kb(big.compact.head) > 0
 
 
+def test_lexical_candidates_read_on_the_helper_thread_answer_as_read_in_the_answer_step(
+        corpus: tuple[IndexStore, np.ndarray]) -> None:
+    """With the helper thread the lexical candidates' float32 rows come with its results (and are those rows); the
+    responses are the ones of an engine reading them itself in the answer step."""
+    store, vectors = corpus
+
+    class WordsToo(NearEmbedder):
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            return super().embed([t.split()[0] for t in texts])
+
+    queries = [q.model_copy(update={"text": f"{q.text} revenue growth dividend"}) for q in mixed_queries(40)]
+    threaded = SearchEngine(store, WordsToo(vectors))
+    alone = SearchEngine(store, WordsToo(vectors), lexical_thread=False)
+    snap = store.snapshot()
+    plan = threaded._plan(queries[:1], snap, None)[0]
+    big = next(v for v, view in enumerate(snap.views) if view.segment.compact is not None)
+    rows, _, read = threaded._lexical(plan, snap)[big]
+    assert read is not None and len(rows) and alone._lexical(plan, snap)[big][2] is None
+    np.testing.assert_array_equal(read[0], np.sort(rows))
+    np.testing.assert_array_equal(read[1], vectors[read[0]])
+    want, got = alone.search_many(queries), threaded.search_many(queries)
+    for w, g in zip(want, got, strict=True):
+        assert isinstance(w, dict) and isinstance(g, dict) and w["results"]
+        assert w["results"] == g["results"]
+
+
 def test_the_setting_picks_the_path(corpus: tuple[IndexStore, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
     """BATCHSEARCH_DENSE=exact reaches SearchEngine.open; anything but auto/exact is refused."""
     store, vectors = corpus

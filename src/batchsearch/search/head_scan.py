@@ -81,27 +81,25 @@ def head_top(queries: np.ndarray, head: np.ndarray, masks: list[np.ndarray | Non
     ints, steps = quantized(queries)
     shift = HEAD_SHIFT * ints.astype(np.int64).sum(axis=0)  # what the stored shift adds to each query's scores
     thresholds = _thresholds(ints, head, masks, allowed, depths)
-    masked = [j for j, mask in enumerate(masks) if mask is not None]
-    slot = np.full(len(queries), -1, dtype=np.int64)
-    slot[masked] = np.arange(len(masked))
+    # kept rows of masked queries include disallowed ones until the check below (a mask allowing 5% of the rows:
+    # 20x as many), so they are held compactly: 2 + 4 + 4 bytes
+    q_type, row_type = np.int16 if len(queries) <= np.iinfo(np.int16).max else np.int64, _row_type(len(head))
     q_parts, row_parts, score_parts = [], [], []
     block_rows = _block_rows(len(queries))
     for start in range(0, len(head), block_rows):
         scores = _product(head[start : start + block_rows], ints)
         flat = np.flatnonzero(scores >= thresholds)
         row, q = np.divmod(flat, len(queries))
-        if masked:  # a mask is checked on the rows that reached its query's threshold only
-            block = np.stack([masks[j][start : start + len(scores)] for j in masked])  # type: ignore[index]
-            at = slot[q]
-            keep = (at < 0) | block[np.maximum(at, 0), row]
-            flat, row, q = flat[keep], row[keep], q[keep]
-        q_parts.append(q)
-        row_parts.append(row + start)
-        score_parts.append(scores.ravel()[flat] - shift[q])
+        q_parts.append(q.astype(q_type))
+        row_parts.append((row + start).astype(row_type))
+        score_parts.append((scores.ravel()[flat] - shift[q]).astype(np.int32))  # |score| < 2^23 (128 x 255 x 127)
     out = []
     for j, (rows, scores), mask, n_allowed, depth in zip(range(len(queries)),
                                                          by_query(q_parts, row_parts, score_parts, len(queries)),
                                                          masks, allowed, depths, strict=True):
+        if mask is not None:  # checked on the rows that reached the threshold only, once per query (not per block)
+            keep = mask[rows]
+            rows, scores = rows[keep], scores[keep]
         if len(rows) < min(depth, n_allowed):  # the sample misjudged this query: score it in full
             scores = np.concatenate([_product(head[at : at + _block_rows(1)], ints[:, j : j + 1])[:, 0]
                                      for at in range(0, len(head), _block_rows(1))]).astype(np.int64) - shift[j]
@@ -115,10 +113,16 @@ def by_query(q_parts: list[np.ndarray], row_parts: list[np.ndarray], score_parts
              n_queries: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(query, row, score) triples gathered block by block, as each query's (rows, scores) in the order found."""
     q_all = np.concatenate(q_parts)
+    if n_queries <= np.iinfo(np.int16).max:  # numpy sorts 16-bit keys stably by radix: 7x faster than int64 keys
+        q_all = q_all.astype(np.int16, copy=False)
     order = np.argsort(q_all, kind="stable")
     rows_all, scores_all = np.concatenate(row_parts)[order], np.concatenate(score_parts)[order]
     bounds = np.searchsorted(q_all[order], np.arange(n_queries + 1))
     return [(rows_all[bounds[j] : bounds[j + 1]], scores_all[bounds[j] : bounds[j + 1]]) for j in range(n_queries)]
+
+
+def _row_type(n_rows: int) -> type[np.signedinteger]:
+    return np.int32 if n_rows <= np.iinfo(np.int32).max else np.int64
 
 
 def _block_rows(n_queries: int) -> int:

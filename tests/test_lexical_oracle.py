@@ -111,6 +111,10 @@ def test_masked_top_k_is_the_best_of_the_allowed_rows(short: dict[str, Any], mon
         allowed = rng.random(short["n"]) < share
         rows, scores = lex.top(seg, lex.text_query(seg, terms), 7, allowed, int(allowed.sum()))
         assert_top_k(rows, scores, brute_bm25(short["fields"], terms), allowed, 7, 1e-4)
+        # an expected share far off (all kept, or almost none) only changes how deep the first search goes
+        for guess in (1.0, 1e-9):
+            rows, scores = lex.top(seg, lex.text_query(seg, terms), 7, allowed, int(allowed.sum()), None, guess)
+            assert_top_k(rows, scores, brute_bm25(short["fields"], terms), allowed, 7, 1e-4)
 
 
 PUSHED_FILTERS = (
@@ -155,10 +159,12 @@ def test_filters_pushed_to_tantivy_give_the_exact_top_k(short: dict[str, Any], f
     matched[seg.searcher.fast_field_values("row", [h[1] for h in hits])] = True
     assert matched.tolist() == allowed.tolist()
     assert 0 < allowed.sum() < short["n"] or filters in (PUSHED_FILTERS[5], PUSHED_FILTERS[6], PUSHED_FILTERS[11], PUSHED_FILTERS[-1])
+    assert lex.expresses_all(seg, parsed)
     for text in QUERIES:
         terms = lex.terms(text)
-        rows, scores = lex.top(seg, lex.text_query(seg, terms), 7, allowed, int(allowed.sum()), required)
-        assert_top_k(rows, scores, brute_bm25(short["fields"], terms), allowed, 7, 1e-4)
+        for share in (None, 1.0):
+            rows, scores = lex.top(seg, lex.text_query(seg, terms), 7, allowed, int(allowed.sum()), required, share)
+            assert_top_k(rows, scores, brute_bm25(short["fields"], terms), allowed, 7, 1e-4)
 
 
 def test_segments_without_filter_fields_push_only_keywords(short: dict[str, Any],
@@ -170,8 +176,20 @@ def test_segments_without_filter_fields_push_only_keywords(short: dict[str, Any]
     lex = Lexical()
     assert lex.filter_query(seg, Filters.model_validate({"entity": {"any_of": [ENTITIES[0]]}})) is None
     assert lex.filter_query(seg, Filters.model_validate({"source": {"values": [SOURCES[0][0]]}})) is None
+    assert lex.expresses_all(seg, Filters.model_validate({"keyword": {"any_of": ["oil"]}}))
+    assert not lex.expresses_all(seg, Filters.model_validate({"keyword": {"any_of": ["oil"]}, "source": {"values": ["x"]}}))
     assert lex.filter_query(seg, Filters.model_validate({"keyword": {"any_of": ["revenue"]}})) is not None
     assert lex.filter_query(seg, Filters()) is None
+
+
+def test_only_pushed_filters_are_expressed_in_full(short: dict[str, Any]) -> None:
+    """A timestamp, sentiment, document type (...) filter is left to the mask: `top` then over-fetches for it."""
+    seg = short["segment"]
+    assert Lexical.expresses_all(seg, Filters.model_validate({}))
+    assert Lexical.expresses_all(seg, Filters.model_validate(PUSHED_FILTERS[-2]))
+    for other in ({"sentiment": {"ranges": [{"min": 0.1, "max": 1.0}]}}, {"chunk": {"from": 1, "to": 2}},
+                  {"timestamp": {"start": "2024-01-01T00:00:00Z"}}):
+        assert not Lexical.expresses_all(seg, Filters.model_validate({"source": {"values": [SOURCES[0][0]]}, **other}))
 
 
 def test_ties_are_broken_by_row(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,6 +128,7 @@ class SearchEngine:
         """Run many queries together; one response dict or error per query, in order."""
         snap = snapshot or self.snapshot()
         method = fusion or self.fusion
+        lexical_found: Iterable[list[_Hits] | Exception]
         if self._lexical_pool is None:
             plans = self._plan(queries, snap, owner)
             lexical_found = self._lexical_all(plans, snap)
@@ -147,14 +148,14 @@ class SearchEngine:
                 plans += part
             self._embed(plans)
             dense = self._dense(plans, snap)
-            lexical_found = [found for future in pending for found in future.result()]
+            # each slice is answered as soon as its lexical searches are done, while the helper runs the next ones
+            lexical_found = (found for future in pending for found in future.result())
         for plan in plans:
             plan.audit = audit
         out: list[dict[str, Any] | BatchSearchError] = []
-        for i, plan in enumerate(plans):
+        for i, (plan, found) in enumerate(zip(plans, lexical_found, strict=True)):
             rid = (request_ids[i] if request_ids else None) or str(uuid.uuid4())
             try:
-                found = lexical_found[i]
                 if isinstance(found, Exception):
                     raise found
                 out.append(self._answer(plan, dense[i], found, snap, method, rid))
@@ -228,7 +229,8 @@ class SearchEngine:
             # rows they rule out instead of scoring them first (a common keyword's best-scoring rows may all
             # lack it), and a company's few chunks need no row-number term set.
             required = self.lexical.filter_query(view.segment, plan.query.filters)
-            rows, scores = self.lexical.top(view.segment, query, plan.depth, mask, count, required)
+            share = 1.0 if required is not None and self.lexical.expresses_all(view.segment, plan.query.filters) else None
+            rows, scores = self.lexical.top(view.segment, query, plan.depth, mask, count, required, share)
             found.append((rows, scores, self._prefetch(view.segment, rows)))
         return found
 

@@ -24,6 +24,7 @@ MAX_QUERY_TERMS = 64
 # document's headline, a short field BM25 scores high: at 1.0 the headline outweighs the text. Fitted on SciFact
 # train (lexical nDCG@10 0.662 at 1.0, 0.685 at 0.5, 0.688 at 0.3, 0.682 at 0.2, 0.675 at 0.0).
 HEADLINE_BOOST = 0.3
+PUSHED_FILTERS = ("keyword", "entity", "topic", "source", "category")  # what `Lexical.filter_query` expresses
 
 
 def build_analyzer(*, stop_words: bool = False) -> tantivy.TextAnalyzer:
@@ -71,10 +72,13 @@ class Lexical:
         return tantivy.Query.boolean_query(clauses) if clauses else None
 
     def top(self, segment: Segment, query: tantivy.Query, k: int, mask: np.ndarray | None,
-            n_allowed: int, required: tantivy.Query | None = None) -> tuple[np.ndarray, np.ndarray]:
+            n_allowed: int, required: tantivy.Query | None = None,
+            share: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (rows, scores) among rows allowed by `mask`, exactly, best first. `required` (a query every allowed
         row matches, as `filter_query` gives) lets tantivy skip the rows it rules out, unscored; the mask then
-        only removes what the rest of the filters rule out."""
+        only removes what the rest of the filters rule out. `share` is the expected part of tantivy's hits the mask
+        keeps (default: of all rows, the part it allows; 1 when `required` expresses every filter): how many hits
+        to fetch first, deepening while too few are kept, so exact whatever it is."""
         searcher = segment.searcher
         if required is not None:
             query = tantivy.Query.boolean_query(
@@ -85,7 +89,8 @@ class Lexical:
                 tantivy.Query.term_set_query(segment.tantivy_index.schema, "row", rows.tolist()), 0.0)
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, allowed)])
             return self._run(searcher, query, k)
-        fraction = 1.0 if mask is None else max(n_allowed / max(segment.n_chunks, 1), 1e-6)
+        fraction = 1.0 if mask is None else share if share is not None else n_allowed / max(segment.n_chunks, 1)
+        fraction = min(max(fraction, 1e-6), 1.0)
         limit = int(k / fraction * 1.5) + 16
         while True:
             rows, scores = self._run(searcher, query, limit)
@@ -142,6 +147,14 @@ class Lexical:
             return None
         return parts[0] if len(parts) == 1 else tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, part) for part in parts])
+
+    @staticmethod
+    def expresses_all(segment: Segment, filters: Filters) -> bool:
+        """Whether `filter_query` expresses every filter set in `filters`: a row it matches is then allowed unless
+        deleted or another owner's, so `top` need not over-fetch for the mask (a company's source or keyword
+        allowing 5% of the rows made it fetch 20x the hits, each converted in Python)."""
+        expressed = PUSHED_FILTERS if segment.has_filter_fields else ("keyword",)
+        return all(getattr(filters, name) is None for name in type(filters).model_fields if name not in expressed)
 
     def _keyword_query(self, segment: Segment, keyword: str, search_in: str) -> tantivy.Query | None:
         """The stemmed keyword (a phrase if several words) in the chosen fields; None if it has no terms."""

@@ -87,6 +87,24 @@ def test_a_misjudged_sample_is_scored_in_full(coded: tuple[Codes, np.ndarray],
         assert rows.tolist() == want
 
 
+def test_rows_tied_at_the_cut_are_the_lowest_whatever_the_threshold_keeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Integer scores tie often: the answer takes the lowest of the rows tied at the depth-th score, the same
+    whether the threshold kept a few of them or every row."""
+    rng = np.random.default_rng(5)
+    head = np.repeat(rng.integers(0, 256, (40, 128), dtype=np.uint8), 250, axis=0)  # 10,000 rows, 40 distinct
+    rng.shuffle(head)
+    queries = rng.standard_normal((4, 128)).astype(np.float32)
+    mask = rng.random(len(head)) < 0.4
+    masks, allowed, depths = [None, mask, None, mask], [len(head), int(mask.sum())] * 2, [300, 300, 77, 600]
+    want = oracle(queries, head, masks, depths)
+    for thresholds in (None, "all"):  # as sampled, then every row kept
+        if thresholds == "all":
+            monkeypatch.setattr(head_scan, "_thresholds", lambda ints, *_: np.full(ints.shape[1], -(2**31), np.int32))
+        got = head_top(queries, head, masks, allowed, depths)
+        assert [(rows.tolist(), (scores / quantized(queries)[1][j]).round().astype(int).tolist())
+                for j, (rows, scores) in enumerate(got)] == want
+
+
 def test_a_signed_head_is_refused(coded: tuple[Codes, np.ndarray]) -> None:
     codes, _ = coded
     with pytest.raises(ValueError, match="uint8 head"):

@@ -160,6 +160,25 @@ def test_keyword_matching_is_stemmed(corpus: dict[str, Any]) -> None:
     assert mask[target.row]
 
 
+def test_cached_keyword_masks_are_never_changed_by_the_filters_built_on_them(corpus: dict[str, Any]) -> None:
+    """Filters combine masks in place: a keyword's cached mask is copied first, whatever its place in the filter,
+    so evaluating one filter cannot change the answer of the next."""
+    lexical = Lexical()
+    evaluator = FilterEvaluator(lexical.keyword_mask)
+    view = corpus["snap"].views[0]
+    fresh = {w: Lexical().keyword_mask(view.segment, w, "ALL").copy() for w in ("revenue", "growth")}
+    assert all(0 < want.sum() < len(want) for want in fresh.values())
+    for raw in ({"keyword": {"any_of": ["revenue"]}, "sentiment": {"ranges": [{"min": 0.5, "max": 1.0}]}},
+                {"keyword": {"all_of": ["revenue", "growth"]}},
+                {"keyword": {"any_of": ["revenue", "growth"]}, "chunk": {"from": 2, "to": 2}},
+                {"keyword": {"all_of": ["growth"], "none_of": ["revenue"]}},
+                {"keyword": {"any_of": ["growth"]}}):
+        mask = evaluator.mask(view, filters_of(raw), None)
+        mask[:] = False  # what a caller may do with its own mask
+        for word, want in fresh.items():
+            assert lexical.keyword_mask(view.segment, word, "ALL").tolist() == want.tolist(), (raw, word)
+
+
 def test_document_filter_by_id(corpus: dict[str, Any]) -> None:
     rows = corpus["rows"]
     replaced = corpus["batches"][0][0].id  # re-published in the third segment

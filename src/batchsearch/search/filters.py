@@ -58,16 +58,28 @@ def _annotation_has(seg: Segment, kind: str, value: str, search_in: str) -> np.n
 
 
 def _any_all_none(n: int, has: Callable[[str], np.ndarray],
-                  f: EntityFilter | TopicFilter | TagFilter | KeywordFilter) -> np.ndarray:
-    mask = np.ones(n, dtype=bool)
+                  f: EntityFilter | TopicFilter | TagFilter | KeywordFilter, *, shared: bool = False) -> np.ndarray:
+    """Rows with any of `any_of`, all of `all_of` and none of `none_of`; `shared`: `has` returns masks it keeps (a
+    cache), so the first one is copied before it is combined in place (else it is used as it is)."""
+    mask: np.ndarray | None = None
     if f.any_of:
-        mask = has(f.any_of[0]).copy()  # a copy: `has` may return a cached mask
+        mask = has(f.any_of[0])
+        mask = mask.copy() if shared else mask
         for value in f.any_of[1:]:
             mask |= has(value)
     for value in f.all_of:
-        mask &= has(value)
+        mask = _and(mask, has(value), owned=not shared)
     for value in f.none_of:
-        mask &= ~has(value)
+        mask = _and(mask, ~has(value))
+    return np.ones(n, dtype=bool) if mask is None else mask
+
+
+def _and(mask: np.ndarray | None, other: np.ndarray, *, owned: bool = True) -> np.ndarray:
+    """mask & other, in place in `mask`; None stands for every row (`other` is then taken as it is when this
+    code owns it, else copied), saving a pass and an allocation per filter over a million chunks."""
+    if mask is None:
+        return other if owned else other.copy()
+    mask &= other
     return mask
 
 
@@ -99,12 +111,12 @@ class FilterEvaluator:
         doc_mask = self._visible(seg, owner)
         if (doc_level := self._doc_filters(seg, filters, owner)) is not None:
             doc_mask &= doc_level
-        mask = view.live_mask()
+        mask = None if view.deleted is None else ~view.deleted  # None: every chunk so far
         if not doc_mask.all():  # spreading to a million chunks is the costly step: skip it when it changes nothing
-            mask &= seg.spread(doc_mask)
-        if mask.any() and (chunk_level := self._chunk_filters(seg, filters)) is not None:
-            mask &= chunk_level
-        return mask
+            mask = _and(mask, seg.spread(doc_mask))
+        if (mask is None or mask.any()) and (chunk_level := self._chunk_filters(seg, filters)) is not None:
+            mask = _and(mask, chunk_level)
+        return np.ones(seg.n_chunks, dtype=bool) if mask is None else mask
 
     @staticmethod
     def _visible(seg: Segment, owner: str | None) -> np.ndarray:
@@ -185,21 +197,22 @@ class FilterEvaluator:
         """Chunks passing the chunk-level filters; None without any (nothing to AND)."""
         if all(getattr(f, name) is None for name in CHUNK_LEVEL_FILTERS):
             return None
-        mask = np.ones(seg.n_chunks, dtype=bool)
+        mask: np.ndarray | None = None
         if f.chunk is not None:
             cnum = np.asarray(seg.array("cnum"))
-            mask &= cnum >= f.chunk.from_
+            mask = cnum >= f.chunk.from_
             if f.chunk.to is not None:
                 mask &= cnum <= f.chunk.to
         if f.sentiment is not None:
-            mask &= _sentiment(np.asarray(seg.array("sentiment")), f.sentiment)
+            mask = _and(mask, _sentiment(np.asarray(seg.array("sentiment")), f.sentiment))
         if f.entity is not None:
             ent = f.entity
-            mask &= _any_all_none(seg.n_chunks, lambda e: _annotation_has(seg, "entity", e, ent.search_in), ent)
+            mask = _and(mask, _any_all_none(seg.n_chunks, lambda e: _annotation_has(seg, "entity", e, ent.search_in), ent))
         if f.topic is not None:
             top = f.topic
-            mask &= _any_all_none(seg.n_chunks, lambda t: _annotation_has(seg, "topic", t, top.search_in), top)
+            mask = _and(mask, _any_all_none(seg.n_chunks, lambda t: _annotation_has(seg, "topic", t, top.search_in), top))
         if f.keyword is not None:
             kw = f.keyword
-            mask &= _any_all_none(seg.n_chunks, lambda w: self._keyword_mask(seg, w, kw.search_in), kw)
-        return mask
+            mask = _and(mask, _any_all_none(seg.n_chunks, lambda w: self._keyword_mask(seg, w, kw.search_in), kw,
+                                            shared=True))
+        return np.ones(seg.n_chunks, dtype=bool) if mask is None else mask

@@ -91,7 +91,8 @@ class Lexical:
             return self._run(searcher, query, k)
         fraction = 1.0 if mask is None else share if share is not None else n_allowed / max(segment.n_chunks, 1)
         fraction = min(max(fraction, 1e-6), 1.0)
-        limit = int(k / fraction * 1.5) + 16
+        # without a mask every hit counts: k of them are the answer (tantivy's top-k prunes more the fewer it keeps)
+        limit = k if mask is None else int(k / fraction * 1.5) + 16
         while True:
             rows, scores = self._run(searcher, query, limit)
             exhausted = len(rows) < limit

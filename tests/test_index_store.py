@@ -80,8 +80,8 @@ def test_spread_gives_each_chunk_its_documents_value(tmp_path: Path) -> None:
     expected = [per_doc[seg.doc_index[d.id]] for d in docs for _ in d.chunks]
 
     contiguous = seg.spread(per_doc).tolist()
-    seg.__dict__["chunk_doc"] = seg.chunk_doc[::-1].copy()  # not in document order: gathered instead
-    del seg.__dict__["_doc_chunk_counts"]
+    seg.__dict__["chunk_doc"] = seg.chunk_doc[::-1].copy()  # not in document order: a gather serves any layout
+    del seg.__dict__["_chunk_doc_index"]
     gathered = seg.spread(per_doc).tolist()
 
     assert contiguous == expected and len(expected) == seg.n_chunks

@@ -21,6 +21,7 @@ import numpy as np
 
 from batchsearch.embeddings import Embedder
 from batchsearch.errors import BatchSearchError, InternalError
+from batchsearch.index.segment import Segment
 from batchsearch.index.snapshot_ids import snapshot_id
 from batchsearch.index.snapshot_ids import snapshot_key as key_of_secret
 from batchsearch.index.store import IndexStore, Snapshot
@@ -234,7 +235,7 @@ class SearchEngine:
             found.append((rows, scores, self._prefetch(view.segment, rows)))
         return found
 
-    def _prefetch(self, segment: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    def _prefetch(self, segment: Segment, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """With the helper thread, the float32 vectors of a compact segment's lexical candidates (ascending rows,
         vectors), read there with positioned reads: the answer step needs the cosine of those the dense search
         did not score (about 80 of 100 per query at a million chunks), and this thread is the less busy one.

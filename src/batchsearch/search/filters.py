@@ -63,8 +63,7 @@ def _any_all_none(n: int, has: Callable[[str], np.ndarray],
     cache), so the first one is copied before it is combined in place (else it is used as it is)."""
     mask: np.ndarray | None = None
     if f.any_of:
-        mask = has(f.any_of[0])
-        mask = mask.copy() if shared else mask
+        mask = _and(None, has(f.any_of[0]), owned=not shared)
         for value in f.any_of[1:]:
             mask |= has(value)
     for value in f.all_of:
@@ -111,7 +110,7 @@ class FilterEvaluator:
         doc_mask = self._visible(seg, owner)
         if (doc_level := self._doc_filters(seg, filters, owner)) is not None:
             doc_mask &= doc_level
-        mask = None if view.deleted is None else ~view.deleted  # None: every chunk so far
+        mask = None if view.deleted is None else view.live_mask()  # None: every chunk so far
         if not doc_mask.all():  # spreading to a million chunks is the costly step: skip it when it changes nothing
             mask = _and(mask, seg.spread(doc_mask))
         if (mask is None or mask.any()) and (chunk_level := self._chunk_filters(seg, filters)) is not None:

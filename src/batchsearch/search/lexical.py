@@ -89,10 +89,11 @@ class Lexical:
                 tantivy.Query.term_set_query(segment.tantivy_index.schema, "row", rows.tolist()), 0.0)
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, allowed)])
             return self._run(searcher, query, k)
-        fraction = 1.0 if mask is None else share if share is not None else n_allowed / max(segment.n_chunks, 1)
-        fraction = min(max(fraction, 1e-6), 1.0)
-        # without a mask every hit counts: k of them are the answer (tantivy's top-k prunes more the fewer it keeps)
-        limit = k if mask is None else int(k / fraction * 1.5) + 16
+        if mask is None:  # every hit counts: k of them are the answer
+            limit = k
+        else:
+            fraction = share if share is not None else n_allowed / max(segment.n_chunks, 1)
+            limit = int(k / min(max(fraction, 1e-6), 1.0) * 1.5) + 16
         while True:
             rows, scores = self._run(searcher, query, limit)
             exhausted = len(rows) < limit

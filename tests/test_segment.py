@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from batchsearch.index.records import DocumentRecord
-from batchsearch.index.segment import Segment, mapped_file
+from batchsearch.index.segment import DocTable, Segment, mapped_file
 from batchsearch.index.store import IndexStore
 from batchsearch.search.dense import DenseRequest, exact_search, search_segment
 from search_fixtures import random_documents, unit_vectors
@@ -63,3 +64,27 @@ def test_empty_segment_has_an_empty_map(tmp_path: Path) -> None:
     seg = _segment(tmp_path, docs)
     assert seg.vectors.shape == (0, DIM) and seg.vectors.dtype == np.float32
     assert exact_search(seg, np.ones(DIM, np.float32), None, 0, 5)[0].size == 0
+
+
+def test_doc_table_parses_each_documents_line_when_asked(tmp_path: Path) -> None:
+    path = tmp_path / "docs.jsonl"
+    rows = [{"id": "a", "headline": "Zürich plant €5m"}, {"id": "b", "source": {"name": "x", "rank": "RANK_1"}},
+            {"id": "c"}]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")  # no final newline
+    table = DocTable(path)
+    assert len(table) == 3 and list(table) == rows
+    assert table[np.int64(1)] == rows[1] and table[-1] == rows[2] and table[1:] == rows[1:]
+    with pytest.raises(IndexError):
+        table[3]
+    table[0]["chunks"] = []  # each read is a fresh dict: filling a response never changes the table
+    assert table[0] == rows[0]
+    path.write_text("", encoding="utf-8")
+    assert len(DocTable(path)) == 0
+
+
+def test_a_published_segments_documents_come_back_in_order(tmp_path: Path) -> None:
+    docs = _docs(5, 6)
+    seg = _segment(tmp_path, docs)
+    assert isinstance(seg.docs, DocTable)
+    assert sorted(d["id"] for d in seg.docs) == sorted(d.id for d in docs)
+    assert [seg.docs[int(o)]["id"] for o in np.unique(seg.chunk_doc)] == [d["id"] for d in seg.docs]

@@ -15,7 +15,7 @@ from batchsearch.index.records import ChunkRecord, DocumentRecord
 from batchsearch.index.store import IndexStore
 from batchsearch.ingest.pipeline import Ingestor
 from batchsearch.models.search import Query
-from batchsearch.search.engine import SearchEngine
+from batchsearch.search.engine import SearchEngine, _merge
 from search_fixtures import (
     DOC_TYPES,
     ENTITIES,
@@ -363,3 +363,16 @@ def test_chunk_numbers_and_texts_round_trip(tmp_path: Path) -> None:
         "content_diversification": {"enabled": False}}}))
     got = sorted((ch["cnum"], ch["text"]) for ch in _chunks(resp))
     assert got == [(c.cnum, c.text) for c in chunks[1:4]]
+
+
+def test_one_segments_list_is_merged_as_the_general_merge_would() -> None:
+    rng = np.random.default_rng(3)
+    for n, depth in ((0, 5), (7, 10), (40, 12)):
+        rows = rng.choice(1000, n, replace=False).astype(np.int64)
+        scores = rng.integers(0, 5, n).astype(np.float32)  # many ties: broken by row
+        order = np.lexsort((rows, -scores))  # how dense and lexical searches hand their lists over
+        rows, scores = rows[order], scores[order]
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+        fast, general = _merge([(rows, scores)], depth), _merge([(rows, scores), empty], depth)
+        assert np.array_equal(fast[0], general[0]) and np.array_equal(fast[1], general[1])
+        assert fast[0].dtype == np.int64 and len(fast[0]) == min(n, depth)

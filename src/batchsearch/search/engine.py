@@ -325,7 +325,7 @@ class SearchEngine:
             doc_ord = int(seg.chunk_doc[row])
             doc = by_doc.get((v, doc_ord))
             if doc is None:
-                doc = dict(seg.docs[doc_ord])
+                doc = seg.docs[doc_ord]  # a fresh dict, ours to fill
                 doc["chunks"] = []
                 by_doc[(v, doc_ord)] = doc
                 results.append(doc)
@@ -350,6 +350,9 @@ def _vector(plan: _Plan) -> np.ndarray:
 
 def _merge(lists: list[tuple[np.ndarray, np.ndarray]], depth: int) -> tuple[np.ndarray, np.ndarray]:
     """Merge per-segment (rows, scores) into global keys by score; best `depth`, ties by key."""
+    if len(lists) == 1:  # one segment: its list is already best first, ties by row (= by key)
+        rows, scores = lists[0]
+        return rows[:depth].astype(np.int64, copy=False), scores[:depth]
     keys = [(np.int64(v) << ROW_BITS) | rows for v, (rows, _) in enumerate(lists) if len(rows)]
     if not keys:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -379,22 +382,22 @@ def _cosines(snap: Snapshot, keys: np.ndarray, vector: np.ndarray | None,
     other candidates' rows are read from the file, or taken from `prefetched` (per view: ascending rows and their
     vectors, read on the helper thread); otherwise every row is read through the memory map."""
     out = np.zeros(len(keys), dtype=np.float64)
-    if vector is None:
+    if vector is None or not len(keys):
         return out
     known = np.full(len(keys), np.nan)
     if dense is not None:
         known[np.searchsorted(keys, dense[0])] = dense[1]
     views, rows = _split(keys)
-    for v in np.unique(views):
-        segment = snap.views[int(v)].segment
-        sel = np.flatnonzero(views == v)
+    for v in _views_of(snap, views):
+        segment = snap.views[v].segment
+        sel = np.arange(len(keys)) if len(snap.views) == 1 else np.flatnonzero(views == v)
         if dense is None or segment.compact is None:
             out[sel] = segment.vectors[rows[sel]] @ vector
             continue
         scored = ~np.isnan(known[sel])
         out[sel[scored]] = known[sel[scored]]
         unscored = sel[~scored]
-        read = prefetched[int(v)] if int(v) < len(prefetched) else None
+        read = prefetched[v] if v < len(prefetched) else None
         if read is not None:
             at = np.minimum(np.searchsorted(read[0], rows[unscored]), len(read[0]) - 1)
             found = read[0][at] == rows[unscored]
@@ -407,18 +410,27 @@ def _cosines(snap: Snapshot, keys: np.ndarray, vector: np.ndarray | None,
 def _columns(snap: Snapshot, keys: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per-candidate doc key, source key, rank, timestamp and text hash."""
     views, rows = _split(keys)
+    if len(snap.views) == 1:  # one segment: every key is its row
+        return _segment_columns(snap.views[0].segment, 0, rows)
     docs = np.zeros(len(keys), np.int64)
     sources = np.zeros(len(keys), np.int64)
     ranks = np.zeros(len(keys), np.int64)
     ts = np.zeros(len(keys), np.int64)
     hashes = np.zeros(len(keys), np.int64)
-    for v in np.unique(views):
+    for v in _views_of(snap, views):
         sel = views == v
-        seg = snap.views[int(v)].segment
-        doc_ord = seg.chunk_doc[rows[sel]]
-        docs[sel] = (np.int64(v) << ROW_BITS) | doc_ord.astype(np.int64)  # chunk_doc is int32
-        sources[sel] = seg.source_keys[np.asarray(seg.array("doc_source"))[doc_ord]]
-        ranks[sel] = np.asarray(seg.array("doc_rank"))[doc_ord]
-        ts[sel] = np.asarray(seg.array("doc_ts"))[doc_ord]
-        hashes[sel] = np.asarray(seg.array("text_hash"))[rows[sel]]
+        docs[sel], sources[sel], ranks[sel], ts[sel], hashes[sel] = _segment_columns(snap.views[v].segment, v, rows[sel])
     return docs, sources, ranks, ts, hashes
+
+
+def _segment_columns(seg: Segment, v: int, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`_columns` of rows of one segment (view `v`)."""
+    doc_ord = seg.chunk_doc[rows]
+    docs = (np.int64(v) << ROW_BITS) | doc_ord.astype(np.int64)  # chunk_doc is int32
+    return (docs, seg.source_keys[seg.array("doc_source")[doc_ord]], seg.array("doc_rank")[doc_ord].astype(np.int64),
+            seg.array("doc_ts")[doc_ord].astype(np.int64), seg.array("text_hash")[rows].astype(np.int64))
+
+
+def _views_of(snap: Snapshot, views: np.ndarray) -> list[int]:
+    """The distinct views among candidate keys' views (one segment: no search)."""
+    return [0] if len(snap.views) == 1 else [int(v) for v in np.unique(views)]

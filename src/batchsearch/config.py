@@ -81,9 +81,13 @@ class Settings(BaseSettings):
 
     # --- batch jobs ---
     workers: int = Field(1, ge=0, description="Worker processes `batchsearch serve` starts (0: API only).")
-    executor: Literal["local", "ray"] = Field(
-        "local", description="Where a worker runs batch lines: local (in the worker process) or ray (on the actors "
-        "of the Ray cluster RAY_ADDRESS names, or of a local Ray instance when it is unset; the ray extra).")
+    executor: Literal["local", "processes", "ray"] = Field(
+        "local", description="Where a worker runs batch lines: local (in the worker process), processes (in search "
+        "processes beside it, each holding one engine on one CPU: the fastest on a large index with several CPUs), "
+        "or ray (on the actors of the Ray cluster RAY_ADDRESS names, or of a local Ray instance when it is unset; "
+        "the ray extra).")
+    search_processes: int | None = Field(
+        None, ge=1, description="With executor processes: search processes per worker; default one per CPU.")
     ray_actors: int | None = Field(
         None, ge=1, description="With executor ray: search actors per worker, each holding one engine and using one "
         "CPU; default every CPU of the Ray cluster.")

@@ -338,12 +338,17 @@ def run_worker(
 
 
 def open_executor(settings: Settings, searcher_factory: SearcherFactory | None = None) -> LineSearcher | BatchExecutor:
-    """Where this worker's lines run: in this process over the searcher the factory opens (executor local), or on
-    Ray actors that each open the engine (executor ray)."""
+    """Where this worker's lines run: in this process over the searcher the factory opens (executor local), in
+    search processes of this machine (executor processes) or on Ray actors (executor ray) that each open the
+    engine."""
     if settings.executor == "ray":
         from batchsearch.scaleout.batch import RayBatchExecutor
 
         return RayBatchExecutor(settings)
+    if settings.executor == "processes":
+        from batchsearch.jobs.processes import ProcessBatchExecutor
+
+        return ProcessBatchExecutor(settings)
     return (searcher_factory or open_engine_searcher)(settings)
 
 

@@ -1,0 +1,131 @@
+"""Batch Search on search processes of this machine (executor "processes"): the local executor's output, also when
+a search process or the worker driving them is killed mid-batch."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from batch_servers import BatchClient, Server, copy_index, query_lines, start_worker, without_volatile
+
+LINES = query_lines(3000, bad_every=97)
+FAST = {"lease_seconds": 5, "heartbeat_seconds": 1, "micro_batch_size": 16}
+SETTINGS = {"executor": "processes", "search_processes": 2} | FAST
+
+
+@pytest.fixture(scope="module")
+def local_output(batch_index: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """What the local executor writes for LINES (the reference)."""
+    data_dir = tmp_path_factory.mktemp("processes-reference")
+    copy_index(batch_index, data_dir)
+    server = Server(data_dir, workers=1, **FAST)
+    try:
+        client = BatchClient(server.base_url, server.create_key("alice"))
+        status = client.wait(client.submit(LINES))
+        assert status["status"] == "completed", status
+        return without_volatile(client.download(status))
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def server(batch_index: Path, tmp_path: Path) -> Iterator[Server]:
+    """`serve` with one worker whose lines run on two search processes."""
+    copy_index(batch_index, tmp_path)
+    server = Server(tmp_path, workers=1, **SETTINGS)
+    yield server
+    server.stop()
+
+
+def search_processes(root: int) -> list[psutil.Process]:
+    """The search processes under process `root`: processes multiprocessing started (spawn_main) that started
+    none themselves (`serve` starts its workers that way too)."""
+    def spawned(process: psutil.Process) -> bool:
+        try:
+            return any("spawn_main" in part for part in process.cmdline())
+        except psutil.NoSuchProcess:
+            return False
+
+    try:
+        children = psutil.Process(root).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            if spawned(child) and not any(spawned(grandchild) for grandchild in child.children()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_a_batch_on_search_processes_writes_what_the_local_executor_writes(server: Server,
+                                                                           local_output: bytes) -> None:
+    client = BatchClient(server.base_url, server.create_key("alice"))
+    status = client.wait(client.submit(LINES))
+    assert status["status"] == "completed", status
+    output = client.download(status)
+    assert without_volatile(output) == local_output
+    rows = [json.loads(line) for line in output.splitlines()]
+    assert [row["line_number"] for row in rows] == list(range(1, 3001))
+    counts = status["request_counts"]
+    assert (counts["total"], counts["succeeded"], counts["errored"], counts["pending"]) == (3000, 2970, 30, 0)
+    assert len(search_processes(server.process.pid)) == 2  # the lines ran there, not in the worker
+
+
+def test_a_search_process_killed_mid_batch_changes_nothing(server: Server, local_output: bytes) -> None:
+    client = BatchClient(server.base_url, server.create_key("alice"))
+    batch_id = client.submit(LINES)
+    client.wait(batch_id, lines_done=300)
+    before = search_processes(server.process.pid)
+    assert len(before) == 2
+    victim = before[0]
+    victim.send_signal(signal.SIGKILL)
+    status = client.wait(batch_id)
+    assert status["status"] == "completed", status
+    assert status["lines_done"] == 3000
+    assert without_volatile(client.download(status)) == local_output  # every line once, none lost or doubled
+    after = {process.pid for process in search_processes(server.process.pid)}
+    assert victim.pid not in after and len(after) == 2  # the pool was started again
+
+
+def test_a_killed_worker_takes_its_search_processes_along_and_leaves_the_job_to_another(
+        batch_index: Path, tmp_path: Path, local_output: bytes) -> None:
+    copy_index(batch_index, tmp_path)
+    server = Server(tmp_path, workers=0, **FAST)
+    try:
+        client = BatchClient(server.base_url, server.create_key("alice"))
+        first = start_worker(tmp_path, server.port, **SETTINGS)
+        batch_id = client.submit(LINES)
+        client.wait(batch_id, lines_done=300)
+        orphans = search_processes(first.pid)
+        assert len(orphans) == 2
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in orphans), 30)
+        halfway = client.status(batch_id)
+        assert halfway["status"] == "processing" and halfway["lines_done"] < 3000
+        second = start_worker(tmp_path, server.port, **SETTINGS)
+        try:
+            status = client.wait(batch_id)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=60)
+        assert status["status"] == "completed", status
+        assert without_volatile(client.download(status)) == local_output
+    finally:
+        server.stop()

@@ -59,6 +59,9 @@ def save_csr(folder: Path, name: str, rows: list[list[int]], dtype: type = np.in
     np.save(folder / f"{name}.values.npy", values)
 
 
+_DECODER = json.JSONDecoder()
+
+
 class DocTable(Sequence[dict[str, Any]]):
     """Each document's response metadata, parsed from its line of docs.jsonl when asked for (a fresh dict each
     time). The lines stay one memory-mapped buffer: held as dicts, a million chunks' 156,000 documents were about
@@ -72,6 +75,7 @@ class DocTable(Sequence[dict[str, Any]]):
             ends = np.append(ends, len(self._blob))
         self._starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else np.zeros(0, np.int64)
         self._ends = ends.astype(np.int64)
+        self._lines = memoryview(self._blob.data)
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -86,7 +90,7 @@ class DocTable(Sequence[dict[str, Any]]):
         if isinstance(index, slice):
             return [self[i] for i in range(len(self))[index]]
         i = range(len(self))[operator.index(index)]  # negative ordinals count from the end; IndexError past it
-        doc: dict[str, Any] = json.loads(self._blob[self._starts[i] : self._ends[i]].tobytes())
+        doc: dict[str, Any] = _DECODER.decode(str(self._lines[self._starts[i] : self._ends[i]], "utf-8"))
         return doc
 
 

@@ -106,11 +106,11 @@ class Lexical:
 
     @staticmethod
     def _run(searcher: tantivy.Searcher, query: tantivy.Query, limit: int) -> tuple[np.ndarray, np.ndarray]:
-        result = searcher.search(query, limit, count=False)
-        if not result.hits:
+        hits = searcher.search(query, limit, count=False).hits  # a new list at every access of .hits
+        if not hits:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        scores = np.fromiter((h[0] for h in result.hits), dtype=np.float32, count=len(result.hits))
-        rows = np.asarray(searcher.fast_field_values("row", [h[1] for h in result.hits]), dtype=np.int64)
+        scores = np.fromiter((h[0] for h in hits), dtype=np.float32, count=len(hits))
+        rows = np.asarray(searcher.fast_field_values("row", [h[1] for h in hits]), dtype=np.int64)
         # tantivy breaks score ties by doc address; make ties deterministic by row.
         order = np.lexsort((rows, -scores))
         return rows[order], scores[order]

@@ -73,6 +73,9 @@ How to read the result, per size (one JSON object each under "sizes"):
                                     micro-batches of the configured size) over the same index, after a
                                     warm-up batch of 64 lines; search_many_vs_batch compares it. One worker:
                                     two measured slower on 2 cores (1M chunks: 93 against 99 lines/s).
+  batch_processes_lines_per_s,      the same batch with BATCHSEARCH_EXECUTOR=processes: the worker runs its
+  batch_search_processes            micro-batches in that many search processes (one per CPU), each one engine
+                                    on one CPU, after a warm-up batch of two passes per process.
   blas_threads                      (printed once) BATCHSEARCH_BLAS_THREADS of every process of the run, the
                                     measured searches, the oracle and `serve` alike: 1 unless set. A batched
                                     search runs on two threads of its own, and BLAS worker threads spin after
@@ -433,7 +436,14 @@ def real_batch(args: argparse.Namespace) -> dict[str, Any]:
     warm = bench_queries(args, 64, WARM_UP_SEED)
     work = args.cache / f"serve-run-{args.one_size}"
     result = batch_rate(index_root(args), lines, warm, args.batch_workers, serve_settings, work)
-    return result | {"batch_micro_batch_size": settings.micro_batch_size,
+    # the same batch on search processes beside the worker (executor processes, one per CPU), after a warm-up
+    # batch that gives every process two passes
+    processes = os.cpu_count() or 1
+    warm_all = bench_queries(args, 2 * processes * settings.micro_batch_size, WARM_UP_SEED)
+    spread = batch_rate(index_root(args), lines, warm_all, args.batch_workers, serve_settings | {"executor": "processes"},
+                        work)
+    return result | {"batch_processes_lines_per_s": spread["batch_lines_per_s"], "batch_search_processes": processes,
+                     "batch_micro_batch_size": settings.micro_batch_size,
                      "batch_blas_threads": int(os.environ["BATCHSEARCH_BLAS_THREADS"])}  # as the bench's own
 
 

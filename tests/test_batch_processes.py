@@ -129,3 +129,34 @@ def test_a_killed_worker_takes_its_search_processes_along_and_leaves_the_job_to_
         assert without_volatile(client.download(status)) == local_output
     finally:
         server.stop()
+
+
+def test_the_executor_maps_in_input_order_and_survives_an_abandoned_map(batch_index: Path, tmp_path: Path) -> None:
+    from batchsearch.config import Settings
+    from batchsearch.jobs.execute import MicroBatchExecutor
+    from batchsearch.jobs.lines import iter_lines
+    from batchsearch.jobs.processes import ProcessBatchExecutor
+    from batchsearch.jobs.worker import open_engine_searcher
+
+    copy_index(batch_index, tmp_path)
+    settings = Settings.model_validate({"data_dir": tmp_path, "blas_threads": 1})
+    lines = list(iter_lines([query_lines(200, bad_every=17)]))
+    batches = [lines[i : i + 16] for i in range(0, len(lines), 16)]
+    local = MicroBatchExecutor(open_engine_searcher(settings, one_cpu=True), timeout_seconds=30)
+    generation = local.current_generation()
+    expected = [without_volatile(b"".join(out.data for out in local.encode(b, None, generation))) for b in batches]
+    executor = ProcessBatchExecutor(settings, processes=2)
+    try:
+        assert len(executor.pids) == 2 and executor.current_generation() == generation
+        abandoned = executor.map(batches, None, generation)
+        next(abandoned)
+        abandoned.close()  # a job stopped early: what was queued is dropped, the processes stay
+        got = [without_volatile(b"".join(out.data for out in outs))
+               for outs in executor.map(batches, None, generation)]
+        assert got == expected
+        assert [json.loads(row)["line_number"] for chunk in got for row in chunk.splitlines()] == list(range(1, 201))
+    finally:
+        executor.close()
+        local.close()
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                   for pid in executor.pids)

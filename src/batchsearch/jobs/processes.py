@@ -67,6 +67,18 @@ def _run(lines: list[RawLine], owner: str | None, generation: int | None) -> lis
     return _searcher.run(lines, owner, generation)
 
 
+def _submit(pool: ProcessPoolExecutor, lines: list[RawLine], owner: str | None,
+            generation: int | None) -> Future[list[OutputLine]]:
+    """A micro-batch's result to come; a pool broken already gives one that raises BrokenProcessPool, as a pool
+    that breaks while it runs does."""
+    try:
+        return pool.submit(_run, lines, owner, generation)
+    except BrokenProcessPool as exc:
+        failed: Future[list[OutputLine]] = Future()
+        failed.set_exception(exc)
+        return failed
+
+
 class ProcessBatchExecutor:
     """A BatchExecutor over `processes` search processes of this machine (default settings.search_processes,
     else one per CPU)."""
@@ -79,7 +91,7 @@ class ProcessBatchExecutor:
         self._settings = actor_settings(settings)  # one BLAS thread each, absolute folders
         self.size = processes or settings.search_processes or os.cpu_count() or 1
         self.pids: list[int] = []  # the search processes' ids
-        self._pool = self._start_pool()
+        self._pool: ProcessPoolExecutor | None = self._start_pool()
         log.info("process executor: %d search processes ready (pids %s)", self.size, self.pids)
 
     def current_generation(self) -> int | None:
@@ -90,6 +102,9 @@ class ProcessBatchExecutor:
             generation: int | None) -> Generator[list[OutputLine], None, None]:
         """Each micro-batch's output in input order, the other processes working on the next ones meanwhile;
         closing the generator cancels what is still queued."""
+        if self._pool is None:  # an earlier restart failed: try again for this job
+            self._pool = self._start_pool()
+        pool = self._pool
         source = iter(batches)
         queued: deque[tuple[list[RawLine], Future[list[OutputLine]], int]] = deque()  # (lines, result, runs)
         exhausted = False
@@ -100,7 +115,8 @@ class ProcessBatchExecutor:
                     if lines is None:
                         exhausted = True
                         break
-                    queued.append((list(lines), self._pool.submit(_run, list(lines), owner, generation), 1))
+                    batch = list(lines)
+                    queued.append((batch, _submit(pool, batch, owner, generation), 1))
                 if not queued:
                     return
                 lines, future, runs = queued[0]
@@ -108,6 +124,8 @@ class ProcessBatchExecutor:
                     result = future.result()
                 except BrokenProcessPool:
                     queued = self._restart(queued, owner, generation)
+                    assert self._pool is not None
+                    pool = self._pool
                     continue
                 queued.popleft()
                 yield result
@@ -117,7 +135,9 @@ class ProcessBatchExecutor:
 
     def close(self) -> None:
         """Stop the search processes."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def _start_pool(self) -> ProcessPoolExecutor:
         """A pool of self.size processes, returned once every one has loaded its engine."""
@@ -143,11 +163,13 @@ class ProcessBatchExecutor:
                  generation: int | None) -> deque[tuple[list[RawLine], Future[list[OutputLine]], int]]:
         """A new pool after a search process died, with the micro-batches in flight submitted to it again."""
         log.warning("a search process died; starting the pool again (%d micro-batches in flight)", len(queued))
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         self._pool = self._start_pool()
         again: deque[tuple[list[RawLine], Future[list[OutputLine]], int]] = deque()
         for lines, _, runs in queued:
             if runs >= TASK_RETRIES:
                 raise RuntimeError(f"a micro-batch of {len(lines)} lines failed {runs} times: its search process died")
-            again.append((lines, self._pool.submit(_run, lines, owner, generation), runs + 1))
+            again.append((lines, _submit(self._pool, lines, owner, generation), runs + 1))
         return again

@@ -15,9 +15,9 @@ import json
 import operator
 import os
 import zlib
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, overload
 
 import numpy as np

@@ -46,14 +46,15 @@ _searcher: SearchActor | None = None  # this search process's engine, set by _st
 
 def _start(settings: Settings, parent: int) -> None:
     """Initialiser of a search process: exit when the worker `parent` is gone, then load the engine."""
+    # one engine on one CPU, as on a Ray actor
+    from batchsearch.scaleout.batch import SearchActor
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(ORPHAN_CHECK_SECONDS)
         os._exit(ORPHAN_EXIT_CODE)
 
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
-    from batchsearch.scaleout.batch import SearchActor  # one engine on one CPU, as on a Ray actor
-
     global _searcher
     _searcher = SearchActor(settings)
 
@@ -119,7 +120,7 @@ class ProcessBatchExecutor:
                     queued.append((batch, _submit(pool, batch, owner, generation), 1))
                 if not queued:
                     return
-                lines, future, runs = queued[0]
+                future = queued[0][1]
                 try:
                     result = future.result()
                 except BrokenProcessPool:
@@ -151,10 +152,11 @@ class ProcessBatchExecutor:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"search processes not ready after {START_TIMEOUT_SECONDS:.0f} s")
                 seen.update(f.result() for f in [pool.submit(_pid) for _ in range(self.size)])
-        except BaseException as exc:
+        except BrokenProcessPool as exc:  # an initialiser failed: its error is in this process's log
             pool.shutdown(wait=False, cancel_futures=True)
-            if isinstance(exc, BrokenProcessPool):  # the initialiser failed: its error is in this process's log
-                raise RuntimeError("a search process could not load the engine (see its error above)") from exc
+            raise RuntimeError("a search process could not load the engine (see its error above)") from exc
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
         self.pids = sorted(seen)
         return pool

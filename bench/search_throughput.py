@@ -102,6 +102,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from throughput_parts import (
     ComposedVectors,
+    bare_kernels,
     batch_rate,
     build_missing_projections,
     chunk_keys,
@@ -117,6 +118,7 @@ from throughput_parts import (
     recall_at_k,
     resident_vector_bytes,
     rss_by_kind_mb,
+    stage_seconds,
     vector_bytes_on_disk,
     write_keys,
 )
@@ -564,51 +566,6 @@ def describe_encoder(embedder: Any) -> str:
     from batchsearch.embeddings.factory import onnx_precision
 
     return f"onnx {onnx_precision(default_settings())}" if type(embedder).__name__ == "OnnxEmbedder" else "numpy"
-
-
-def stage_seconds(engine: SearchEngine, queries: list[Query], snap: Snapshot, micro: int = 64) -> dict[str, float]:
-    """Seconds spent in each step of search_many, run one after another over micro-batches of queries."""
-    spent = dict.fromkeys(("plan", "embed", "lexical", "dense", "answer"), 0.0)
-    for first in range(0, len(queries), micro):
-        lap = time.perf_counter()
-        plans = engine._plan(queries[first : first + micro], snap, None)
-        lap = add_lap(spent, "plan", lap)
-        engine._embed(plans)
-        lap = add_lap(spent, "embed", lap)
-        lexical = engine._lexical_all(plans, snap)
-        lap = add_lap(spent, "lexical", lap)
-        dense = engine._dense(plans, snap)
-        lap = add_lap(spent, "dense", lap)
-        for i, plan in enumerate(plans):
-            found = lexical[i]
-            assert not isinstance(found, Exception), found
-            engine._answer(plan, dense[i], found, snap, engine.fusion, "bench")
-        add_lap(spent, "answer", lap)
-    return spent
-
-
-def add_lap(spent: dict[str, float], name: str, since: float) -> float:
-    """Add the time since `since` to spent[name]; now, for the next lap."""
-    now = time.perf_counter()
-    spent[name] += now - since
-    return now
-
-
-def bare_kernels(engine: SearchEngine, queries: list[Query], snap: Snapshot) -> float:
-    """The same work without our pipeline: encode texts, tantivy top-100, and a blocked BLAS product over the
-    memory-mapped vectors with an argpartition top-100 (no filters; no copy of the vectors, as in search)."""
-    seg = snap.views[0].segment
-    t0 = time.perf_counter()
-    texts = [q.text or "" for q in queries]
-    vectors = engine.embedder.embed(texts)
-    for text in texts:
-        query = engine.lexical.text_query(seg, engine.lexical.terms(text))
-        if query is not None:
-            seg.searcher.search(query, 100, count=False)
-    for first in range(0, len(vectors), 64):
-        scores = vectors[first : first + 64] @ seg.vectors.T
-        np.argpartition(scores, -100, axis=1)[:, -100:]
-    return time.perf_counter() - t0
 
 
 if __name__ == "__main__":

@@ -16,12 +16,15 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from batchsearch.index.store import Snapshot
 from batchsearch.models.search import Query
+
+if TYPE_CHECKING:
+    from batchsearch.search.engine import SearchEngine
 
 DIM = 384
 SIGMA = 0.1
@@ -276,6 +279,52 @@ def batch_rate(index_root: Path, queries: Sequence[Query], warm: Sequence[Query]
     return {"batch_lines": lines, "batch_seconds": round(seconds, 2), "batch_lines_per_s": round(lines / seconds, 1),
             "batch_workers": workers}
 
+
+
+# ---- stage times ---------------------------------------------------------------------------------
+def stage_seconds(engine: SearchEngine, queries: list[Query], snap: Snapshot, micro: int = 64) -> dict[str, float]:
+    """Seconds spent in each step of search_many, run one after another over micro-batches of queries."""
+    spent = dict.fromkeys(("plan", "embed", "lexical", "dense", "answer"), 0.0)
+    for first in range(0, len(queries), micro):
+        lap = time.perf_counter()
+        plans = engine._plan(queries[first : first + micro], snap, None)
+        lap = add_lap(spent, "plan", lap)
+        engine._embed(plans)
+        lap = add_lap(spent, "embed", lap)
+        lexical = engine._lexical_all(plans, snap)
+        lap = add_lap(spent, "lexical", lap)
+        dense = engine._dense(plans, snap)
+        lap = add_lap(spent, "dense", lap)
+        for i, plan in enumerate(plans):
+            found = lexical[i]
+            assert not isinstance(found, Exception), found
+            engine._answer(plan, dense[i], found, snap, engine.fusion, "bench")
+        add_lap(spent, "answer", lap)
+    return spent
+
+
+def add_lap(spent: dict[str, float], name: str, since: float) -> float:
+    """Add the time since `since` to spent[name]; now, for the next lap."""
+    now = time.perf_counter()
+    spent[name] += now - since
+    return now
+
+
+def bare_kernels(engine: SearchEngine, queries: list[Query], snap: Snapshot) -> float:
+    """The same work without our pipeline: encode texts, tantivy top-100, and a blocked BLAS product over the
+    memory-mapped vectors with an argpartition top-100 (no filters; no copy of the vectors, as in search)."""
+    seg = snap.views[0].segment
+    t0 = time.perf_counter()
+    texts = [q.text or "" for q in queries]
+    vectors = engine.embedder.embed(texts)
+    for text in texts:
+        query = engine.lexical.text_query(seg, engine.lexical.terms(text))
+        if query is not None:
+            seg.searcher.search(query, 100, count=False)
+    for first in range(0, len(vectors), 64):
+        scores = vectors[first : first + 64] @ seg.vectors.T
+        np.argpartition(scores, -100, axis=1)[:, -100:]
+    return time.perf_counter() - t0
 
 def log(message: str) -> None:
     """Progress on stderr (stdout carries the JSON)."""

@@ -160,3 +160,29 @@ def test_the_executor_maps_in_input_order_and_survives_an_abandoned_map(batch_in
         local.close()
     assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
                    for pid in executor.pids)
+
+
+def test_search_processes_leave_a_sigterm_to_their_worker(batch_index: Path, tmp_path: Path,
+                                                          local_output: bytes) -> None:
+    """A service manager's SIGTERM reaches the whole process group: the search processes keep serving the
+    worker's micro-batch, and go when the worker stops."""
+    copy_index(batch_index, tmp_path)
+    server = Server(tmp_path, workers=0, **FAST)
+    try:
+        client = BatchClient(server.base_url, server.create_key("alice"))
+        worker = start_worker(tmp_path, server.port, **SETTINGS)
+        batch_id = client.submit(LINES)
+        client.wait(batch_id, lines_done=300)
+        searchers = search_processes(worker.pid)
+        assert len(searchers) == 2
+        for process in searchers:
+            process.send_signal(signal.SIGTERM)
+        status = client.wait(batch_id)
+        assert status["status"] == "completed", status
+        assert without_volatile(client.download(status)) == local_output
+        assert {p.pid for p in search_processes(worker.pid)} == {p.pid for p in searchers}  # none replaced
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+        wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in searchers), 30)
+    finally:
+        server.stop()

@@ -159,6 +159,8 @@ class ProcessBatchExecutor:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"search processes not ready after {START_TIMEOUT_SECONDS:.0f} s")
                 seen.update(f.result() for f in [pool.submit(_pid) for _ in range(self.size)])
+                if len(seen) < self.size:  # the others are still loading: let them, rather than ask in a loop
+                    time.sleep(0.1)
         except BrokenProcessPool as exc:  # an initialiser failed: its error is in this process's log
             pool.shutdown(wait=False, cancel_futures=True)
             raise RuntimeError("a search process could not load the engine (see its error above)") from exc

@@ -100,7 +100,7 @@ def test_a_search_process_killed_mid_batch_changes_nothing(server: Server, local
     assert status["lines_done"] == 3000
     assert without_volatile(client.download(status)) == local_output  # every line once, none lost or doubled
     after = {process.pid for process in search_processes(server.process.pid)}
-    assert victim.pid not in after and len(after) == 2  # the pool was started again
+    assert victim.pid not in after and len(after) == 2  # the pool was started again, its survivor stopped
 
 
 def test_a_killed_worker_takes_its_search_processes_along_and_leaves_the_job_to_another(
@@ -162,10 +162,10 @@ def test_the_executor_maps_in_input_order_and_survives_an_abandoned_map(batch_in
                    for pid in executor.pids)
 
 
-def test_search_processes_leave_a_sigterm_to_their_worker(batch_index: Path, tmp_path: Path,
-                                                          local_output: bytes) -> None:
-    """A service manager's SIGTERM reaches the whole process group: the search processes keep serving the
-    worker's micro-batch, and go when the worker stops."""
+def test_search_processes_leave_ctrl_c_to_their_worker(batch_index: Path, tmp_path: Path,
+                                                       local_output: bytes) -> None:
+    """A terminal's Ctrl-C reaches the whole process group: the search processes keep serving the worker's
+    micro-batch, and go when the worker stops."""
     copy_index(batch_index, tmp_path)
     server = Server(tmp_path, workers=0, **FAST)
     try:
@@ -176,12 +176,12 @@ def test_search_processes_leave_a_sigterm_to_their_worker(batch_index: Path, tmp
         searchers = search_processes(worker.pid)
         assert len(searchers) == 2
         for process in searchers:
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(signal.SIGINT)
         status = client.wait(batch_id)
         assert status["status"] == "completed", status
         assert without_volatile(client.download(status)) == local_output
         assert {p.pid for p in search_processes(worker.pid)} == {p.pid for p in searchers}  # none replaced
-        worker.send_signal(signal.SIGTERM)
+        worker.send_signal(signal.SIGINT)
         assert worker.wait(timeout=60) == 0
         wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in searchers), 30)
     finally:

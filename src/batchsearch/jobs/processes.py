@@ -46,15 +46,14 @@ _searcher: SearchActor | None = None  # this search process's engine, set by _st
 
 
 def _start(settings: Settings, parent: int) -> None:
-    """Initialiser of a search process: leave stopping to the worker, exit when the worker `parent` is gone, then
-    load the engine. A service manager's SIGTERM or a terminal's Ctrl-C reaches the whole process group: the
-    worker finishes its micro-batch on these processes and then shuts them down, instead of seeing them die
-    under it and starting new ones."""
+    """Initialiser of a search process: leave Ctrl-C to the worker, exit when the worker `parent` is gone, then
+    load the engine. A terminal's Ctrl-C reaches the whole process group: the worker finishes its micro-batch on
+    these processes and then shuts them down, instead of seeing them die under it and starting new ones. SIGTERM
+    keeps its default: it is how a broken pool stops the processes it has left."""
     # one engine on one CPU, as on a Ray actor
     from batchsearch.scaleout.batch import SearchActor
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -73,6 +73,10 @@ How to read the result, per size (one JSON object each under "sizes"):
                                     micro-batches of the configured size) over the same index, after a
                                     warm-up batch of 64 lines; search_many_vs_batch compares it. One worker:
                                     two measured slower on 2 cores (1M chunks: 93 against 99 lines/s).
+  search_many_side_by_side_qps,     the same queries split over that many processes (one per CPU), each
+  side_by_side_processes            `search_many` of its share on a one-CPU engine, all started together, each
+                                    after a warm-up pass of 256 other queries, as a long-running search
+                                    process (BATCHSEARCH_EXECUTOR=processes) is; each maps the index itself.
   batch_processes_lines_per_s,      the same batch with BATCHSEARCH_EXECUTOR=processes: the worker runs its
   batch_search_processes            micro-batches in that many search processes (one per CPU), each one engine
                                     on one CPU, after a warm-up batch of two passes per process.
@@ -118,6 +122,7 @@ from throughput_parts import (
     recall_at_k,
     resident_vector_bytes,
     rss_by_kind_mb,
+    side_by_side,
     stage_seconds,
     vector_bytes_on_disk,
     write_keys,
@@ -138,6 +143,7 @@ INDEX_SEED = 7
 QUERY_SEED = 11
 WARM_UP_SEED = 12
 WARM_UP_QUERIES = 20
+SHARD_WARM_UP_QUERIES = 256
 
 if TYPE_CHECKING:
     from batchsearch.config import Settings
@@ -362,6 +368,24 @@ def oracle(args: argparse.Namespace) -> dict[str, Any]:
             "dense_recall_at_100_vs_exact": dense_recall(auto_dense, exact_dense, 100)}
 
 
+def shard_search(args: argparse.Namespace) -> dict[str, Any]:
+    """One of side_by_side's processes: its share of the queries through a one-CPU engine, once told to start."""
+    from batchsearch.search.engine import SearchEngine
+
+    index, count = (int(x) for x in args.shard.split("/"))
+    queries = bench_queries(args, args.queries)
+    mine = queries[index * len(queries) // count : (index + 1) * len(queries) // count]
+    engine = SearchEngine(IndexStore(index_root(args)), query_embedder(args), dense="auto", lexical_thread=False)
+    snap = engine.snapshot()
+    # as a long-running search process is: a pass of other queries has mapped in what searching touches
+    warm_up(engine, bench_queries(args, SHARD_WARM_UP_QUERIES, WARM_UP_SEED), snap)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    start = time.time()
+    engine.search_many(mine, snapshot=snap)
+    return {"start": start, "end": time.time(), "queries": len(mine)}
+
+
 def one_size(args: argparse.Namespace) -> dict[str, Any]:
     """Every figure of one index size; only the timed search runs in this process."""
     prepared = run_step(args, args.one_size, "--prepare")
@@ -374,6 +398,8 @@ def one_size(args: argparse.Namespace) -> dict[str, Any]:
     result |= prepared | timed_search(args, exact) | side
     result["search_many_vs_exact"] = round(result["search_many_qps"] / side["exact_search_many_qps"], 2)
     result["kernels_vs_search_many"] = round(side["kernels_qps"] / result["search_many_qps"], 2)
+    argv = [sys.executable, __file__, "--one-size", str(args.one_size), *forwarded(args)]
+    result |= side_by_side(argv, args.queries, os.cpu_count() or 1)
     if args.batch_lines:
         result |= real_batch(args)
         result["search_many_vs_batch"] = round(result["search_many_qps"] / result["batch_lines_per_s"], 2)
@@ -516,6 +542,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--oracle", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--shard", help=argparse.SUPPRESS)
     parser.add_argument("--projection-min-rows", type=int,
                         help="project segments of this many rows or more (default PROJECTION_MIN_ROWS; for small tests)")
     args = parser.parse_args()
@@ -539,7 +566,7 @@ def main() -> None:
         from batchsearch.index import projection
 
         projection.PROJECTION_MIN_ROWS = args.projection_min_rows
-    step = prepare if args.prepare else oracle if args.oracle else one_size
+    step = prepare if args.prepare else oracle if args.oracle else shard_search if args.shard else one_size
     print(json.dumps(step(args)))
 
 

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections import defaultdict
@@ -279,6 +280,30 @@ def batch_rate(index_root: Path, queries: Sequence[Query], warm: Sequence[Query]
     return {"batch_lines": lines, "batch_seconds": round(seconds, 2), "batch_lines_per_s": round(lines / seconds, 1),
             "batch_workers": workers}
 
+
+
+def side_by_side(argv: list[str], n_queries: int, processes: int) -> dict[str, Any]:
+    """Queries/s of `processes` copies of `argv` (each given --shard i/processes), started together once all
+    have loaded: the bench's queries over that many one-CPU processes, as BATCHSEARCH_EXECUTOR=processes runs
+    a batch's micro-batches."""
+    children = [subprocess.Popen([*argv, "--shard", f"{i}/{processes}"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True) for i in range(processes)]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        found = [json.loads(child.communicate(timeout=3600)[0].strip().splitlines()[-1]) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    if sum(f["queries"] for f in found) != n_queries or any(child.returncode for child in children):
+        raise SystemExit(f"side-by-side search failed: {found}")
+    seconds = max(f["end"] for f in found) - min(f["start"] for f in found)
+    return {"search_many_side_by_side_qps": round(n_queries / seconds, 1), "side_by_side_processes": processes}
 
 
 # ---- stage times ---------------------------------------------------------------------------------

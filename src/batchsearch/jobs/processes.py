@@ -3,8 +3,8 @@ micro-batches (executor "processes").
 
 One Python process searches at most about one and a half CPUs: the lexical helper thread and the dense products
 release the GIL, but planning, fusion and building responses hold it, and two threads contending for it spend
-CPU handing it over (1M chunks, 2 CPUs: one process with its helper thread about 350 queries/s, two one-CPU
-processes side by side about 490 together). So the worker that claimed a job reads the input, hands micro-batches
+CPU handing it over (1M chunks, 2 CPUs, bench/search_throughput.py: one process with its helper thread 369
+queries/s, two one-CPU processes side by side 433 together). So the worker that claimed a job reads the input, hands micro-batches
 to the processes (a few ahead of the one it waits for) and writes parts and checkpoints in input order, as the
 local executor does; each process opens the index itself (memory maps: the page cache holds one copy of the
 columns and codes for all of them) and encodes its output lines, so bytes travel back, not responses.

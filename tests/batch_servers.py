@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -247,3 +248,25 @@ def deployment_settings(kind: str, request: Any) -> tuple[dict[str, object], dic
     settings = {"database_url": database_url, "object_store_url": f"s3://{s3.bucket}/{uuid.uuid4().hex}",
                 "s3_endpoint_url": s3.endpoint_url}
     return settings, dict(s3.env())
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
+    """Poll until `predicate()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def local_reference(index_source: Path, data_dir: Path, lines: bytes, **settings: object) -> bytes:
+    """What the local executor (one worker of `serve`) writes for `lines` over a copy of the index at
+    index_source, without its volatile fields: the reference other executors' output is compared with."""
+    copy_index(index_source, data_dir)
+    server = Server(data_dir, workers=1, **settings)
+    try:
+        client = BatchClient(server.base_url, server.create_key("alice"))
+        status = client.wait(client.submit(lines))
+        assert status["status"] == "completed", status
+        return without_volatile(client.download(status))
+    finally:
+        server.stop()

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from batch_servers import BatchClient, Server, copy_index, query_lines, start_worker, without_volatile
+from batch_servers import (
+    BatchClient,
+    Server,
+    copy_index,
+    local_reference,
+    query_lines,
+    start_worker,
+    wait_for,
+    without_volatile,
+)
 
 LINES = query_lines(3000, bad_every=97)
 FAST = {"lease_seconds": 5, "heartbeat_seconds": 1, "micro_batch_size": 16}
@@ -22,16 +30,7 @@ SETTINGS = {"executor": "processes", "search_processes": 2} | FAST
 @pytest.fixture(scope="module")
 def local_output(batch_index: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """What the local executor writes for LINES (the reference)."""
-    data_dir = tmp_path_factory.mktemp("processes-reference")
-    copy_index(batch_index, data_dir)
-    server = Server(data_dir, workers=1, **FAST)
-    try:
-        client = BatchClient(server.base_url, server.create_key("alice"))
-        status = client.wait(client.submit(LINES))
-        assert status["status"] == "completed", status
-        return without_volatile(client.download(status))
-    finally:
-        server.stop()
+    return local_reference(batch_index, tmp_path_factory.mktemp("processes-reference"), LINES, **FAST)
 
 
 @pytest.fixture
@@ -64,13 +63,6 @@ def search_processes(root: int) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             continue
     return found
-
-
-def wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def test_a_batch_on_search_processes_writes_what_the_local_executor_writes(server: Server,

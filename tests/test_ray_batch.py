@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from batch_servers import BatchClient, Server, copy_index, query_lines, start_worker, without_volatile
+from batch_servers import (
+    BatchClient,
+    Server,
+    copy_index,
+    local_reference,
+    query_lines,
+    start_worker,
+    without_volatile,
+)
 
 LINES = query_lines(3000, bad_every=97)
 FAST = {"lease_seconds": 5, "heartbeat_seconds": 1, "micro_batch_size": 16}
@@ -21,16 +28,7 @@ FAST = {"lease_seconds": 5, "heartbeat_seconds": 1, "micro_batch_size": 16}
 @pytest.fixture(scope="module")
 def local_output(batch_index: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """What the local executor writes for LINES (the reference)."""
-    data_dir = tmp_path_factory.mktemp("ray-reference")
-    copy_index(batch_index, data_dir)
-    server = Server(data_dir, workers=1, **FAST)
-    try:
-        client = BatchClient(server.base_url, server.create_key("alice"))
-        status = client.wait(client.submit(LINES))
-        assert status["status"] == "completed", status
-        return without_volatile(client.download(status))
-    finally:
-        server.stop()
+    return local_reference(batch_index, tmp_path_factory.mktemp("ray-reference"), LINES, **FAST)
 
 
 @pytest.fixture
@@ -49,13 +47,6 @@ def search_actors() -> list[psutil.Process]:
         if any("SearchActor" in part for part in process.info["cmdline"] or ()):
             found.append(process)
     return found
-
-
-def wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def test_a_batch_on_ray_writes_what_the_local_executor_writes(ray_server: Server, local_output: bytes) -> None:

@@ -8,9 +8,10 @@ proportional to the rows allowed).
 
 A large segment also has compact vectors: rotated onto their principal directions and rounded to int8
 (index/projection.py). With `projected=True` the product runs against the codes of the 128 leading
-directions (a third of the work: an integer product, search/head_scan.py, or without onnxruntime or for a
-segment written before the head was stored unsigned, converted to float32 a block at a time; a uint8 head
-only adds a constant to each query's scores there), each query keeps its
+directions (a third of the work: an integer product, search/head_scan.py, where the CPU has integer dot-product
+instructions; else, without onnxruntime, or for a segment written before the head was stored unsigned,
+converted to float32 a block at a time; a uint8 head only adds a constant to each query's scores there), each
+query keeps its
 SHORTLIST_FACTOR * k best rows, rescores them on all the directions of the codes, and reads from the file
 the float32 rows whose int8 score may still reach its top k (a few dozen per query): returned scores are
 exact float32 inner products, only recall is approximate (1.0 of the exact top 10 and 0.99 of the top 100
@@ -44,7 +45,7 @@ SMALL_GROUP = 16  # up to this many queries (interactive searches) scan int8 cod
 SMALL_BLOCK_ROWS = 2_048  # 1M chunks, one query: 47 ms against 64 in blocks of 8,192 (conversion and product)
 SHORTLIST_FACTOR = 5  # projected search rescores the 5 * k best rows by projected score (k: the query's depth)
 SHORTLIST_MIN = 500
-SUBSET_SHARE = 0.05  # integer scan: a mask allowing up to this share of rows scans its rows' gathered head codes
+SUBSET_SHARE = 0.05  # a mask allowing up to this share of rows scans its rows' gathered head codes
 RESCORE_SIGMAS = 4.0  # float32 rows read per query: those whose int8 score may still reach the top k
 
 
@@ -93,7 +94,7 @@ def search_segment(seg: Segment, requests: list[DenseRequest], *,
     are read in float32 (returned scores are exact float32 inner products; only recall is approximate)."""
     results: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, np.int64), np.zeros(0, np.float32))] * len(requests)
     codes = seg.compact if projected else None
-    integer = codes is not None and codes.head_shift != 0 and head_scan.available()
+    integer = codes is not None and codes.head_shift != 0 and head_scan.preferred()
     wide, gathered = [], []
     subsets: dict[int, list[int]] = {}  # id(mask) -> requests sharing that mask (one filter, planned once)
     for i, req in enumerate(requests):
@@ -104,7 +105,7 @@ def search_segment(seg: Segment, requests: list[DenseRequest], *,
                 results[i] = exact_search(seg, req.vector, req.mask, req.n_allowed, req.k)
             else:
                 gathered.append(i)
-        elif integer and req.mask is not None and req.n_allowed <= SUBSET_SHARE * seg.n_chunks:
+        elif codes is not None and req.mask is not None and req.n_allowed <= SUBSET_SHARE * seg.n_chunks:
             subsets.setdefault(id(req.mask), []).append(i)
         else:
             wide.append(i)

@@ -8,11 +8,19 @@ against 2.9 for conversion and sgemm). Its fast kernel wants the large operand u
 is stored as code + 128: the shift adds 128 * sum(query) to every score of a query, the same for all its
 rows, so thresholds and ranks are taken on the shifted scores and the shift is taken off the few kept.
 
-Queries are rounded to int8 too (each on its own step, the largest magnitude over 127), so head scores carry
-one more rounding than the float32 scan; the shortlist the scan keeps is rescored on the full codes and the
+Queries are rounded to int8 too (each on its own step, the largest magnitude over `query_limit()`), so head
+scores carry one more rounding than the float32 scan; the shortlist the scan keeps is rescored on the full codes and the
 best of it exactly in float32 (search/dense.py), so only which rows make the shortlist can change.
 `head_top` returns the same thing as `dense.blocked_top`: each query's exact top-depth allowed rows by (its
 integer) head score.
+
+Not every CPU multiplies at full range: without integer dot-product instructions ONNX Runtime adds the
+products in pairs into 16 bits (AVX2's vpmaddubsw), which saturate at 2 x 255 x 127 (seen on an AMD EPYC of
+the Zen 1 family: a product of 128 x 255 x 127 came out 2,097,088 instead of 4,145,280). A probe product at
+the first scan tells: where it saturates, queries are rounded to +-64 (2 x 255 x 64 fits in 16 bits), so
+every score is still exact. On such a CPU the integer product is also the slower one (1M rows x 256 queries:
+8.3 ms per query against 6.0 for conversion and sgemm), so `preferred()` is true only where the probe
+multiplied at full range, and dense search runs the float32 scan elsewhere.
 
 Needs onnxruntime and onnx (the `onnx` extra); `available()` says whether they can be imported, and dense
 search falls back to the float32 scan without them.
@@ -37,7 +45,29 @@ MIN_BLOCK_ROWS = 4_096
 # needed; 16,384 and 2 * depth: 1M chunks, 530 wide queries, 1.79-1.91 -> 1.43-1.45 ms/query, none scored again
 SAMPLE_SIZE = 16_384
 REACH = 2.0
+FULL_RANGE = 127
+PROBE_WIDTH = 128
+PAIR_SAFE_RANGE = 64  # 2 x 255 x 64 = 32,640: a pair of products fits in a 16-bit sum
 available = cache(is_onnx_available)  # whether onnxruntime and onnx can be imported, asked once per process
+
+
+@cache
+def query_limit() -> int:
+    """The largest magnitude of a query's int8 values for which this CPU's product is exact: FULL_RANGE, or
+    PAIR_SAFE_RANGE where a probe at full range saturated (once per process)."""
+    head = np.full((1, PROBE_WIDTH), 255, np.uint8)
+    ints = np.full((PROBE_WIDTH, 2), FULL_RANGE, np.int8)
+    ints[:, 1] = -FULL_RANGE
+    got = _product(head, ints)[0].astype(np.int64)
+    want = 255 * FULL_RANGE * PROBE_WIDTH
+    return FULL_RANGE if got.tolist() == [want, -want] else PAIR_SAFE_RANGE
+
+
+def preferred() -> bool:
+    """Whether dense search should scan heads with the integer product: where it can run and multiplies at full
+    range (integer dot-product instructions, several times faster than the float32 scan; without them it is the
+    slower of the two)."""
+    return available() and query_limit() == FULL_RANGE
 
 
 @cache
@@ -63,10 +93,11 @@ def _session() -> Any:
 
 
 def quantized(queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each query rounded to int8 on its own step: (width x queries int8, the steps)."""
-    steps = np.abs(queries).max(axis=1) / 127.0
+    """Each query rounded to int8 on its own step, within +-query_limit(): (width x queries int8, the steps)."""
+    limit = query_limit()
+    steps = np.abs(queries).max(axis=1) / float(limit)
     steps[steps == 0] = 1.0
-    ints = np.clip(np.rint(queries / steps[:, None]), -127, 127).astype(np.int8)
+    ints = np.clip(np.rint(queries / steps[:, None]), -limit, limit).astype(np.int8)
     return np.ascontiguousarray(ints.T), steps.astype(np.float32)
 
 

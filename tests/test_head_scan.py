@@ -113,12 +113,11 @@ def test_products_at_the_query_limit_are_exact() -> None:
     ints = np.stack([np.full(128, limit), np.full(128, -limit), np.tile([limit, -limit], 64)], axis=1).astype(np.int8)
     want = head.astype(np.int64) @ ints.astype(np.int64)
     assert (head_scan._product(head, ints) == want).all()
-    assert head_scan.preferred() == (limit == head_scan.FULL_RANGE)
 
 
 def test_a_cpu_that_saturates_rounds_queries_to_the_pair_safe_range(monkeypatch: pytest.MonkeyPatch) -> None:
     """A product that adds pairs of uint8 x int8 products into 16 bits with saturation (AVX2 without VNNI), as
-    injected here: queries are rounded to +-64, and dense search prefers the float32 scan."""
+    injected here: queries are rounded to +-64, where its sums are exact."""
     def saturating(head: np.ndarray, ints: np.ndarray) -> np.ndarray:
         pairs = head.astype(np.int64).reshape(len(head), -1, 2)[:, :, :, None] * ints.astype(np.int64).reshape(
             -1, 2, ints.shape[1])[None]
@@ -127,7 +126,7 @@ def test_a_cpu_that_saturates_rounds_queries_to_the_pair_safe_range(monkeypatch:
     monkeypatch.setattr(head_scan, "_product", saturating)
     head_scan.query_limit.cache_clear()
     try:
-        assert head_scan.query_limit() == head_scan.PAIR_SAFE_RANGE and not head_scan.preferred()
+        assert head_scan.query_limit() == head_scan.PAIR_SAFE_RANGE
         ints, _ = quantized(np.random.default_rng(2).standard_normal((5, 128)).astype(np.float32))
         assert np.abs(ints).max() == head_scan.PAIR_SAFE_RANGE
         head = np.full((3, 128), 255, np.uint8)
@@ -152,8 +151,6 @@ def test_every_scan_finds_the_exact_answer(corpus: tuple, tmp_path: Path,  # noq
     seg = big_segment(store)
     if path == "float32 (no onnxruntime)":
         monkeypatch.setattr(head_scan, "available", lambda: False)
-    else:  # whether or not this CPU is one where the integer scan is preferred
-        monkeypatch.setattr(head_scan, "preferred", lambda: True)
     if path == "older int8 head":
         codes = seg.compact
         np.save(tmp_path / f"{HEAD}.npy", (codes.head.astype(np.int16) - HEAD_SHIFT).astype(np.int8))

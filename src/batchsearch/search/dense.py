@@ -8,10 +8,9 @@ proportional to the rows allowed).
 
 A large segment also has compact vectors: rotated onto their principal directions and rounded to int8
 (index/projection.py). With `projected=True` the product runs against the codes of the 128 leading
-directions (a third of the work: an integer product, search/head_scan.py, where the CPU has integer dot-product
-instructions; else, without onnxruntime, or for a segment written before the head was stored unsigned,
-converted to float32 a block at a time; a uint8 head only adds a constant to each query's scores there), each
-query keeps its
+directions (a third of the work: an integer product, search/head_scan.py, or without onnxruntime or for a
+segment written before the head was stored unsigned, converted to float32 a block at a time; a uint8 head
+only adds a constant to each query's scores there), each query keeps its
 SHORTLIST_FACTOR * k best rows, rescores them on all the directions of the codes, and reads from the file
 the float32 rows whose int8 score may still reach its top k (a few dozen per query): returned scores are
 exact float32 inner products, only recall is approximate (1.0 of the exact top 10 and 0.99 of the top 100
@@ -94,7 +93,7 @@ def search_segment(seg: Segment, requests: list[DenseRequest], *,
     are read in float32 (returned scores are exact float32 inner products; only recall is approximate)."""
     results: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, np.int64), np.zeros(0, np.float32))] * len(requests)
     codes = seg.compact if projected else None
-    integer = codes is not None and codes.head_shift != 0 and head_scan.preferred()
+    integer = codes is not None and codes.head_shift != 0 and head_scan.available()
     wide, gathered = [], []
     subsets: dict[int, list[int]] = {}  # id(mask) -> requests sharing that mask (one filter, planned once)
     for i, req in enumerate(requests):

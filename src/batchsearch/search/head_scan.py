@@ -18,9 +18,8 @@ Not every CPU multiplies at full range: without integer dot-product instructions
 products in pairs into 16 bits (AVX2's vpmaddubsw), which saturate at 2 x 255 x 127 (seen on an AMD EPYC of
 the Zen 1 family: a product of 128 x 255 x 127 came out 2,097,088 instead of 4,145,280). A probe product at
 the first scan tells: where it saturates, queries are rounded to +-64 (2 x 255 x 64 fits in 16 bits), so
-every score is still exact. On such a CPU the integer product is also the slower one (1M rows x 256 queries:
-8.3 ms per query against 6.0 for conversion and sgemm), so `preferred()` is true only where the probe
-multiplied at full range, and dense search runs the float32 scan elsewhere.
+every score is still exact. The integer product stays the faster scan there, by less (1M rows x 256 queries,
+one core: 8.8 ms per query against 10.2 for conversion and sgemm).
 
 Needs onnxruntime and onnx (the `onnx` extra); `available()` says whether they can be imported, and dense
 search falls back to the float32 scan without them.
@@ -61,13 +60,6 @@ def query_limit() -> int:
     got = _product(head, ints)[0].astype(np.int64)
     want = 255 * FULL_RANGE * PROBE_WIDTH
     return FULL_RANGE if got.tolist() == [want, -want] else PAIR_SAFE_RANGE
-
-
-def preferred() -> bool:
-    """Whether dense search should scan heads with the integer product: where it can run and multiplies at full
-    range (integer dot-product instructions, several times faster than the float32 scan; without them it is the
-    slower of the two)."""
-    return available() and query_limit() == FULL_RANGE
 
 
 @cache

@@ -16,6 +16,7 @@ Removing user lines, or rebuilding the default graph, takes effect when the grap
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -44,6 +45,15 @@ BASE_SOURCES = "sources.jsonl"
 USER_ENTITIES = "user_entities.jsonl"
 USER_SOURCES = "user_sources.jsonl"
 _ID_PATTERN = re.compile(r"^[0-9A-Z]{6}$")
+
+
+@functools.cache
+def _default_entities() -> tuple[Entity, ...]:
+    """The default graph's entities, built once per process: they depend only on the installed pytickersymbols,
+    and building them takes seconds (every fresh data folder a process opens would build them again)."""
+    from batchsearch.kg.build import build_default_entities
+
+    return tuple(build_default_entities())
 
 
 def _built_from() -> dict[str, str]:
@@ -125,10 +135,9 @@ class KnowledgeGraph:
     @classmethod
     def build_default(cls, folder: Path | str) -> KnowledgeGraph:
         """Build the default graph from pytickersymbols into `folder` (keeping user files) and open it."""
-        from batchsearch.kg.build import build_default_entities
         from batchsearch.kg.sources import default_sources
 
-        return cls._write_base(Path(folder), build_default_entities(), default_sources(), _built_from())
+        return cls._write_base(Path(folder), list(_default_entities()), default_sources(), _built_from())
 
     @classmethod
     def create_empty(cls, folder: Path | str) -> KnowledgeGraph:

@@ -131,6 +131,12 @@ def test_a_cpu_that_saturates_rounds_queries_to_the_pair_safe_range(monkeypatch:
         assert np.abs(ints).max() == head_scan.PAIR_SAFE_RANGE
         head = np.full((3, 128), 255, np.uint8)
         assert (saturating(head, ints) == head.astype(np.int64) @ ints.astype(np.int64)).all()
+        assert head_scan.usable()
+        head_scan.query_limit.cache_clear()  # a product that is wrong even at +-64: the float32 scan runs instead
+        monkeypatch.setattr(head_scan, "_product", lambda head, ints: saturating(head, ints) // 2)
+        assert head_scan.query_limit() == 0 and not head_scan.usable()
+        with pytest.raises(RuntimeError, match="float32 scan"):
+            quantized(np.ones((1, 128), np.float32))
     finally:
         head_scan.query_limit.cache_clear()
 

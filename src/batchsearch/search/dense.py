@@ -93,7 +93,7 @@ def search_segment(seg: Segment, requests: list[DenseRequest], *,
     are read in float32 (returned scores are exact float32 inner products; only recall is approximate)."""
     results: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, np.int64), np.zeros(0, np.float32))] * len(requests)
     codes = seg.compact if projected else None
-    integer = codes is not None and codes.head_shift != 0 and head_scan.available()
+    integer = codes is not None and codes.head_shift != 0 and head_scan.usable()
     wide, gathered = [], []
     subsets: dict[int, list[int]] = {}  # id(mask) -> requests sharing that mask (one filter, planned once)
     for i, req in enumerate(requests):

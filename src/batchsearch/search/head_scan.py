@@ -21,8 +21,8 @@ the first scan tells: where it saturates, queries are rounded to +-64 (2 x 255 x
 every score is still exact. The integer product stays the faster scan there, by less (1M rows x 256 queries,
 one core: 8.8 ms per query against 10.2 for conversion and sgemm).
 
-Needs onnxruntime and onnx (the `onnx` extra); `available()` says whether they can be imported, and dense
-search falls back to the float32 scan without them.
+Needs onnxruntime and onnx (the `onnx` extra); `usable()` says whether they can be imported and multiply
+exactly, and dense search falls back to the float32 scan otherwise.
 """
 
 from __future__ import annotations
@@ -52,14 +52,21 @@ available = cache(is_onnx_available)  # whether onnxruntime and onnx can be impo
 
 @cache
 def query_limit() -> int:
-    """The largest magnitude of a query's int8 values for which this CPU's product is exact: FULL_RANGE, or
-    PAIR_SAFE_RANGE where a probe at full range saturated (once per process)."""
+    """The largest magnitude of a query's int8 values for which this CPU's product is exact: FULL_RANGE, else
+    PAIR_SAFE_RANGE, judged on probe products at each (once per process); 0 where neither is exact."""
     head = np.full((1, PROBE_WIDTH), 255, np.uint8)
-    ints = np.full((PROBE_WIDTH, 2), FULL_RANGE, np.int8)
-    ints[:, 1] = -FULL_RANGE
-    got = _product(head, ints)[0].astype(np.int64)
-    want = 255 * FULL_RANGE * PROBE_WIDTH
-    return FULL_RANGE if got.tolist() == [want, -want] else PAIR_SAFE_RANGE
+    for limit in (FULL_RANGE, PAIR_SAFE_RANGE):
+        ints = np.full((PROBE_WIDTH, 2), limit, np.int8)
+        ints[:, 1] = -limit
+        want = 255 * limit * PROBE_WIDTH
+        if _product(head, ints)[0].tolist() == [want, -want]:
+            return limit
+    return 0
+
+
+def usable() -> bool:
+    """Whether dense search can scan heads with the integer product: onnxruntime is there and multiplies exactly."""
+    return available() and query_limit() > 0
 
 
 @cache
@@ -87,6 +94,8 @@ def _session() -> Any:
 def quantized(queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each query rounded to int8 on its own step, within +-query_limit(): (width x queries int8, the steps)."""
     limit = query_limit()
+    if not limit:
+        raise RuntimeError("this CPU's integer product is not exact even at +-64: use the float32 scan")
     steps = np.abs(queries).max(axis=1) / float(limit)
     steps[steps == 0] = 1.0
     ints = np.clip(np.rint(queries / steps[:, None]), -limit, limit).astype(np.int8)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -25,6 +27,8 @@ from batch_servers import (
 LINES = query_lines(3000, bad_every=97)
 FAST = {"lease_seconds": 5, "heartbeat_seconds": 1, "micro_batch_size": 16}
 SETTINGS = {"executor": "processes", "search_processes": 2} | FAST
+# worker_mid_batch's: the server, a client of it, the worker, the batch id and the worker's search processes
+MidBatch = tuple[Server, BatchClient, subprocess.Popen[bytes], str, list[psutil.Process]]
 
 
 @pytest.fixture(scope="module")
@@ -95,20 +99,35 @@ def test_a_search_process_killed_mid_batch_changes_nothing(server: Server, local
     assert victim.pid not in after and len(after) == 2  # the pool was started again, its survivor stopped
 
 
-def test_a_killed_worker_takes_its_search_processes_along_and_leaves_the_job_to_another(
-        batch_index: Path, tmp_path: Path, local_output: bytes) -> None:
+@contextmanager
+def worker_mid_batch(batch_index: Path, tmp_path: Path) -> Iterator[MidBatch]:
+    """`serve` without workers and one worker started beside it on two search processes, 300 lines into a batch of
+    LINES: (server, client, worker, batch id, its search processes); the server stops at the end."""
     copy_index(batch_index, tmp_path)
     server = Server(tmp_path, workers=0, **FAST)
     try:
         client = BatchClient(server.base_url, server.create_key("alice"))
-        first = start_worker(tmp_path, server.port, **SETTINGS)
+        worker = start_worker(tmp_path, server.port, **SETTINGS)
         batch_id = client.submit(LINES)
         client.wait(batch_id, lines_done=300)
-        orphans = search_processes(first.pid)
-        assert len(orphans) == 2
+        searchers = search_processes(worker.pid)
+        assert len(searchers) == 2
+        yield server, client, worker, batch_id, searchers
+    finally:
+        server.stop()
+
+
+def all_gone(processes: list[psutil.Process]) -> bool:
+    """Whether every one of `processes` has exited (a zombie left to its parent counts as gone)."""
+    return not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes)
+
+
+def test_a_killed_worker_takes_its_search_processes_along_and_leaves_the_job_to_another(
+        batch_index: Path, tmp_path: Path, local_output: bytes) -> None:
+    with worker_mid_batch(batch_index, tmp_path) as (server, client, first, batch_id, orphans):
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
-        wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in orphans), 30)
+        wait_for(lambda: all_gone(orphans), 30)
         halfway = client.status(batch_id)
         assert halfway["status"] == "processing" and halfway["lines_done"] < 3000
         second = start_worker(tmp_path, server.port, **SETTINGS)
@@ -119,8 +138,6 @@ def test_a_killed_worker_takes_its_search_processes_along_and_leaves_the_job_to_
             second.wait(timeout=60)
         assert status["status"] == "completed", status
         assert without_volatile(client.download(status)) == local_output
-    finally:
-        server.stop()
 
 
 def test_the_executor_maps_in_input_order_and_survives_an_abandoned_map(batch_index: Path, tmp_path: Path) -> None:
@@ -158,15 +175,7 @@ def test_search_processes_leave_ctrl_c_to_their_worker(batch_index: Path, tmp_pa
                                                        local_output: bytes) -> None:
     """A terminal's Ctrl-C reaches the whole process group: the search processes keep serving the worker's
     micro-batch, and go when the worker stops."""
-    copy_index(batch_index, tmp_path)
-    server = Server(tmp_path, workers=0, **FAST)
-    try:
-        client = BatchClient(server.base_url, server.create_key("alice"))
-        worker = start_worker(tmp_path, server.port, **SETTINGS)
-        batch_id = client.submit(LINES)
-        client.wait(batch_id, lines_done=300)
-        searchers = search_processes(worker.pid)
-        assert len(searchers) == 2
+    with worker_mid_batch(batch_index, tmp_path) as (_, client, worker, batch_id, searchers):
         for process in searchers:
             process.send_signal(signal.SIGINT)
         status = client.wait(batch_id)
@@ -175,6 +184,4 @@ def test_search_processes_leave_ctrl_c_to_their_worker(batch_index: Path, tmp_pa
         assert {p.pid for p in search_processes(worker.pid)} == {p.pid for p in searchers}  # none replaced
         worker.send_signal(signal.SIGINT)
         assert worker.wait(timeout=60) == 0
-        wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in searchers), 30)
-    finally:
-        server.stop()
+        wait_for(lambda: all_gone(searchers), 30)

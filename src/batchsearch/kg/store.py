@@ -137,7 +137,7 @@ class KnowledgeGraph:
         """Build the default graph from pytickersymbols into `folder` (keeping user files) and open it."""
         from batchsearch.kg.sources import default_sources
 
-        return cls._write_base(Path(folder), list(_default_entities()), default_sources(), _built_from())
+        return cls._write_base(Path(folder), _default_entities(), default_sources(), _built_from())
 
     @classmethod
     def create_empty(cls, folder: Path | str) -> KnowledgeGraph:
@@ -145,7 +145,7 @@ class KnowledgeGraph:
         return cls._write_base(Path(folder), [], [], {})
 
     @classmethod
-    def _write_base(cls, folder: Path, entities: list[Entity], sources: list[Source],
+    def _write_base(cls, folder: Path, entities: Sequence[Entity], sources: Sequence[Source],
                     built_from: dict[str, str]) -> KnowledgeGraph:
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(folder / ".lock")):

@@ -9,8 +9,8 @@ is stored as code + 128: the shift adds 128 * sum(query) to every score of a que
 rows, so thresholds and ranks are taken on the shifted scores and the shift is taken off the few kept.
 
 Queries are rounded to int8 too (each on its own step, the largest magnitude over `query_limit()`), so head
-scores carry one more rounding than the float32 scan; the shortlist the scan keeps is rescored on the full codes and the
-best of it exactly in float32 (search/dense.py), so only which rows make the shortlist can change.
+scores carry one more rounding than the float32 scan; the shortlist the scan keeps is rescored on the full codes
+and the best of it exactly in float32 (search/dense.py), so only which rows make the shortlist can change.
 `head_top` returns the same thing as `dense.blocked_top`: each query's exact top-depth allowed rows by (its
 integer) head score.
 
